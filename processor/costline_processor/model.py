@@ -1,0 +1,81 @@
+"""The processor's internal data model: one normalised LLM call, and its price.
+
+normalise (pure) turns a span of any source into an `LlmCall`; pricing (pure) turns an `LlmCall` into a
+`Cost` or an `Unpriced`; the ledger stores them; metrics are derived from the ledger. Money is `Decimal`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Provider-reported usage in the semconv (inclusive) model.
+
+    `input_tokens` includes cache reads and cache writes; `output_tokens` includes reasoning tokens.
+    `cache_write_tokens` is the total written; `cache_write_1h_tokens` is the part written with a 1-hour TTL.
+    """
+
+    input_tokens: int
+    output_tokens: int
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    cache_write_1h_tokens: int = 0
+    reasoning_tokens: int = 0
+
+    @property
+    def uncached_input_tokens(self) -> int:
+        return self.input_tokens - self.cache_read_tokens - self.cache_write_tokens
+
+
+@dataclass(frozen=True, slots=True)
+class LlmCall:
+    """One LLM call as seen on one span, normalised from whichever instrumentation emitted it."""
+
+    trace_id: bytes
+    span_id: bytes
+    start_time_ns: int
+    end_time_ns: int
+    source: str  # costline, anthropic_sdk, otel_genai, openllmetry, openinference, openlit
+    provider: str
+    operation: str
+    request_model: str | None
+    response_model: str | None
+    response_id: str | None
+    usage: Usage | None
+    usage_error: str | None = None  # why usage is unusable (sets unpriced reason invalid_usage)
+    service_name: str = "unknown_service"
+    service_instance_id: str | None = None
+    attribution: dict[str, str] = field(default_factory=dict)
+    service_tier: str | None = None  # default, flex, priority, batch
+    batch: bool = False
+    estimated: bool = False
+    error_type: str | None = None
+
+    @property
+    def model(self) -> str | None:
+        """The model that served the call: the response model is preferred over the requested one."""
+        return self.response_model or self.request_model
+
+
+@dataclass(frozen=True, slots=True)
+class Cost:
+    """A priced call. `total` equals the sum of the parts exactly."""
+
+    input: Decimal  # uncached input
+    cache_read: Decimal
+    cache_write: Decimal
+    output: Decimal
+    source: str  # price-data version or override id
+
+    @property
+    def total(self) -> Decimal:
+        return self.input + self.cache_read + self.cache_write + self.output
+
+
+@dataclass(frozen=True, slots=True)
+class Unpriced:
+    reason: str  # one of metric_names.UNPRICED_REASONS
+    detail: str = ""
