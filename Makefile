@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: install system-packages demo test lint typecheck format bench wheel clean
+.PHONY: install system-packages demo test lint typecheck format bench wheel clean dashboards
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -34,6 +34,10 @@ format: $(STAMP)
 
 bench: install
 	$(BIN)/python bench/run.py
+
+# Regenerate dashboards/*.json, the rule file and provisioning from dashboards/*.py (tests check they match).
+dashboards: $(STAMP)
+	$(BIN)/python -m dashboards.generate
 
 wheel: $(STAMP)
 	$(BIN)/python -m build --wheel --outdir dist .

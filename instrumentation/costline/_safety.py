@@ -40,5 +40,5 @@ def guard(where: str) -> Iterator[None]:
     """Run a block of costline's own code; an exception in it is reported, never propagated."""
     try:
         yield
-    except Exception as exc:  # noqa: BLE001 - swallowing is the point: the app must not see our bugs
+    except Exception as exc:
         report_internal_error(where, exc)

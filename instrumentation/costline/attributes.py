@@ -69,6 +69,7 @@ PROVIDER_TOGETHER: Final = "together"
 PROVIDER_FIREWORKS: Final = "fireworks"
 PROVIDER_GEMINI: Final = "gcp.gemini"
 PROVIDER_SELF_HOSTED: Final = "openai_compatible"
+PROVIDER_UNKNOWN: Final = "unknown"  # the processor could not tell who served the call
 
 # --- facts semconv has no name for yet: the llm. namespace ---------------------------------------------
 LLM_USAGE_CACHE_WRITE_1H_INPUT_TOKENS: Final = "llm.usage.cache_write_1h.input_tokens"

@@ -12,6 +12,8 @@ _SUBCOMMANDS: tuple[tuple[str, str], ...] = (
     ("costline_processor.commands.serve", "serve"),
     ("costline_processor.commands.prices", "prices"),
     ("costline_processor.commands.mock_provider", "mock_provider"),
+    ("costline_processor.commands.report", "report"),
+    ("costline_processor.commands.demo", "demo"),
 )
 
 

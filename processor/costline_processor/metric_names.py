@@ -2,7 +2,8 @@
 
 Names are the OTLP instrument names; Prometheus/Mimir show them with the standard translation
 (`llm.cost` with unit `USD` and monotonic sum -> `llm_cost_USD_total` is *not* what we want, so the OTLP
-name already carries the unit word and the unit is left empty/"1": `llm.cost.usd` -> `llm_cost_usd_total`).
+name already carries the unit word and the unit is an annotation such as `{USD}`, which adds no suffix:
+`llm.cost.usd` -> `llm_cost_usd_total`; unit "1" would append `_ratio` to the budget gauge).
 """
 
 from __future__ import annotations
@@ -41,11 +42,21 @@ LABEL_PERIOD: Final = "period"
 LABEL_OUTCOME: Final = "outcome"
 
 COST_LABELS: Final = (
-    LABEL_WORKFLOW_ID, LABEL_FEATURE_ID, LABEL_TENANT_ID, LABEL_SERVICE_NAME, LABEL_PROVIDER, LABEL_MODEL,
+    LABEL_WORKFLOW_ID,
+    LABEL_FEATURE_ID,
+    LABEL_TENANT_ID,
+    LABEL_SERVICE_NAME,
+    LABEL_PROVIDER,
+    LABEL_MODEL,
     LABEL_TOKEN_TYPE,
 )
 REQUEST_LABELS: Final = (
-    LABEL_WORKFLOW_ID, LABEL_FEATURE_ID, LABEL_TENANT_ID, LABEL_SERVICE_NAME, LABEL_PROVIDER, LABEL_MODEL,
+    LABEL_WORKFLOW_ID,
+    LABEL_FEATURE_ID,
+    LABEL_TENANT_ID,
+    LABEL_SERVICE_NAME,
+    LABEL_PROVIDER,
+    LABEL_MODEL,
     LABEL_STATUS,
 )
 UNPRICED_LABELS: Final = (LABEL_SERVICE_NAME, LABEL_PROVIDER, LABEL_MODEL, LABEL_REASON)
@@ -69,4 +80,34 @@ REASON_NO_USAGE: Final = "no_usage"
 REASON_INVALID_USAGE: Final = "invalid_usage"
 UNPRICED_REASONS: Final = (REASON_UNKNOWN_MODEL, REASON_NO_USAGE, REASON_INVALID_USAGE)
 
+# period value of llm_budget_usd (the dashboards and the ruler compare month-to-date spend with it)
+PERIOD_MONTHLY: Final = "monthly"
+
 OVERFLOW_LABEL_VALUE: Final = "__overflow__"
+
+# --- self-telemetry of `costline serve` (the processor's own health, on /metrics) ----------------------
+SELF_SPANS_RECEIVED: Final = "costline_spans_received_total"
+SELF_LLM_SPANS_RECEIVED: Final = "costline_llm_spans_received_total"
+SELF_SPANS_FORWARDED: Final = "costline_spans_forwarded_total"
+SELF_SPANS_DROPPED: Final = "costline_spans_dropped_total"  # label reason: downstream rejected them for good
+SELF_REQUESTS_REFUSED: Final = "costline_requests_refused_total"  # label reason (retryable refusals)
+SELF_REQUESTS_INVALID: Final = "costline_requests_invalid_total"  # label reason (malformed, too large, auth)
+SELF_FORWARD_FAILURES: Final = "costline_forward_failures_total"
+SELF_INFLIGHT_BATCHES: Final = "costline_inflight_batches"  # gauge
+
+# --- self-telemetry written by the ledger/metrics side (costline_processor.metrics) ----------------------
+SELF_SPANS_PRICED: Final = "costline_spans_priced_total"
+SELF_SPANS_UNPRICED: Final = "costline_spans_unpriced_total"  # label reason
+SELF_DUPLICATES_IGNORED: Final = "costline_duplicates_ignored_total"  # label kind
+SELF_EXPORT_FAILURES: Final = "costline_export_failures_total"  # label target (otlp_metrics)
+SELF_EXPORTS: Final = "costline_exports_total"  # label target: successful metric pushes
+SELF_LABEL_OVERFLOW: Final = "costline_label_overflow_total"  # label label: the metric label that overflowed
+
+# OTLP units: curly-brace annotations, so Prometheus/Mimir append no unit suffix (docs/metrics.md).
+UNIT_USD: Final = "{USD}"
+UNIT_TOKEN: Final = "{token}"
+UNIT_REQUEST: Final = "{request}"
+UNIT_OUTCOME: Final = "{outcome}"
+
+# Label value for a call whose model is unknown (no request or response model on the span).
+UNKNOWN_MODEL: Final = "unknown"

@@ -79,3 +79,24 @@ class Cost:
 class Unpriced:
     reason: str  # one of metric_names.UNPRICED_REASONS
     detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PricedCall:
+    """What the ledger stores: a call and its price (or why it has none)."""
+
+    call: LlmCall
+    result: Cost | Unpriced
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """A business outcome recorded by app code with `costline.record_outcome` (an outcome span)."""
+
+    trace_id: bytes
+    span_id: bytes
+    time_ns: int
+    workflow_id: str
+    outcome: str
+    count: int
+    service_name: str = "unknown_service"

@@ -1,0 +1,128 @@
+"""Ledger + metrics cost per LLM span: `Ledger.record()` and `CostMetrics.observe()` on realistic batches.
+
+    .venv/bin/python bench/bench_ledger.py [--calls 50000] [--batch 512] [--synchronous FULL] [--dir PATH]
+
+Prints one JSON object. The calls are built before timing (normalising and pricing are measured
+elsewhere); each batch is one `record()` transaction, as one OTLP export request is in `costline serve`.
+`--dir` should be on the disk the ledger will live on: fsync cost decides the FULL numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sqlite3
+import tempfile
+import time
+from decimal import Decimal
+from pathlib import Path
+
+from costline.attributes import FEATURE_ID, TENANT_ID, USER_ID, WORKFLOW_ID
+from costline_processor.ledger import Ledger
+from costline_processor.metrics import CostMetrics
+from costline_processor.model import Cost, LlmCall, PricedCall, Usage
+
+T0 = 1_700_000_000_000_000_000
+
+
+def make_calls(count: int, workflows: int) -> list[PricedCall]:
+    calls = []
+    for n in range(count):
+        usage = Usage(input_tokens=1200 + n % 500, output_tokens=300 + n % 97, cache_read_tokens=n % 400)
+        call = LlmCall(
+            trace_id=(n // 3).to_bytes(16, "big"),  # three LLM calls per trace
+            span_id=(n + 1).to_bytes(8, "big"),
+            start_time_ns=T0 + n * 1000,
+            end_time_ns=T0 + n * 1000 + 900,
+            source="costline",
+            provider="openai",
+            operation="chat",
+            request_model="gpt-4o-mini",
+            response_model="gpt-4o-mini-2024-07-18",
+            response_id=f"chatcmpl-{n:012d}",
+            usage=usage,
+            service_name=f"svc-{n % 4}",
+            attribution={
+                WORKFLOW_ID: f"wf-{n % workflows}",
+                FEATURE_ID: f"f-{n % 3}",
+                TENANT_ID: f"t-{n % 11}",
+                USER_ID: f"user-{n % 1000}",
+            },  # fmt: skip
+        )
+        cost = Cost(
+            input=Decimal(usage.uncached_input_tokens) * Decimal("0.00000015"),
+            cache_read=Decimal(usage.cache_read_tokens) * Decimal("0.000000075"),
+            cache_write=Decimal(0),
+            output=Decimal(usage.output_tokens) * Decimal("0.0000006"),
+            source="genai-prices-0.2.3",
+        )
+        calls.append(PricedCall(call, cost))
+    return calls
+
+
+def run(calls: int, batch: int, synchronous: str, directory: Path, workflows: int) -> dict[str, object]:
+    priced = make_calls(calls, workflows)
+    batches = [priced[i : i + batch] for i in range(0, calls, batch)]
+    ledger = Ledger(directory / "bench-ledger.sqlite3", synchronous=synchronous)  # type: ignore[arg-type]
+    metrics = CostMetrics()
+    record_s = observe_s = 0.0
+    for chunk in batches:
+        start = time.perf_counter()
+        result = ledger.record(chunk)
+        middle = time.perf_counter()
+        metrics.observe(result)
+        record_s += middle - start
+        observe_s += time.perf_counter() - middle
+    start = time.perf_counter()
+    redelivered = ledger.record(batches[0])  # a retried export request: dedupe path only
+    redelivery_s = time.perf_counter() - start
+    assert all(item.status == "redelivered" for item in redelivered.items)
+    start = time.perf_counter()
+    text = metrics.render_prometheus()
+    render_s = time.perf_counter() - start
+    start = time.perf_counter()
+    CostMetrics().seed_from(ledger)
+    seed_s = time.perf_counter() - start
+    size = os.path.getsize(ledger.path)
+    assert ledger.totals().requests == calls
+    ledger.close()
+    return {
+        "benchmark": "ledger_record_and_observe",
+        "calls": calls,
+        "batch_size": batch,
+        "synchronous": synchronous,
+        "record_us_per_span": round(record_s / calls * 1e6, 2),
+        "observe_us_per_span": round(observe_s / calls * 1e6, 2),
+        "total_us_per_span": round((record_s + observe_s) / calls * 1e6, 2),
+        "spans_per_s_one_core": round(calls / (record_s + observe_s)),
+        "redelivered_batch_us_per_span": round(redelivery_s / len(batches[0]) * 1e6, 2),
+        "render_prometheus_ms": round(render_s * 1e3, 2),
+        "metrics_text_bytes": len(text),
+        "seed_from_ms": round(seed_s * 1e3, 2),
+        "ledger_bytes_per_call": round(size / calls),
+        "python": platform.python_version(),
+        "sqlite": sqlite3.sqlite_version,
+        "directory": str(directory),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=50_000)
+    parser.add_argument("--batch", type=int, default=512)
+    parser.add_argument("--workflows", type=int, default=20)
+    parser.add_argument("--synchronous", choices=("FULL", "NORMAL"), default="FULL")
+    parser.add_argument("--dir", type=Path, default=None, help="where the ledger file is written")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(dir=args.dir) as directory:
+        print(
+            json.dumps(
+                run(args.calls, args.batch, args.synchronous, Path(directory), args.workflows), indent=2
+            )
+        )
+
+
+if __name__ == "__main__":
+    main()

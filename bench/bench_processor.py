@@ -1,0 +1,312 @@
+"""Sustained LLM spans per second through `costline serve` on one core, ledger on, with a baseline.
+
+    .venv/bin/python bench/bench_processor.py [--out bench/results/processor.json] [--seconds 10]
+
+Two runs with the same sender (its own process, pinned to the other core when `taskset` exists):
+1. `costline serve` pinned to one core: normalise, price, SQLite ledger (synchronous=FULL), metrics,
+   enrich, forward every span to an OTLP/gRPC sink ("Tempo" that acknowledges without decoding);
+2. the baseline, pinned the same way: a gRPC server that only decodes each request and acknowledges it.
+The sender sends pre-encoded ExportTraceServiceRequests of `--batch` distinct LLM spans (no redelivery:
+every call is new to the ledger) with `--concurrency` requests in flight. Prints one JSON object and writes
+it to `--out`; the counted calls are checked against the service's /metrics.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import grpc
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import KeyValue
+from opentelemetry.proto.trace.v1.trace_pb2 import Span
+
+from costline import attributes as attr
+
+EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+SERVICE = "opentelemetry.proto.collector.trace.v1.TraceService"
+TARGET_SPANS_PER_S = 20_000
+MARKER = b"~0000"
+BASE_BATCHES = 32
+ROOT = Path(__file__).resolve().parents[1]
+
+
+# --- workload ------------------------------------------------------------------------------------------
+
+
+def _kv(key: str, value: str | int) -> KeyValue:
+    kv = KeyValue(key=key)
+    if isinstance(value, int):
+        kv.value.int_value = value
+    else:
+        kv.value.string_value = value
+    return kv
+
+
+def make_batches(count: int, spans_per_batch: int) -> list[bytes]:
+    """`count` requests of distinct, realistic LLM spans (as costline's instrumentation emits them).
+
+    Every id holds the marker `~0000`; `variant()` replaces it to make another `count` distinct requests
+    in microseconds (same length, so the protobuf stays valid).
+    """
+    template = Span(name="chat gpt-4o-mini", kind=Span.SPAN_KIND_CLIENT)
+    template.attributes.extend(
+        [
+            _kv(attr.GEN_AI_PROVIDER_NAME, attr.PROVIDER_OPENAI),
+            _kv(attr.GEN_AI_OPERATION_NAME, attr.OPERATION_CHAT),
+            _kv(attr.GEN_AI_REQUEST_MODEL, "gpt-4o-mini"),
+            _kv(attr.GEN_AI_RESPONSE_MODEL, "gpt-4o-mini-2024-07-18"),
+            _kv(attr.GEN_AI_RESPONSE_ID, ""),
+            _kv(attr.GEN_AI_USAGE_INPUT_TOKENS, 1_200),
+            _kv(attr.GEN_AI_USAGE_OUTPUT_TOKENS, 300),
+            _kv(attr.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, 256),
+            _kv(attr.SERVER_ADDRESS, "api.openai.com"),
+            _kv(attr.WORKFLOW_ID, ""),
+            _kv(attr.FEATURE_ID, "chat"),
+            _kv(attr.TENANT_ID, "acme"),
+            _kv(attr.USER_ID, "u-1"),
+        ]
+    )
+    response_id = next(i for i, kv in enumerate(template.attributes) if kv.key == attr.GEN_AI_RESPONSE_ID)
+    workflow = next(i for i, kv in enumerate(template.attributes) if kv.key == attr.WORKFLOW_ID)
+    now = time.time_ns()
+    batches = []
+    for b in range(count):
+        request = ExportTraceServiceRequest()
+        resource_spans = request.resource_spans.add()
+        resource_spans.resource.attributes.extend(
+            [_kv("service.name", "bench-app"), _kv("telemetry.sdk.name", "opentelemetry")]
+        )
+        scope_spans = resource_spans.scope_spans.add()
+        scope_spans.scope.name = attr.INSTRUMENTATION_SCOPE
+        for n in range(spans_per_batch):
+            serial = b * spans_per_batch + n
+            span = scope_spans.spans.add()
+            span.CopyFrom(template)
+            span.trace_id = MARKER + serial.to_bytes(11, "big")
+            span.span_id = MARKER + serial.to_bytes(3, "big")
+            span.start_time_unix_nano = now + serial
+            span.end_time_unix_nano = now + serial + 900_000_000
+            span.attributes[response_id].value.string_value = f"chatcmpl-{MARKER.decode()}-{serial:08x}"
+            span.attributes[workflow].value.string_value = f"workflow-{n % 12}"
+        batches.append(request.SerializeToString())
+    return batches
+
+
+def variant(batch: bytes, number: int) -> bytes:
+    """The same request with every id changed: new calls for the ledger."""
+    return batch.replace(MARKER, b"~%04x" % number)
+
+
+# --- roles run in subprocesses ---------------------------------------------------------------------------
+
+
+def run_baseline_receiver(port_file: Path) -> None:
+    """Decode each request, acknowledge it; nothing else (the floor any Python receiver pays)."""
+
+    def export(raw: bytes, _context: grpc.ServicerContext) -> bytes:
+        ExportTraceServiceRequest.FromString(raw)
+        return b""
+
+    server = _raw_server(export, workers=18)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    port_file.write_text(str(port))
+    server.wait_for_termination()
+
+
+def run_sender(target: str, seconds: float, batch: int, concurrency: int, result_file: Path) -> None:
+    warmup_s = 2.0
+    batches = make_batches(BASE_BATCHES, batch)
+    lock = threading.Lock()
+    acked: list[float] = []  # ack time of each batch
+    refused = 0
+    cursor = iter(range(BASE_BATCHES * 0xFFFF))
+    start = time.monotonic()
+    stop_at = start + warmup_s + seconds
+
+    def worker() -> None:
+        nonlocal refused
+        with grpc.insecure_channel(target, options=[("grpc.max_send_message_length", 64 << 20)]) as channel:
+            call = channel.unary_unary(EXPORT)
+            while time.monotonic() < stop_at:
+                with lock:
+                    index = next(cursor)
+                payload = variant(batches[index % BASE_BATCHES], 1 + index // BASE_BATCHES)
+                try:
+                    call(payload, timeout=60)
+                except grpc.RpcError:
+                    with lock:
+                        refused += 1
+                    continue
+                with lock:
+                    acked.append(time.monotonic())
+
+    with ThreadPoolExecutor(concurrency) as pool:
+        for future in [pool.submit(worker) for _ in range(concurrency)]:
+            future.result()
+    window = [t for t in acked if t >= start + warmup_s]
+    result = {
+        "acked_batches": len(acked),
+        "measured_batches": len(window),
+        "refused": refused,
+        "seconds": seconds,
+    }
+    result["spans_per_s"] = len(window) * batch / seconds
+    result_file.write_text(json.dumps(result))
+
+
+def _raw_server(handler: object, workers: int) -> grpc.Server:
+    server = grpc.server(ThreadPoolExecutor(workers), options=[("grpc.max_receive_message_length", 64 << 20)])
+    method = grpc.unary_unary_rpc_method_handler(handler)
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE, {"Export": method}),))
+    return server
+
+
+# --- driver ----------------------------------------------------------------------------------------------
+
+
+def _pinned(core: int, command: list[str]) -> tuple[list[str], bool]:
+    if shutil.which("taskset") and (os.cpu_count() or 1) > 1:
+        return ["taskset", "-c", str(core), *command], True
+    return command, False
+
+
+def _sender(target: str, args: argparse.Namespace, workdir: Path) -> dict[str, float]:
+    result_file = workdir / f"sender-{time.monotonic_ns()}.json"
+    command = [
+        sys.executable, __file__, "--role=sender", f"--target={target}", f"--seconds={args.seconds}",
+        f"--batch={args.batch}", f"--concurrency={args.concurrency}", f"--result={result_file}",
+    ]  # fmt: skip
+    subprocess.run(_pinned(1, command)[0], check=True, timeout=args.seconds + 300)
+    result: dict[str, float] = json.loads(result_file.read_text())
+    return result
+
+
+def _wait_for(path: Path, timeout_s: float = 60.0) -> str:
+    deadline = time.monotonic() + timeout_s
+    while not (path.exists() and path.read_text()):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{path} never written")
+        time.sleep(0.05)
+    return path.read_text()
+
+
+def measure_baseline(args: argparse.Namespace, workdir: Path) -> dict[str, float]:
+    port_file = workdir / "baseline.port"
+    command, _ = _pinned(0, [sys.executable, __file__, "--role=baseline", f"--result={port_file}"])
+    receiver = subprocess.Popen(command)
+    try:
+        return _sender(f"127.0.0.1:{_wait_for(port_file)}", args, workdir)
+    finally:
+        receiver.terminate()
+        receiver.wait(timeout=30)
+
+
+def measure_costline(args: argparse.Namespace, workdir: Path) -> tuple[dict[str, float], float, bool]:
+    """Returns the sender's result, the calls counted by the service, and whether it was pinned."""
+    sink = _raw_server(lambda _raw, _context: b"", workers=4)
+    sink_port = sink.add_insecure_port("127.0.0.1:0")
+    sink.start()
+    log_path = workdir / "serve.log"
+    command, pinned = _pinned(0, [
+        str(Path(sys.executable).with_name("costline")), "serve", "--grpc-port=0", "--http-port=0",
+        "--metrics-port=0", f"--ledger-path={workdir / 'ledger.sqlite3'}", "--log-level=warning",
+        f"--traces-endpoint=http://127.0.0.1:{sink_port}", "--max-message-bytes=67108864",
+    ])  # fmt: skip
+    with log_path.open("wb") as log:
+        serve = subprocess.Popen(
+            command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "COSTLINE_LOG_LEVEL": "info"}
+        )
+    try:
+        ready = _wait_for_ready(log_path)
+        sender = _sender(f"127.0.0.1:{ready['grpc']}", args, workdir)
+        with urllib.request.urlopen(f"http://127.0.0.1:{ready['metrics']}/metrics", timeout=30) as reply:
+            counted = _requests_total(reply.read().decode())
+    finally:
+        serve.terminate()
+        serve.wait(timeout=60)
+        sink.stop(0)
+    return sender, counted, pinned
+
+
+def _wait_for_ready(log_path: Path, timeout_s: float = 60.0) -> dict[str, int]:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        for line in log_path.read_text(errors="replace").splitlines():
+            if "costline serve ready:" in line:
+                fields = dict(part.split("=", 1) for part in line.split("ready:", 1)[1].split())
+                return {name: int(value.rsplit(":", 1)[1]) for name, value in fields.items()}
+        time.sleep(0.05)
+    raise TimeoutError(log_path.read_text(errors="replace"))
+
+
+def _requests_total(text: str) -> float:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "llm_requests_total"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "processor.json")
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--batch", type=int, default=512)
+    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--role", choices=("driver", "sender", "baseline"), default="driver")
+    parser.add_argument("--target", default="")
+    parser.add_argument("--result", type=Path, default=None)
+    args = parser.parse_args()
+    if args.role == "sender":
+        run_sender(args.target, args.seconds, args.batch, args.concurrency, args.result)
+        return
+    if args.role == "baseline":
+        run_baseline_receiver(args.result)
+        return
+    with tempfile.TemporaryDirectory(prefix="costline-bench-") as tmp:
+        workdir = Path(tmp)
+        baseline = measure_baseline(args, workdir)
+        costline, counted, pinned = measure_costline(args, workdir)
+    report = {
+        "benchmark": "costline serve: sustained LLM spans/s on one core, ledger on (SQLite synchronous=FULL)",
+        "llm_spans_per_s": round(costline["spans_per_s"]),
+        "baseline_decode_ack_spans_per_s": round(baseline["spans_per_s"]),
+        "share_of_baseline": round(costline["spans_per_s"] / baseline["spans_per_s"], 3),
+        "target_spans_per_s": TARGET_SPANS_PER_S,
+        "meets_target": costline["spans_per_s"] >= TARGET_SPANS_PER_S,
+        "refused_batches": costline["refused"],
+        "calls_counted_by_service": counted,
+        "calls_acked": costline["acked_batches"] * args.batch,
+        "counted_exactly": counted == costline["acked_batches"] * args.batch,
+        "batch_spans": args.batch,
+        "concurrency": args.concurrency,
+        "seconds": args.seconds,
+        "pinned_to_one_core": pinned,
+        "cpu_count": os.cpu_count(),
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "load_average_at_end": os.getloadavg()[0],
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,126 @@
+"""Prometheus rule groups for the Mimir (or Prometheus) ruler: budget use, spikes, attribution, pricing gaps.
+
+Generated into dashboards/rules/costline.rules.yaml by `dashboards.generate`; promtool fixtures beside it.
+Budget alerts are bands (50-80, 80-100, 100-120, 120+ %) so exactly one fires per workflow at a time.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from costline.attributes import UNATTRIBUTED
+from costline_processor.metric_names import (
+    LABEL_MODEL,
+    LABEL_PERIOD,
+    LABEL_PROVIDER,
+    LABEL_REASON,
+    LABEL_SERVICE_NAME,
+    LABEL_WORKFLOW_ID,
+    PERIOD_MONTHLY,
+    PROM_BUDGET_USD,
+    PROM_COST_USD_TOTAL,
+    PROM_UNPRICED_REQUESTS_TOTAL,
+)
+from dashboards.promql import month_to_date, window_total
+
+MTD: Final = "costline:workflow_cost_usd:month_to_date"
+DAILY_AVG_7D: Final = "costline:workflow_cost_usd:daily_avg_7d"
+LAST_HOUR: Final = "costline:workflow_cost_usd:last_1h"
+BUDGET: Final = "costline:workflow_budget_usd:month"
+BUDGET_USED: Final = "costline:workflow_budget:used_ratio"
+UNATTRIBUTED_SHARE: Final = "costline:cost_unattributed:share_1d"
+
+SPIKE_FACTOR: Final = 3
+UNATTRIBUTED_SHARE_THRESHOLD: Final = 0.10
+BUDGET_BANDS: Final = (
+    (50, 80, "info"),
+    (80, 100, "warning"),
+    (100, 120, "critical"),
+    (120, None, "critical"),
+)
+
+WF: Final = (LABEL_WORKFLOW_ID,)
+
+
+def recording_rules() -> list[dict[str, str]]:
+    unattributed = window_total(f'{PROM_COST_USD_TOTAL}{{{LABEL_WORKFLOW_ID}="{UNATTRIBUTED}"}}', (), "1d")
+    return [
+        {"record": MTD, "expr": month_to_date(PROM_COST_USD_TOTAL, WF)},
+        {"record": DAILY_AVG_7D, "expr": f"{window_total(PROM_COST_USD_TOTAL, WF, '7d')} / 7"},
+        {"record": LAST_HOUR, "expr": window_total(PROM_COST_USD_TOTAL, WF, "1h")},
+        {
+            "record": BUDGET,
+            "expr": f'max by ({LABEL_WORKFLOW_ID}) ({PROM_BUDGET_USD}{{{LABEL_PERIOD}="{PERIOD_MONTHLY}"}})',
+        },
+        {"record": BUDGET_USED, "expr": f"{MTD} / on({LABEL_WORKFLOW_ID}) {BUDGET}"},
+        {
+            "record": UNATTRIBUTED_SHARE,
+            "expr": f"({unattributed} or vector(0)) / {window_total(PROM_COST_USD_TOTAL, (), '1d')}",
+        },
+    ]
+
+
+def _budget_alert(low: int, high: int | None, severity: str) -> dict[str, Any]:
+    expr = f"{BUDGET_USED} >= {low / 100:g}" + (f" < {high / 100:g}" if high is not None else "")
+    band = f"{low}%" + (f"-{high}%" if high is not None else "+")
+    return {
+        "alert": f"LlmBudget{low}Percent",
+        "expr": expr,
+        "for": "5m",
+        "labels": {"severity": severity},
+        "annotations": {
+            "summary": f"Workflow {{{{ $labels.{LABEL_WORKFLOW_ID} }}}} used {band} of its monthly "
+            "LLM budget",
+            "description": "Month-to-date spend is {{ $value | humanizePercentage }} of the budget.",
+        },
+    }
+
+
+def alert_rules() -> list[dict[str, Any]]:
+    unpriced_by = (LABEL_SERVICE_NAME, LABEL_PROVIDER, LABEL_MODEL, LABEL_REASON)
+    alerts = [_budget_alert(low, high, severity) for low, high, severity in BUDGET_BANDS]
+    alerts += [
+        {
+            "alert": "LlmCostSpike",
+            "expr": f"{LAST_HOUR} * 24 > {SPIKE_FACTOR} * {DAILY_AVG_7D} and {DAILY_AVG_7D} > 0",
+            "for": "15m",
+            "labels": {"severity": "warning"},
+            "annotations": {
+                "summary": f"Workflow {{{{ $labels.{LABEL_WORKFLOW_ID} }}}} burns LLM budget "
+                f"{SPIKE_FACTOR}x faster than its 7-day daily average",
+                "description": "Last hour's spend, per day: ${{ $value | humanize }}.",
+            },
+        },
+        {
+            "alert": "LlmUnattributedShareHigh",
+            "expr": f"{UNATTRIBUTED_SHARE} > {UNATTRIBUTED_SHARE_THRESHOLD:g}",
+            "for": "1h",
+            "labels": {"severity": "warning"},
+            "annotations": {
+                "summary": f"More than {UNATTRIBUTED_SHARE_THRESHOLD:.0%} of the last day's LLM spend has no "
+                f"{LABEL_WORKFLOW_ID}",
+                "description": "Unattributed share: {{ $value | humanizePercentage }}. Wrap the calls in "
+                "costline.workflow(...).",
+            },
+        },
+        {
+            "alert": "LlmUnpricedRequests",
+            "expr": f"{window_total(PROM_UNPRICED_REQUESTS_TOTAL, unpriced_by, '1h')} > 0",
+            "labels": {"severity": "warning"},
+            "annotations": {
+                "summary": "costline could not price {{ $value }} LLM requests in the last hour "
+                f"({{{{ $labels.{LABEL_MODEL} }}}}, {{{{ $labels.{LABEL_REASON} }}}})",
+                "description": "Add the model to the price overrides file or fix the instrumentation.",
+            },
+        },
+    ]
+    return alerts
+
+
+def rule_groups() -> dict[str, Any]:
+    return {
+        "groups": [
+            {"name": "costline-recording", "interval": "1m", "rules": recording_rules()},
+            {"name": "costline-alerts", "interval": "1m", "rules": alert_rules()},
+        ]
+    }

@@ -1,0 +1,108 @@
+"""The "LLM cost - finance" dashboard: where the money goes (workflow, tenant, service) and the budget."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from grafana_foundation_sdk.builders import dashboard as db
+from grafana_foundation_sdk.cog.builder import Builder
+from grafana_foundation_sdk.models import dashboard as dbm
+
+from costline_processor.metric_names import (
+    LABEL_OUTCOME,
+    LABEL_SERVICE_NAME,
+    LABEL_TENANT_ID,
+    LABEL_WORKFLOW_ID,
+)
+from dashboards import promql
+from dashboards.panels import (
+    MONTH_SO_FAR,
+    USD,
+    bars,
+    datasource_variables,
+    filter_variables,
+    grid,
+    prom_table,
+    query,
+    single_stat,
+)
+
+UID: Final = "costline-finance"
+TITLE: Final = "LLM cost - finance"
+
+
+def _budget_table() -> Builder[dbm.Panel]:
+    wf = f"{{{{{LABEL_WORKFLOW_ID}}}}}"
+    spent = promql.window_total(promql.cost(), (LABEL_WORKFLOW_ID,))
+    targets = [
+        query(spent, "A", legend=wf, instant=True),
+        query(promql.monthly_budget(), "B", legend=wf, instant=True),
+        query(promql.budget_used_ratio(), "C", legend=wf, instant=True),
+    ]
+    panel = prom_table(5, "Month-to-date spend vs budget", grid(0, 9, 12, 9), targets)
+    return (
+        panel.time_from(MONTH_SO_FAR)
+        .description(
+            "Spend since the 1st (UTC), the workflow's monthly budget (llm_budget_usd) and the share used."
+        )
+        .override_by_name("Value #A", [dbm.DynamicConfigValue(id_val="unit", value=USD)])
+        .override_by_name("Value #B", [dbm.DynamicConfigValue(id_val="unit", value=USD)])
+        .override_by_name("Value #C", [dbm.DynamicConfigValue(id_val="unit", value="percentunit")])
+    )
+
+
+def _outcome_table() -> Builder[dbm.Panel]:
+    legend = f"{{{{{LABEL_WORKFLOW_ID}}}}} / {{{{{LABEL_OUTCOME}}}}}"
+    target = query(promql.cost_per_outcome(), "A", legend=legend, instant=True)
+    return (
+        prom_table(7, "Cost per business outcome", grid(0, 18, 12, 8), [target])
+        .description("Spend in the range divided by the outcomes recorded with costline.record_outcome().")
+        .unit(USD)
+    )
+
+
+def finance_dashboard() -> db.Dashboard:
+    wf = f"{{{{{LABEL_WORKFLOW_ID}}}}}"
+    total = promql.window_total(promql.cost())
+    panels: list[Builder[dbm.Panel]] = [
+        bars(1, "Spend by workflow", grid(0, 0, 12, 9), promql.spend_by(LABEL_WORKFLOW_ID), legend=wf),
+        single_stat(2, "Top-3 workflows' share", grid(12, 0, 6, 4), promql.top3_share(), "percentunit"),
+        single_stat(3, "Unattributed share", grid(18, 0, 6, 4), promql.unattributed_share(), "percentunit"),
+        single_stat(4, "Total spend", grid(12, 4, 12, 5), total, USD),
+        _budget_table(),
+        bars(
+            6, "Month-end projection", grid(12, 9, 12, 9), promql.month_end_projection(), legend=wf
+        ).time_from(MONTH_SO_FAR),
+        _outcome_table(),
+        bars(
+            8,
+            "Spend by tenant",
+            grid(12, 18, 6, 8),
+            promql.spend_by(LABEL_TENANT_ID),
+            legend=f"{{{{{LABEL_TENANT_ID}}}}}",
+        ),
+        bars(
+            9,
+            "Spend by service",
+            grid(18, 18, 6, 8),
+            promql.spend_by(LABEL_SERVICE_NAME),
+            legend=f"{{{{{LABEL_SERVICE_NAME}}}}}",
+        ),
+    ]
+    dashboard = (
+        db.Dashboard(TITLE)
+        .uid(UID)
+        .tags(["costline", "llm", "finance"])
+        .description(
+            "Which business workflow is burning the LLM budget? Totals are exact for the time range."
+        )
+        .timezone("utc")
+        .time("now-30d", "now")
+        .refresh("5m")
+        .readonly()
+    )
+    for variable in [*datasource_variables(), *filter_variables()]:
+        dashboard = dashboard.with_variable(variable)
+    for panel in panels:
+        dashboard = dashboard.with_panel(panel)
+    return dashboard

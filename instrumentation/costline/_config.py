@@ -1,0 +1,100 @@
+"""The instrumentation's settings, read from the environment once per `instrument()` call.
+
+- `COSTLINE_CAPTURE_CONTENT` (default `false`): `true` records prompts and completions
+  (`gen_ai.input.messages`, `gen_ai.output.messages`), each capped at `MAX_CONTENT_CHARS`.
+- `COSTLINE_INJECT_STREAM_USAGE` (default `true`): `false` never adds `stream_options.include_usage`
+  to OpenAI-style streaming requests (see `costline.openai_chat`).
+- `COSTLINE_PROVIDER_OVERRIDES` (default empty): `host=provider,...`, the `gen_ai.provider.name` for a
+  host (an internal gateway, a local test server).
+
+Precedence: explicit `instrument(...)` keyword > environment variable > default. A bad environment value
+is logged and defaulted; a bad explicit argument raises `ValueError`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Final
+
+logger = logging.getLogger("costline")
+
+ENV_CAPTURE_CONTENT: Final = "COSTLINE_CAPTURE_CONTENT"
+ENV_INJECT_STREAM_USAGE: Final = "COSTLINE_INJECT_STREAM_USAGE"
+ENV_PROVIDER_OVERRIDES: Final = "COSTLINE_PROVIDER_OVERRIDES"
+
+# Captured content is for debugging, not archiving: each attribute is cut to this many characters.
+MAX_CONTENT_CHARS: Final = 16_384
+
+_TRUE: Final = frozenset({"1", "true", "yes", "on"})
+_FALSE: Final = frozenset({"0", "false", "no", "off", ""})
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """What the wrappers need to know about the user's choices; immutable, captured at instrument time."""
+
+    capture_content: bool = False
+    inject_stream_usage: bool = True
+    provider_overrides: Mapping[str, str] = field(default_factory=dict)
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    logger.warning("costline: ignoring %s=%r (expected true or false); using %s", name, raw, default)
+    return default
+
+
+def parse_overrides(raw: str) -> dict[str, str]:
+    """`"gw.internal=openai, 127.0.0.1=anthropic"` -> `{host: provider}`; raises `ValueError` if malformed."""
+    overrides: dict[str, str] = {}
+    for item in raw.split(","):
+        if not item.strip():
+            continue
+        host, sep, provider = item.partition("=")
+        if not sep or not host.strip() or not provider.strip():
+            raise ValueError(f"provider override {item.strip()!r} is not host=provider")
+        overrides[host.strip().lower()] = provider.strip()
+    return overrides
+
+
+def _env_overrides() -> dict[str, str]:
+    raw = os.environ.get(ENV_PROVIDER_OVERRIDES, "")
+    try:
+        return parse_overrides(raw)
+    except ValueError as exc:
+        logger.warning("costline: ignoring %s (%s)", ENV_PROVIDER_OVERRIDES, exc)
+        return {}
+
+
+def load_settings(
+    capture_content: bool | None = None,
+    inject_stream_usage: bool | None = None,
+    provider_overrides: Mapping[str, str] | None = None,
+) -> Settings:
+    """Explicit arguments win over the environment."""
+    for name, value in (("capture_content", capture_content), ("inject_stream_usage", inject_stream_usage)):
+        if value is not None and not isinstance(value, bool):
+            raise ValueError(f"{name} must be a bool (got {type(value).__name__})")
+    if provider_overrides is not None and not isinstance(provider_overrides, Mapping):
+        raise ValueError("provider_overrides must be a mapping of host to provider name")
+    return Settings(
+        capture_content=_env_bool(ENV_CAPTURE_CONTENT, False) if capture_content is None else capture_content,
+        inject_stream_usage=(
+            _env_bool(ENV_INJECT_STREAM_USAGE, True) if inject_stream_usage is None else inject_stream_usage
+        ),
+        provider_overrides=(
+            _env_overrides()
+            if provider_overrides is None
+            else {host.lower(): name for host, name in provider_overrides.items()}
+        ),
+    )

@@ -1,0 +1,132 @@
+"""Which provider a client talks to (`gen_ai.provider.name`), from its class and its base URL's host.
+
+The OpenAI SDK is the lingua franca of LLM APIs, so an `openai.OpenAI` client may be talking to Groq,
+DeepSeek, a self-hosted vLLM... The host decides; a host we do not know is `PROVIDER_SELF_HOSTED`
+(`openai_compatible`). An Anthropic client with an unknown host is `anthropic` (a gateway or proxy in
+front of Anthropic, as the SDK itself labels it), except for the Bedrock and Vertex client classes.
+`COSTLINE_PROVIDER_OVERRIDES` (host=provider) wins over everything.
+
+Detection runs once per client and base URL (cached weakly on the client), not per call.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from opentelemetry.util.types import AttributeValue
+
+from costline import attributes as a
+
+# (host suffix, provider): a host matches when it equals the suffix or ends with "." + suffix.
+_HOSTS: Final[tuple[tuple[str, str], ...]] = (
+    ("api.openai.com", a.PROVIDER_OPENAI),
+    ("openai.azure.com", a.PROVIDER_AZURE_OPENAI),
+    ("cognitiveservices.azure.com", a.PROVIDER_AZURE_OPENAI),
+    ("api.anthropic.com", a.PROVIDER_ANTHROPIC),
+    ("api.groq.com", a.PROVIDER_GROQ),
+    ("api.deepseek.com", a.PROVIDER_DEEPSEEK),
+    ("api.x.ai", a.PROVIDER_X_AI),
+    ("api.mistral.ai", a.PROVIDER_MISTRAL_AI),
+    ("openrouter.ai", a.PROVIDER_OPENROUTER),
+    ("api.together.xyz", a.PROVIDER_TOGETHER),
+    ("api.together.ai", a.PROVIDER_TOGETHER),
+    ("api.fireworks.ai", a.PROVIDER_FIREWORKS),
+    ("api.perplexity.ai", a.PROVIDER_PERPLEXITY),
+    ("generativelanguage.googleapis.com", a.PROVIDER_GEMINI),
+    ("aiplatform.googleapis.com", a.PROVIDER_GCP_VERTEX_AI),
+    ("amazonaws.com", a.PROVIDER_AWS_BEDROCK),
+)
+
+# Client classes whose provider does not depend on the host (checked by name: no SDK import needed).
+_CLASSES: Final[Mapping[str, str]] = {
+    "AzureOpenAI": a.PROVIDER_AZURE_OPENAI,
+    "AsyncAzureOpenAI": a.PROVIDER_AZURE_OPENAI,
+    "AnthropicBedrock": a.PROVIDER_AWS_BEDROCK,
+    "AsyncAnthropicBedrock": a.PROVIDER_AWS_BEDROCK,
+    "AnthropicBedrockMantle": a.PROVIDER_AWS_BEDROCK,
+    "AsyncAnthropicBedrockMantle": a.PROVIDER_AWS_BEDROCK,
+    "AnthropicVertex": a.PROVIDER_GCP_VERTEX_AI,
+    "AsyncAnthropicVertex": a.PROVIDER_GCP_VERTEX_AI,
+}
+
+_DEFAULT_PORTS: Final[Mapping[str, int]] = {"http": 80, "https": 443}
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """Where a client sends its calls; `attributes` are ready to go on a span."""
+
+    provider: str
+    address: str
+    port: int
+
+    @property
+    def attributes(self) -> dict[str, AttributeValue]:
+        return {
+            a.GEN_AI_PROVIDER_NAME: self.provider,
+            a.SERVER_ADDRESS: self.address,
+            a.SERVER_PORT: self.port,
+        }
+
+
+def provider_for_host(host: str, default: str, overrides: Mapping[str, str] | None = None) -> str:
+    """The provider serving `host`, `default` when the host is not a known vendor's."""
+    host = host.lower().rstrip(".")
+    if overrides and host in overrides:
+        return overrides[host]
+    for suffix, provider in _HOSTS:
+        if host == suffix or host.endswith("." + suffix):
+            return provider
+    return default
+
+
+def provider_for_class(client_type: type) -> str | None:
+    for klass in client_type.__mro__:
+        provider = _CLASSES.get(klass.__name__)
+        if provider is not None:
+            return provider
+    return None
+
+
+def detect(client: Any, default: str, overrides: Mapping[str, str]) -> Endpoint:
+    """The endpoint of an openai/anthropic client object (both expose `base_url` as an httpx URL)."""
+    url = client.base_url
+    host = str(url.host)
+    port = url.port or _DEFAULT_PORTS.get(str(url.scheme), 443)
+    by_class = provider_for_class(type(client))
+    if host.lower() in overrides:
+        provider = overrides[host.lower()]
+    elif by_class is not None:
+        provider = by_class
+    else:
+        provider = provider_for_host(host, default)
+    return Endpoint(provider=provider, address=host, port=int(port))
+
+
+class EndpointCache:
+    """`detect` memoised per client object and base URL object (a client's base_url can be reassigned)."""
+
+    __slots__ = ("_cache", "_default", "_overrides")
+
+    def __init__(self, default: str, overrides: Mapping[str, str]) -> None:
+        self._default = default
+        self._overrides = dict(overrides)
+        self._cache: weakref.WeakKeyDictionary[Any, tuple[object, dict[str, AttributeValue]]] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def attributes(self, client: Any) -> dict[str, AttributeValue]:
+        """The endpoint's span attributes (a shared dict: callers copy, never mutate)."""
+        url = getattr(client, "_base_url", None)
+        try:
+            cached = self._cache.get(client)
+        except TypeError:  # an unhashable client: detect every time
+            return detect(client, self._default, self._overrides).attributes
+        if cached is not None and cached[0] is url:
+            return cached[1]
+        endpoint_attributes = detect(client, self._default, self._overrides).attributes
+        self._cache[client] = (url, endpoint_attributes)
+        return endpoint_attributes

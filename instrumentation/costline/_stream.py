@@ -1,0 +1,264 @@
+"""Transparent proxies for what SDK calls return when the span cannot end at return time.
+
+Streams, raw responses and stream-helper managers are wrapped in `wrapt.ObjectProxy` subclasses, so
+`isinstance(x, openai.Stream)` (etc.) stays true and every attribute we do not intercept is the SDK's.
+Our state lives in `_self_*` attributes (wrapt keeps those on the proxy). The span ends exactly once:
+on exhaustion, `close()`, `with` exit, an exception mid-iteration (re-raised unchanged), a caller
+exception inside `with`, or garbage collection of an abandoned stream (`weakref.finalize`).
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any
+
+import wrapt
+
+from costline._safety import report_internal_error
+from costline._span import Call, StreamState
+
+
+def _register_abandon(proxy: object, call: Call) -> weakref.finalize[Any, Any]:
+    # The callback holds the call, never the proxy, so the proxy can be collected.
+    finalizer = weakref.finalize(proxy, call.abandon)
+    finalizer.atexit = False  # exporters are gone at interpreter exit; nothing useful to do then
+    return finalizer
+
+
+class SyncStreamProxy(wrapt.ObjectProxy[Any]):
+    """A sync SDK stream (openai.Stream, anthropic.Stream) that reports its items to a `StreamState`."""
+
+    def __init__(self, wrapped: Any, call: Call, state: StreamState) -> None:
+        super().__init__(wrapped)
+        self._self_call = call
+        self._self_state = state
+        self._self_next = wrapped.__next__
+        _register_abandon(self, call)
+
+    def __iter__(self) -> SyncStreamProxy:
+        return self
+
+    def __next__(self) -> Any:
+        call = self._self_call
+        observe = self._self_state.observe
+        while True:
+            try:
+                item = self._self_next()
+            except StopIteration:
+                call.end_stream(complete=True)
+                raise
+            except BaseException as exc:
+                call.end_stream(complete=False, error=exc)
+                raise
+            try:
+                hidden = observe(item)
+            except Exception as exc:  # a bug of ours must not break the app's stream
+                report_internal_error(f"{call.surface.name}.observe", exc)
+                hidden = False
+            if not hidden:
+                return item
+
+    def __enter__(self) -> SyncStreamProxy:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if exc is not None:
+            self._self_call.end_stream(complete=False, error=exc)
+        self.close()
+
+    def close(self) -> None:
+        try:
+            self.__wrapped__.close()
+        finally:
+            self._self_call.end_stream(complete=False)
+
+
+class AsyncStreamProxy(wrapt.ObjectProxy[Any]):
+    """The async twin of `SyncStreamProxy` (openai.AsyncStream, anthropic.AsyncStream)."""
+
+    def __init__(self, wrapped: Any, call: Call, state: StreamState) -> None:
+        super().__init__(wrapped)
+        self._self_call = call
+        self._self_state = state
+        self._self_anext = wrapped.__anext__
+        _register_abandon(self, call)
+
+    def __aiter__(self) -> AsyncStreamProxy:
+        return self
+
+    async def __anext__(self) -> Any:
+        call = self._self_call
+        observe = self._self_state.observe
+        while True:
+            try:
+                item = await self._self_anext()
+            except StopAsyncIteration:
+                call.end_stream(complete=True)
+                raise
+            except BaseException as exc:
+                call.end_stream(complete=False, error=exc)
+                raise
+            try:
+                hidden = observe(item)
+            except Exception as exc:  # a bug of ours must not break the app's stream
+                report_internal_error(f"{call.surface.name}.observe", exc)
+                hidden = False
+            if not hidden:
+                return item
+
+    async def __aenter__(self) -> AsyncStreamProxy:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if exc is not None:
+            self._self_call.end_stream(complete=False, error=exc)
+        await self.close()
+
+    async def close(self) -> None:
+        try:
+            await self.__wrapped__.close()
+        finally:
+            self._self_call.end_stream(complete=False)
+
+
+def wrap_stream(stream: Any, call: Call, state: StreamState | None) -> Any:
+    """The proxy for an SDK stream of either kind; the stream itself if it is of neither kind."""
+    surface = call.surface
+    state = state or StreamState()
+    if isinstance(stream, surface.stream_types):
+        return SyncStreamProxy(stream, call, state)
+    if isinstance(stream, surface.async_stream_types):
+        return AsyncStreamProxy(stream, call, state)
+    call.end_response(stream)
+    return stream
+
+
+class _RawBase(wrapt.ObjectProxy[Any]):
+    def __init__(self, wrapped: Any, call: Call, state: StreamState | None) -> None:
+        super().__init__(wrapped)
+        self._self_call = call
+        self._self_state = state
+        self._self_adopted: tuple[Any, Any] | None = None
+        self._self_finalizer = _register_abandon(self, call)
+
+    def _self_adopt(self, parsed: Any) -> Any:
+        """What `parse()` returns, proxied if it is a stream (the same proxy for the same cached stream)."""
+        adopted = self._self_adopted
+        if adopted is not None and adopted[0] is parsed:
+            return adopted[1]
+        call = self._self_call
+        try:
+            if isinstance(parsed, call.surface.stream_types + call.surface.async_stream_types):
+                proxy = wrap_stream(parsed, call, self._self_state)
+                self._self_adopted = (parsed, proxy)
+                # The stream proxy now owns the call: dropping this response must not end it.
+                self._self_finalizer.detach()
+                return proxy
+            call.end_response(parsed)
+        except Exception as exc:
+            report_internal_error(f"{call.surface.name}.raw_parse", exc)
+        return parsed
+
+    def _self_end_after_close(self) -> None:
+        """A closed raw response: end with the body if it was read, else with what is known."""
+        call = self._self_call
+        if call.done or self._self_adopted is not None:
+            return
+        http_response = getattr(self.__wrapped__, "http_response", None)
+        read = http_response is not None and hasattr(http_response, "_content")
+        if read and self._self_state is None:
+            try:
+                call.end_response(self.__wrapped__.parse())
+            except Exception:  # an unparsable body: the app sees that error itself
+                call.end_response(None)
+        else:
+            call.end_stream(complete=False)
+
+
+class SyncRawProxy(_RawBase):
+    """`with_raw_response` / `with_streaming_response` results whose `parse()` is sync."""
+
+    def parse(self, *args: Any, **kwargs: Any) -> Any:
+        return self._self_adopt(self.__wrapped__.parse(*args, **kwargs))
+
+    def close(self) -> None:
+        try:
+            self.__wrapped__.close()
+        finally:
+            self._self_end_after_close()
+
+
+class AsyncRawProxy(_RawBase):
+    """`with_streaming_response` results of async clients (`parse()` and `close()` are coroutines)."""
+
+    async def parse(self, *args: Any, **kwargs: Any) -> Any:
+        return self._self_adopt(await self.__wrapped__.parse(*args, **kwargs))
+
+    async def close(self) -> None:
+        try:
+            await self.__wrapped__.close()
+        finally:
+            self._self_end_after_close()
+
+
+EnterHook = Callable[[Callable[[], Any]], tuple[Any, Call | None]]
+
+
+class SyncManagerProxy(wrapt.ObjectProxy[Any]):
+    """A stream helper's context manager (`messages.stream()`, `chat.completions.stream()`).
+
+    `enter` runs the real `__enter__` (where the request happens) and returns the stream plus its Call;
+    `__exit__` records a caller exception raised inside the `with` and ends the call.
+    """
+
+    def __init__(self, wrapped: Any, enter: EnterHook) -> None:
+        super().__init__(wrapped)
+        self._self_enter = enter
+        self._self_call: Call | None = None
+
+    def __enter__(self) -> Any:
+        stream, self._self_call = self._self_enter(self.__wrapped__.__enter__)
+        return stream
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> Any:
+        call = self._self_call
+        if call is not None and exc is not None:
+            call.end_stream(complete=False, error=exc)
+        try:
+            return self.__wrapped__.__exit__(exc_type, exc, tb)
+        finally:
+            if call is not None:
+                call.end_stream(complete=False)
+
+
+class AsyncManagerProxy(wrapt.ObjectProxy[Any]):
+    """The async twin of `SyncManagerProxy`; `enter` receives the real `__aenter__` coroutine function."""
+
+    def __init__(self, wrapped: Any, enter: Callable[[Callable[[], Any]], Any]) -> None:
+        super().__init__(wrapped)
+        self._self_enter = enter
+        self._self_call: Call | None = None
+
+    async def __aenter__(self) -> Any:
+        stream, self._self_call = await self._self_enter(self.__wrapped__.__aenter__)
+        return stream
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> Any:
+        call = self._self_call
+        if call is not None and exc is not None:
+            call.end_stream(complete=False, error=exc)
+        try:
+            return await self.__wrapped__.__aexit__(exc_type, exc, tb)
+        finally:
+            if call is not None:
+                call.end_stream(complete=False)

@@ -1,0 +1,253 @@
+"""The one generic wrapper: sync, async, streams, raw responses and stream helpers, for every surface.
+
+Wrapper *factories* capture the tracer, settings and surface once at instrument time and return
+`traced(wrapped, instance, args, kwargs)` for `wrapt.wrap_function_wrapper`. Per call: read the request,
+start a CLIENT span named "{operation} {model}" with the attribution in force, run the SDK call with the
+span current, the attribution hidden from outbound propagation and the anthropic SDK's own span
+suppressed, then end the span (or hand it to a stream proxy). SDK exceptions are re-raised unchanged;
+our own failures are reported and the call proceeds untouched.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import inspect
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind, Tracer
+
+from costline import attributes as a
+from costline._config import Settings
+from costline._providers import EndpointCache
+from costline._safety import report_internal_error
+from costline._span import CALL_SINK, IN_COSTLINE_CALL, AttrDict, Call, Request, StreamState, Surface
+from costline._stream import AsyncManagerProxy, AsyncRawProxy, SyncManagerProxy, SyncRawProxy, wrap_stream
+from costline.baggage import current_attribution
+from costline.outbound import hide_attribution_from_propagation
+
+Wrapper = Callable[[Callable[..., Any], Any, tuple[Any, ...], dict[str, Any]], Any]
+# Called with the stream a helper's `__enter__` returned, once the call is known (anthropic helpers).
+OnEntered = Callable[[Any, Call, Request], None]
+
+
+class Starter:
+    """Everything a surface's wrappers share, captured once: tracer, settings, endpoint cache."""
+
+    __slots__ = ("endpoints", "settings", "surface", "tracer")
+
+    def __init__(self, tracer: Tracer, settings: Settings, surface: Surface) -> None:
+        self.tracer = tracer
+        self.settings = settings
+        self.surface = surface
+        self.endpoints = EndpointCache(surface.default_provider, settings.provider_overrides)
+
+    def _request(self, kwargs: dict[str, Any], endpoint: AttrDict) -> Request:
+        try:
+            return self.surface.read_request(kwargs, self.settings, endpoint)
+        except Exception as exc:  # still trace the call, with what we know
+            report_internal_error(f"{self.surface.name}.read_request", exc)
+            return Request(model=None, stream=kwargs.get("stream") is True, attributes={}, kwargs=kwargs)
+
+    def start(self, instance: Any, kwargs: dict[str, Any]) -> tuple[Call, Request] | None:
+        """Start the span of one call; None when even that failed (the call then runs untraced)."""
+        try:
+            surface = self.surface
+            endpoint = self.endpoints.attributes(instance._client)
+            request = self._request(kwargs, endpoint)
+            attrs: AttrDict = dict(endpoint)
+            attrs[a.GEN_AI_OPERATION_NAME] = surface.operation
+            attrs[a.LLM_INSTRUMENTATION] = surface.name
+            attrs.update(request.attributes)
+            attrs.update(current_attribution())
+            name = f"{surface.operation} {request.model}" if request.model else surface.operation
+            span = self.tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attrs)
+            call = Call(span, surface, self.settings, request.state)
+            sink = CALL_SINK.get()
+            if sink is not None:
+                sink.append(call)
+            return call, request
+        except Exception as exc:
+            report_internal_error(f"{self.surface.name}.start", exc)
+            return None
+
+
+def returned(call: Call, request: Request, result: Any) -> Any:
+    """End the call now, or hand it to a proxy; the app gets `result` or a transparent proxy of it."""
+    try:
+        surface = call.surface
+        if isinstance(result, surface.raw_types):
+            return _raw(call, request, result)
+        if request.stream or isinstance(result, surface.stream_types + surface.async_stream_types):
+            return wrap_stream(result, call, request.state)
+        call.end_response(result)
+    except Exception as exc:
+        report_internal_error(f"{call.surface.name}.returned", exc)
+        call.end_response(None)
+    return result
+
+
+def _raw(call: Call, request: Request, result: Any) -> Any:
+    http_response = getattr(result, "http_response", None)
+    body_read = http_response is not None and hasattr(http_response, "_content")
+    if not request.stream and body_read and not inspect.iscoroutinefunction(result.parse):
+        # `with_raw_response`: the body is already here; parse() caches, so the app's own parse() is free.
+        try:
+            parsed = result.parse()
+        except Exception:  # the app sees the same parse error when it parses
+            parsed = None
+        call.end_response(parsed)
+        return result
+    if inspect.iscoroutinefunction(result.parse):
+        return AsyncRawProxy(result, call, request.state)
+    return SyncRawProxy(result, call, request.state)
+
+
+def _activate(call: Call) -> tuple[object, contextvars.Token[bool]]:
+    return otel_context.attach(trace.set_span_in_context(call.span)), IN_COSTLINE_CALL.set(True)
+
+
+def _deactivate(tokens: tuple[object, contextvars.Token[bool]]) -> None:
+    IN_COSTLINE_CALL.reset(tokens[1])
+    otel_context.detach(tokens[0])  # type: ignore[arg-type]
+
+
+def run_sync(call: Call, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Run the SDK code with the call's span current; an SDK exception ends the span and propagates."""
+    tokens = _activate(call)
+    try:
+        with hide_attribution_from_propagation():
+            return function(*args, **kwargs)
+    except BaseException as exc:
+        call.end_error(exc)
+        raise
+    finally:
+        _deactivate(tokens)
+
+
+async def run_async(call: Call, function: Callable[..., Awaitable[Any]], *args: Any, **kwargs: Any) -> Any:
+    tokens = _activate(call)
+    try:
+        with hide_attribution_from_propagation():
+            return await function(*args, **kwargs)
+    except BaseException as exc:
+        call.end_error(exc)
+        raise
+    finally:
+        _deactivate(tokens)
+
+
+def sync_wrapper(starter: Starter) -> Wrapper:
+    def traced(
+        wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        started = starter.start(instance, kwargs)
+        if started is None:
+            return wrapped(*args, **kwargs)
+        call, request = started
+        return returned(call, request, run_sync(call, wrapped, *args, **request.kwargs))
+
+    return traced
+
+
+def async_wrapper(starter: Starter) -> Wrapper:
+    async def traced(
+        wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        started = starter.start(instance, kwargs)
+        if started is None:
+            return await wrapped(*args, **kwargs)
+        call, request = started
+        return returned(call, request, await run_async(call, wrapped, *args, **request.kwargs))
+
+    return traced
+
+
+def _collect_sync(enter: Callable[[], Any]) -> tuple[Any, Call | None]:
+    sink: list[Call] = []
+    token = CALL_SINK.set(sink)
+    try:
+        stream = enter()
+    finally:
+        CALL_SINK.reset(token)
+    return stream, (sink[-1] if sink else None)
+
+
+async def _collect_async(aenter: Callable[[], Awaitable[Any]]) -> tuple[Any, Call | None]:
+    sink: list[Call] = []
+    token = CALL_SINK.set(sink)
+    try:
+        stream = await aenter()
+    finally:
+        CALL_SINK.reset(token)
+    return stream, (sink[-1] if sink else None)
+
+
+def helper_wrapper(is_async: bool) -> Wrapper:
+    """For helpers whose `__enter__` calls the already-wrapped `create` (openai `.stream()` helpers)."""
+
+    def traced(
+        wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        manager = wrapped(*args, **kwargs)
+        if is_async:
+            return AsyncManagerProxy(manager, _collect_async)
+        return SyncManagerProxy(manager, _collect_sync)
+
+    return traced
+
+
+def deferred_wrapper(starter: Starter, is_async: bool, on_entered: OnEntered) -> Wrapper:
+    """For helpers that send the request themselves in `__enter__` (anthropic `messages.stream()`)."""
+
+    def traced(
+        wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        manager = wrapped(*args, **kwargs)
+
+        def enter(real_enter: Callable[[], Any]) -> tuple[Any, Call | None]:
+            started = starter.start(instance, kwargs)
+            if started is None:
+                return real_enter(), None
+            call, request = started
+            stream = run_sync(call, real_enter)
+            _entered(on_entered, stream, call, request)
+            return stream, call
+
+        async def aenter(real_aenter: Callable[[], Awaitable[Any]]) -> tuple[Any, Call | None]:
+            started = starter.start(instance, kwargs)
+            if started is None:
+                return await real_aenter(), None
+            call, request = started
+            stream = await run_async(call, real_aenter)
+            _entered(on_entered, stream, call, request)
+            return stream, call
+
+        if is_async:
+            return AsyncManagerProxy(manager, aenter)
+        return SyncManagerProxy(manager, enter)
+
+    return traced
+
+
+def _entered(on_entered: OnEntered, stream: Any, call: Call, request: Request) -> None:
+    try:
+        on_entered(stream, call, request)
+    except Exception as exc:
+        report_internal_error(f"{call.surface.name}.entered", exc)
+
+
+__all__ = [
+    "OnEntered",
+    "Starter",
+    "StreamState",
+    "async_wrapper",
+    "deferred_wrapper",
+    "helper_wrapper",
+    "returned",
+    "run_async",
+    "run_sync",
+    "sync_wrapper",
+]

@@ -1,0 +1,76 @@
+"""`CostlineInstrumentor`: auto-instrumentation of the `openai` and `anthropic` SDKs.
+
+Usage (either):
+
+    opentelemetry-instrument python app.py          # entry point `costline` loads this instrumentor
+
+    from costline.instrumentor import CostlineInstrumentor
+    CostlineInstrumentor().instrument(tracer_provider=provider)
+
+Every LLM call then becomes one CLIENT span named "{operation} {model}" with the OTel GenAI semconv
+attributes, provider-reported token usage (input inclusive of cache reads/writes), and the attribution
+keys (`workflow_id`, ...) in force (`costline.workflow`). Both SDKs are optional: whichever is
+importable is instrumented. Keyword arguments of `instrument()`: `tracer_provider`, `capture_content`,
+`inject_stream_usage`, `provider_overrides` (defaults from the environment, see `costline._config`).
+
+When the global tracer provider is an OTel SDK `TracerProvider` (as under `opentelemetry-instrument`),
+one `AttributionSpanProcessor` is registered on it, so spans costline does not create carry the
+attribution too. `uninstrument()` restores the SDK methods exactly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Any
+
+from opentelemetry import trace
+from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
+
+from costline import anthropic_install, openai_install
+from costline import attributes as a
+from costline._config import load_settings
+from costline._patching import Patch, apply, revert
+from costline._safety import guard
+
+_VERSION = "0.1.0"
+
+
+class CostlineInstrumentor(BaseInstrumentor):  # type: ignore[misc]
+    """Instruments whichever of `openai` and `anthropic` is installed."""
+
+    _patches: list[Patch]
+
+    def instrumentation_dependencies(self) -> Collection[str]:
+        # Both SDKs are optional; a hard requirement would stop opentelemetry-instrument loading us.
+        return ()
+
+    def _instrument(self, **kwargs: Any) -> None:
+        settings = load_settings(
+            capture_content=kwargs.get("capture_content"),
+            inject_stream_usage=kwargs.get("inject_stream_usage"),
+            provider_overrides=kwargs.get("provider_overrides"),
+        )
+        tracer_provider = kwargs.get("tracer_provider")
+        tracer = trace.get_tracer(a.INSTRUMENTATION_SCOPE, _VERSION, tracer_provider=tracer_provider)
+        applied: list[Patch] = []
+        for patch in openai_install.patches(tracer, settings) + anthropic_install.patches(tracer, settings):
+            if apply(patch):
+                applied.append(patch)
+        # Accumulate: a second _instrument() (bypassing BaseInstrumentor's guard) applies nothing new.
+        self._patches = [*getattr(self, "_patches", []), *applied]
+        _register_attribution_processor()
+
+    def _uninstrument(self, **kwargs: Any) -> None:
+        for patch in reversed(getattr(self, "_patches", [])):
+            revert(patch)
+        self._patches = []
+
+
+def _register_attribution_processor() -> None:
+    """Add the AttributionSpanProcessor to the global SDK provider, once (idempotent in `register`)."""
+    with guard("instrumentor.register_span_processor"):
+        try:
+            from costline.span_processor import register  # noqa: PLC0415 - needs the optional OTel SDK
+        except ImportError:  # the OTel SDK is not installed: there is no SDK provider to add it to
+            return
+        register()

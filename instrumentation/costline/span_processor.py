@@ -1,0 +1,59 @@
+"""`AttributionSpanProcessor`: put the attribution keys on every span started under a workflow.
+
+This makes the attribution visible on spans costline does not create itself: the anthropic SDK's own
+call span, HTTP client spans, the app's manual spans. Imports the OTel SDK, so it is imported only when
+the SDK is installed (`costline.AttributionSpanProcessor` resolves lazily).
+"""
+
+from __future__ import annotations
+
+import weakref
+from typing import Any
+
+from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
+
+from costline._safety import guard
+from costline.baggage import current_attribution
+
+_registered_on: weakref.WeakSet[TracerProvider] = weakref.WeakSet()
+
+
+class AttributionSpanProcessor(SpanProcessor):
+    """Copies `workflow_id`, `feature_id`, `tenant_id` and `user_id` from the context onto starting spans.
+
+    Reads baggage and the private key `hide_attribution_from_propagation` uses, so spans started during an
+    LLM SDK call are attributed too. An attribute the span already has is never overwritten.
+    """
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        with guard("span_processor.on_start"):
+            # parent_context is the `context` given to start_span: None means "the current context".
+            existing = span.attributes or {}
+            for key, value in current_attribution(parent_context).items():
+                if key not in existing:
+                    span.set_attribute(key, value)
+
+    def on_end(self, span: ReadableSpan) -> None:
+        return None
+
+    def shutdown(self) -> None:
+        return None
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return True
+
+
+def register(tracer_provider: Any = None) -> bool:
+    """Add one `AttributionSpanProcessor` to `tracer_provider` (default: the global one); idempotent.
+
+    Returns False when the provider is not an SDK `TracerProvider` (e.g. no SDK configured yet).
+    """
+    provider = trace.get_tracer_provider() if tracer_provider is None else tracer_provider
+    if not isinstance(provider, TracerProvider):
+        return False
+    if provider not in _registered_on:
+        provider.add_span_processor(AttributionSpanProcessor())
+        _registered_on.add(provider)
+    return True

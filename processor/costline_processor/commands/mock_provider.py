@@ -1,0 +1,172 @@
+"""`costline mock-provider`: run the fake OpenAI/Anthropic API locally, for demos and load tests."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import signal
+import sys
+import threading
+from types import FrameType
+
+import click
+
+from costline_processor.mock_provider import MockBehaviour, MockProvider, MockUsage
+
+
+@click.command("mock-provider")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option(
+    "--port", default=8089, show_default=True, type=click.IntRange(0, 65535), help="0 picks a free port."
+)
+@click.option(
+    "--input-tokens",
+    default=100,
+    show_default=True,
+    type=click.IntRange(0),
+    help="Input tokens per call, INCLUDING cache read/write tokens (semconv model).",
+)
+@click.option(
+    "--output-tokens",
+    default=20,
+    show_default=True,
+    type=click.IntRange(0),
+    help="Output tokens per call, INCLUDING reasoning tokens.",
+)
+@click.option(
+    "--cache-read-tokens",
+    default=0,
+    show_default=True,
+    type=click.IntRange(0),
+    help="Part of the input read from the prompt cache.",
+)
+@click.option(
+    "--cache-write-tokens",
+    default=0,
+    show_default=True,
+    type=click.IntRange(0),
+    help="Part of the input written to the prompt cache.",
+)
+@click.option(
+    "--cache-write-1h-tokens",
+    default=0,
+    show_default=True,
+    type=click.IntRange(0),
+    help="Part of the cache writes with a 1-hour TTL (Anthropic).",
+)
+@click.option(
+    "--reasoning-tokens",
+    default=0,
+    show_default=True,
+    type=click.IntRange(0),
+    help="Part of the output spent on reasoning.",
+)
+@click.option("--text", default=MockBehaviour().text, show_default=True, help="Assistant reply text.")
+@click.option(
+    "--chunks", default=3, show_default=True, type=click.IntRange(1), help="Text deltas per streamed reply."
+)
+@click.option(
+    "--event-delay-ms",
+    default=0,
+    show_default=True,
+    type=click.IntRange(0),
+    help="Delay between stream events.",
+)
+@click.option(
+    "--response-model", default=None, help="Model name to report (default: echo the request's model)."
+)
+@click.option("--service-tier", default=None, help="Service tier to report (e.g. flex, priority).")
+@click.option(
+    "--latency-ms", default=0, show_default=True, type=click.IntRange(0), help="Delay before each reply."
+)
+@click.option(
+    "--error-rate",
+    default=0.0,
+    show_default=True,
+    type=click.FloatRange(0, 1),
+    help="Fraction of requests that fail with --error-status.",
+)
+@click.option(
+    "--error-status",
+    default=500,
+    show_default=True,
+    type=click.IntRange(400, 599),
+    help="HTTP status of injected errors (e.g. 429, 500, 529).",
+)
+@click.option(
+    "--seed", default=None, type=int, help="Seed for error injection, for a repeatable failure sequence."
+)
+@click.option(
+    "--log-requests/--no-log-requests", default=False, show_default=True, help="Log each request to stderr."
+)
+def mock_provider(
+    *,
+    host: str,
+    port: int,
+    input_tokens: int,
+    output_tokens: int,
+    cache_read_tokens: int,
+    cache_write_tokens: int,
+    cache_write_1h_tokens: int,
+    reasoning_tokens: int,
+    text: str,
+    chunks: int,
+    latency_ms: int,
+    event_delay_ms: int,
+    response_model: str | None,
+    service_tier: str | None,
+    error_rate: float,
+    error_status: int,
+    seed: int | None,
+    log_requests: bool,
+) -> None:
+    """Serve a fake OpenAI + Anthropic API until Ctrl-C.
+
+    Point SDKs at it: OpenAI base_url = URL/v1, Anthropic base_url = URL, Anthropic Vertex base_url = URL/v1.
+    Every call reports the configured token usage, converted to each provider's wire format (Anthropic's
+    input_tokens excludes cache tokens; OpenAI's prompt_tokens includes them). The first line printed is
+    the URL it listens on.
+    """
+    try:
+        usage = MockUsage(
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+            cache_read_tokens=cache_read_tokens,
+            cache_write_tokens=cache_write_tokens,
+            cache_write_1h_tokens=cache_write_1h_tokens,
+            reasoning_tokens=reasoning_tokens,
+        )
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
+    if log_requests:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    server = MockProvider(
+        host, port, error_rate=error_rate, error_status=error_status, seed=seed, log_requests=log_requests
+    )
+    server.default = MockBehaviour(
+        usage=usage,
+        text=text,
+        chunks=chunks,
+        latency_s=latency_ms / 1000,
+        event_delay_s=event_delay_ms / 1000,
+        response_model=response_model,
+        service_tier=service_tier,
+    )
+    _serve(server)
+
+
+def _serve(server: MockProvider) -> None:
+    """Print where it listens, then serve until Ctrl-C or SIGTERM."""
+    stopped = threading.Event()
+
+    def _stop(signum: int, frame: FrameType | None) -> None:
+        stopped.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    with server:
+        click.echo(server.url)
+        click.echo(f"OpenAI base_url: {server.openai_base_url}")
+        click.echo(f"Anthropic base_url: {server.anthropic_base_url} (Vertex AI: {server.vertex_base_url})")
+        sys.stdout.flush()
+        with contextlib.suppress(KeyboardInterrupt):
+            stopped.wait()

@@ -1,0 +1,102 @@
+"""`costline serve`: run the OTLP pricing processor until SIGTERM/SIGINT.
+
+Every option comes from `config.ServeConfig`; the click options are generated from it, so the CLI, the
+environment variables, the YAML keys and the README table cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import click
+
+from costline_processor.config import (
+    FIELDS,
+    ConfigError,
+    ServeConfig,
+    cli_flag,
+    config_table,
+    load_config,
+    redacted,
+)
+
+EXIT_CONFIG = 2
+EXIT_STARTUP = 1
+
+logger = logging.getLogger("costline.serve")
+
+
+def _config_options(command: Callable[..., None]) -> Callable[..., None]:
+    for f in reversed(FIELDS):
+        help_text = f.metadata["help"]
+        if f.type in (bool, "bool"):
+            decls = [f"{cli_flag(f.name)}/--no-{f.name.replace('_', '-')}", f.name]
+            command = click.option(*decls, default=None, help=help_text)(command)
+        else:
+            command = click.option(cli_flag(f.name), f.name, default=None, help=help_text)(command)
+    return command
+
+
+@click.command("serve")
+@click.option("--config", "config_file", type=click.Path(path_type=Path), help="YAML file of options.")
+@click.option("--print-config-table", is_flag=True, help="Print the options as a markdown table and exit.")
+@_config_options
+def serve(config_file: Path | None, print_config_table: bool, **options: Any) -> None:
+    """Receive OTLP traces, price LLM spans, forward enriched spans, export cost metrics."""
+    if print_config_table:
+        click.echo(config_table(), nl=False)
+        return
+    try:
+        config = load_config(options, os.environ, config_file)
+    except ConfigError as exc:
+        for error in exc.errors:
+            click.echo(f"costline serve: config error: {error}", err=True)
+        sys.exit(EXIT_CONFIG)
+    logging.basicConfig(
+        level=config.log_level.upper(),
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logger.debug("configuration: %s", redacted(config))
+    sys.exit(run(config))
+
+
+def run(config: ServeConfig) -> int:
+    """Start the service, block until SIGTERM/SIGINT, stop gracefully; returns the exit code."""
+    # Imported here so `--help` and `--print-config-table` do not load grpc, SQLite and the price data.
+    from costline_processor.metrics import BudgetsConfigError  # noqa: PLC0415
+    from costline_processor.pricing import PricingConfigError  # noqa: PLC0415
+    from costline_processor.server import Service, StartupError  # noqa: PLC0415
+
+    try:
+        service = Service(config)
+    except PricingConfigError as exc:
+        click.echo(f"costline serve: config error: price_overrides: {exc}", err=True)
+        return EXIT_CONFIG
+    except BudgetsConfigError as exc:
+        click.echo(f"costline serve: config error: budgets: {exc}", err=True)
+        return EXIT_CONFIG
+    except StartupError as exc:
+        click.echo(f"costline serve: cannot start: {exc}", err=True)
+        return EXIT_STARTUP
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        logger.info("received %s, stopping", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    service.start()
+    while not stop.wait(1.0):
+        pass
+    service.stop()
+    return 0

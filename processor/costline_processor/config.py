@@ -1,0 +1,349 @@
+"""`costline serve` configuration: one frozen dataclass, defaults in one place, validated at start-up.
+
+Precedence: command-line option > environment variable `COSTLINE_<FIELD>` > YAML file (`--config`, keys are
+the field names) > the defaults below. Every bad value is reported at once, one line per field.
+The README's configuration table is generated from this module (`costline serve --print-config-table`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+from urllib.parse import urlsplit
+
+import yaml
+
+ENV_PREFIX: Final = "COSTLINE_"
+TRACES_PROTOCOLS: Final = ("grpc", "http")
+LOG_LEVELS: Final = ("debug", "info", "warning", "error")
+
+Parser = Callable[[object], object]
+
+
+class ConfigError(Exception):
+    """One or more configuration values are invalid; `errors` holds one message per bad field."""
+
+    def __init__(self, errors: list[str]) -> None:
+        super().__init__("\n".join(errors))
+        self.errors = errors
+
+
+# --- value parsers: accept a string (CLI, env) or the YAML-typed value -----------------------------------
+
+
+def _text(value: object) -> str:
+    if isinstance(value, bool | int | float | str):
+        return str(value).strip()
+    raise ValueError(f"expected a string, got {type(value).__name__}")
+
+
+def _optional_text(value: object) -> str | None:
+    text = _text(value)
+    return text or None
+
+
+def _int_in(low: int, high: int) -> Parser:
+    def parse(value: object) -> int:
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            raise ValueError(f"expected an integer, got {value!r}")
+        try:
+            number = int(value)
+        except ValueError:
+            raise ValueError(f"expected an integer, got {value!r}") from None
+        if not low <= number <= high:
+            raise ValueError(f"must be between {low} and {high}, got {number}")
+        return number
+
+    return parse
+
+
+def _positive_float(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ValueError(f"expected a number, got {value!r}")
+    try:
+        number = float(value)
+    except ValueError:
+        raise ValueError(f"expected a number, got {value!r}") from None
+    if not math.isfinite(number) or number <= 0:
+        raise ValueError(f"must be a positive number, got {value!r}")
+    return number
+
+
+def _bool(value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = _text(value).lower()
+    if text in {"1", "true", "yes", "on"}:
+        return True
+    if text in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError(f"expected true or false, got {value!r}")
+
+
+def _one_of(choices: tuple[str, ...]) -> Parser:
+    def parse(value: object) -> str:
+        text = _text(value).lower()
+        if text not in choices:
+            raise ValueError(f"must be one of {', '.join(choices)}, got {value!r}")
+        return text
+
+    return parse
+
+
+def _optional_path(value: object) -> Path | None:
+    text = _text(value)
+    return Path(text).expanduser() if text else None
+
+
+def _path(value: object) -> Path:
+    path = _optional_path(value)
+    if path is None:
+        raise ValueError("must not be empty")
+    return path
+
+
+def _optional_existing_file(value: object) -> Path | None:
+    path = _optional_path(value)
+    if path is not None and not path.is_file():
+        raise ValueError(f"file not found: {path}")
+    return path
+
+
+def _optional_url(value: object) -> str | None:
+    text = _text(value)
+    if not text:
+        return None
+    parts = urlsplit(text)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ValueError(f"expected an http:// or https:// URL, got {text!r}")
+    try:
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError:
+        raise ValueError(f"bad port in {text!r}") from None
+    return text
+
+
+def _headers(value: object) -> tuple[tuple[str, str], ...]:
+    """`k1=v1,k2=v2` (the OTEL_EXPORTER_OTLP_HEADERS format) or a YAML mapping."""
+    pairs: dict[str, str] = {}
+    if isinstance(value, Mapping):
+        items = [(str(k), _text(v)) for k, v in value.items()]
+    else:
+        items = []
+        for chunk in _text(value).split(","):
+            if not chunk.strip():
+                continue
+            key, sep, val = chunk.partition("=")
+            if not sep:
+                raise ValueError(f"expected key=value pairs separated by commas, got {chunk.strip()!r}")
+            items.append((key, val))
+    for raw_key, val in items:
+        key = raw_key.strip()
+        if not key or any(ch.isspace() for ch in key):
+            raise ValueError(f"bad header name {key!r}")
+        pairs[key] = val.strip()
+    return tuple(pairs.items())
+
+
+def _meta(help_text: str, parse: Parser, shown_default: str | None = None, secret: bool = False) -> Any:
+    return {"help": help_text, "parse": parse, "shown_default": shown_default, "secret": secret}
+
+
+@dataclass(frozen=True, slots=True)
+class ServeConfig:
+    """Every option of `costline serve`. The defaults here are the only defaults."""
+
+    # fmt: off
+    grpc_host: str = field(default="127.0.0.1", metadata=_meta(
+        "Address the OTLP/gRPC trace receiver listens on (`0.0.0.0` in a container).", _text))
+    grpc_port: int = field(default=4327, metadata=_meta(
+        "OTLP/gRPC trace receiver port (not 4317, which a local collector usually holds; 0 picks one).",
+        _int_in(0, 65535)))
+    http_host: str = field(default="127.0.0.1", metadata=_meta(
+        "Address the OTLP/HTTP trace receiver (`POST /v1/traces`) listens on.", _text))
+    http_port: int = field(default=4328, metadata=_meta(
+        "OTLP/HTTP trace receiver port (not 4318; 0 picks one).", _int_in(0, 65535)))
+    metrics_host: str = field(default="127.0.0.1", metadata=_meta(
+        "Address of the `/metrics`, `/healthz` and `/readyz` endpoint.", _text))
+    metrics_port: int = field(default=9464, metadata=_meta(
+        "Port of the `/metrics`, `/healthz` and `/readyz` endpoint (0 picks one).", _int_in(0, 65535)))
+    tls_cert: Path | None = field(default=None, metadata=_meta(
+        "PEM certificate for both receivers; set together with `tls_key` to serve TLS.",
+        _optional_existing_file))
+    tls_key: Path | None = field(default=None, metadata=_meta(
+        "PEM private key for `tls_cert`.", _optional_existing_file))
+    bearer_token: str | None = field(default=None, metadata=_meta(
+        "When set, receivers require `Authorization: Bearer <token>` (else UNAUTHENTICATED / 401).",
+        _optional_text, secret=True))
+    max_message_bytes: int = field(default=16 * 1024 * 1024, metadata=_meta(
+        "Largest accepted export request, after decompression (else RESOURCE_EXHAUSTED / 413).",
+        _int_in(1024, 1024 * 1024 * 1024)))
+    max_inflight_batches: int = field(default=16, metadata=_meta(
+        "Export requests processed at once; more are refused with RESOURCE_EXHAUSTED / 429 and a retry "
+        "delay, so the collector retries from its queue.", _int_in(1, 4096)))
+    traces_endpoint: str | None = field(default=None, metadata=_meta(
+        "Where enriched spans go (Tempo): `http://tempo:4317` for gRPC, `http://tempo:4318` for HTTP "
+        "(`/v1/traces` is appended when the URL has no path). Unset: spans are priced, not forwarded.",
+        _optional_url))
+    traces_protocol: str = field(default="grpc", metadata=_meta(
+        "OTLP protocol for `traces_endpoint`: `grpc` or `http` (protobuf).", _one_of(TRACES_PROTOCOLS)))
+    traces_headers: tuple[tuple[str, str], ...] = field(default=(), metadata=_meta(
+        "Headers sent with forwarded spans, `k1=v1,k2=v2` (e.g. `X-Scope-OrgID=acme`).", _headers,
+        shown_default="none", secret=True))
+    traces_timeout_s: float = field(default=10.0, metadata=_meta(
+        "Timeout of one forward to `traces_endpoint`, seconds.", _positive_float))
+    metrics_endpoint: str | None = field(default=None, metadata=_meta(
+        "OTLP/HTTP metrics URL (Mimir: `http://mimir:9009/otlp/v1/metrics`). Unset: no push.",
+        _optional_url))
+    metrics_headers: tuple[tuple[str, str], ...] = field(default=(), metadata=_meta(
+        "Headers sent with pushed metrics, `k1=v1,k2=v2`.", _headers, shown_default="none", secret=True))
+    metrics_interval_s: float = field(default=15.0, metadata=_meta(
+        "Seconds between metrics pushes to `metrics_endpoint`.", _positive_float))
+    prometheus: bool = field(default=True, metadata=_meta(
+        "Serve `/metrics`: the cost metrics and costline's own counters in Prometheus text format "
+        "(OpenMetrics with trace exemplars when the scraper asks for it).", _bool))
+    ledger_path: Path = field(default=Path("costline-data/ledger.sqlite3"), metadata=_meta(
+        "SQLite ledger of priced calls (one per replica; the source of truth for totals).", _path,
+        shown_default="`./costline-data/ledger.sqlite3`"))
+    retention_days: int = field(default=400, metadata=_meta(
+        "Days of per-call rows kept in the ledger (totals are kept).", _int_in(1, 36500)))
+    price_overrides: Path | None = field(default=None, metadata=_meta(
+        "YAML price overrides (self-hosted models, negotiated rates); see docs/pricing.md.",
+        _optional_existing_file))
+    budgets: Path | None = field(default=None, metadata=_meta(
+        "YAML budgets per workflow, exported as `llm_budget_usd`.", _optional_existing_file))
+    label_limit: int = field(default=500, metadata=_meta(
+        "Distinct values kept per attribution label; more are counted under `__overflow__`.",
+        _int_in(1, 1_000_000)))
+    service_instance_id: str | None = field(default=None, metadata=_meta(
+        "`service.instance.id` of this replica on pushed metrics; keep it stable across restarts.",
+        _optional_text, shown_default="the ledger's id"))
+    log_level: str = field(default="info", metadata=_meta(
+        "Log level: debug, info, warning or error.", _one_of(LOG_LEVELS)))
+    shutdown_grace_s: float = field(default=10.0, metadata=_meta(
+        "On SIGTERM, seconds to finish in-flight requests before closing.", _positive_float))
+    # fmt: on
+
+
+FIELDS: Final = tuple(dataclasses.fields(ServeConfig))
+FIELD_NAMES: Final = frozenset(f.name for f in FIELDS)
+
+
+def env_name(name: str) -> str:
+    return ENV_PREFIX + name.upper()
+
+
+def cli_flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def load_config(
+    cli_values: Mapping[str, object] | None = None,
+    env: Mapping[str, str] | None = None,
+    config_file: Path | None = None,
+) -> ServeConfig:
+    """Merge the sources (CLI > env > file > defaults) and validate; raise `ConfigError` with every problem.
+
+    `cli_values` maps field names to raw values, None meaning "not given".
+    """
+    errors: list[str] = []
+    raw: dict[str, tuple[object, str]] = {}
+    if config_file is not None:
+        raw.update(_read_file(config_file, errors))
+    for name in FIELD_NAMES:
+        if env is not None and env_name(name) in env:
+            raw[name] = (env[env_name(name)], env_name(name))
+    for name, value in (cli_values or {}).items():
+        if value is not None:
+            raw[name] = (value, cli_flag(name))
+    values: dict[str, object] = {}
+    for f in FIELDS:
+        if f.name not in raw:
+            continue
+        value, origin = raw[f.name]
+        try:
+            values[f.name] = f.metadata["parse"](value)
+        except ValueError as exc:
+            errors.append(f"{f.name} ({origin}): {exc}")
+    config = ServeConfig(**values)  # type: ignore[arg-type]
+    errors.extend(_cross_field_errors(config))
+    if errors:
+        raise ConfigError(errors)
+    return config
+
+
+def _read_file(path: Path, errors: list[str]) -> dict[str, tuple[object, str]]:
+    origin = str(path)
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        errors.append(f"config file {path}: cannot read it: {exc}")
+        return {}
+    if document is None:
+        return {}
+    if not isinstance(document, dict):
+        errors.append(f"config file {path}: expected a mapping of option names to values")
+        return {}
+    found: dict[str, tuple[object, str]] = {}
+    for key, value in document.items():
+        if key not in FIELD_NAMES:
+            errors.append(f"{key} ({origin}): unknown option")
+        elif value is not None:
+            found[key] = (value, origin)
+    return found
+
+
+def _cross_field_errors(config: ServeConfig) -> list[str]:
+    errors = []
+    if (config.tls_cert is None) != (config.tls_key is None):
+        errors.append("tls_cert/tls_key: set both or neither")
+    ports = [
+        (config.grpc_host, config.grpc_port, "grpc_port"),
+        (config.http_host, config.http_port, "http_port"),
+        (config.metrics_host, config.metrics_port, "metrics_port"),
+    ]
+    seen: dict[tuple[str, int], str] = {}
+    for host, port, name in ports:
+        if port and (host, port) in seen:
+            errors.append(f"{name}: {host}:{port} is also {seen[host, port]}")
+        seen.setdefault((host, port), name)
+    return errors
+
+
+def config_table() -> str:
+    """The README's configuration table (markdown), generated from the dataclass."""
+    lines = [
+        "| option | env | default | meaning |",
+        "|---|---|---|---|",
+    ]
+    for f in FIELDS:
+        lines.append(
+            f"| `{cli_flag(f.name)}` | `{env_name(f.name)}` | {_shown_default(f)} | {f.metadata['help']} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _shown_default(f: dataclasses.Field[Any]) -> str:
+    shown = f.metadata["shown_default"]
+    if shown is not None:
+        return str(shown)
+    if f.default is None:
+        return "unset"
+    if isinstance(f.default, bool):
+        return f"`{str(f.default).lower()}`"
+    return f"`{f.default}`"
+
+
+def redacted(config: ServeConfig) -> dict[str, object]:
+    """The config as a dict for the start-up log, secrets masked."""
+    shown: dict[str, object] = {}
+    for f in FIELDS:
+        value = getattr(config, f.name)
+        if f.metadata["secret"] and value:
+            value = "***" if isinstance(value, str) else {key: "***" for key, _ in value}
+        shown[f.name] = str(value) if isinstance(value, Path) else value
+    return shown

@@ -1,0 +1,163 @@
+"""`costline demo` end to end: mock provider + `costline serve` + the instrumented app, then the report.
+
+Everything is real and local: the app is a separate process under `opentelemetry-instrument` using the real
+openai/anthropic SDKs against the bundled mock provider; its spans travel over OTLP/HTTP to a real
+`costline serve` process that prices them into its SQLite ledger; the report is read back from that ledger.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import IO, Final
+
+from costline_processor.demo import app
+from costline_processor.demo.scenario import DAYS, plan
+from costline_processor.mock_provider import MockProvider
+
+READY = re.compile(r"costline serve ready: grpc=\S+ http=[^ ]+:(\d+) metrics=[^ ]+:(\d+)")
+OPENAI_HOST: Final = "127.0.0.2"  # a second loopback address, so the OpenAI client is told apart by host
+ANTHROPIC_HOST: Final = "127.0.0.1"
+SERVICE_NAME: Final = "hotel-group-ai"
+START_TIMEOUT_S: Final = 30.0
+DRAIN_TIMEOUT_S: Final = 30.0
+
+
+class DemoError(RuntimeError):
+    """A demo component failed; the message includes its log."""
+
+
+@dataclass(frozen=True, slots=True)
+class DemoResult:
+    ledger_path: Path
+    calls_planned: int
+    calls_recorded: int
+    since: datetime
+    until: datetime
+
+
+def _peer_instrumentors() -> str:
+    """Other installed GenAI instrumentors are turned off so the demo shows costline alone."""
+    from importlib.metadata import entry_points  # noqa: PLC0415
+
+    names = {ep.name for ep in entry_points(group="opentelemetry_instrumentor")}
+    return ",".join(sorted(names - {"costline", "httpx", "requests", "urllib", "urllib3"}))
+
+
+@contextmanager
+def _serve(workdir: Path, ledger: Path) -> Iterator[tuple[int, int]]:
+    log_path = workdir / "serve.log"
+    command = [
+        sys.executable, "-c", "from costline_processor.cli import main; main()", "serve",
+        "--grpc-port=0", "--http-port=0", "--metrics-port=0", f"--ledger-path={ledger}", "--log-level=info",
+    ]  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("COSTLINE_", "OTEL_"))}
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=workdir)
+    try:
+        yield _wait_ready(process, log_path)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _wait_ready(process: subprocess.Popen[bytes], log_path: Path) -> tuple[int, int]:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        match = READY.search(log_path.read_text(errors="replace"))
+        if match:
+            return int(match.group(1)), int(match.group(2))
+        if process.poll() is not None:
+            break
+        time.sleep(0.05)
+    raise DemoError(f"costline serve did not start:\n{log_path.read_text(errors='replace')}")
+
+
+def _instrument_command() -> list[str]:
+    script = Path(sys.executable).with_name("opentelemetry-instrument")
+    found = str(script) if script.exists() else shutil.which("opentelemetry-instrument")
+    if found is None:
+        raise DemoError("opentelemetry-instrument is not installed (pip install 'costline[processor,sdks]')")
+    return [found, sys.executable, "-m", app.__name__]
+
+
+def _app_env(http_port: int, anthropic_url: str, openai_url: str, seed: int, end: date) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("COSTLINE_", "OTEL_"))}
+    env.update({
+        "OTEL_SERVICE_NAME": SERVICE_NAME,
+        "OTEL_TRACES_EXPORTER": "otlp",
+        "OTEL_METRICS_EXPORTER": "none",
+        "OTEL_LOGS_EXPORTER": "none",
+        "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "http/protobuf",
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": f"http://127.0.0.1:{http_port}/v1/traces",
+        # Never drop a span: a queue larger than the whole run, exported in small, frequent batches.
+        "OTEL_BSP_MAX_QUEUE_SIZE": "100000",
+        "OTEL_BSP_SCHEDULE_DELAY": "200",
+        "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS": _peer_instrumentors(),
+        "COSTLINE_PROVIDER_OVERRIDES": f"{OPENAI_HOST}=openai",
+        app.ENV_SEED: str(seed),
+        app.ENV_END: end.isoformat(),
+        app.ENV_ANTHROPIC_URL: anthropic_url,
+        app.ENV_OPENAI_URL: openai_url,
+    })  # fmt: skip
+    return env
+
+
+def _run_app(
+    command: list[str], env: dict[str, str], on_progress: Callable[[int, int], None], log: IO[str]
+) -> None:
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, env=env, text=True)
+    assert process.stdout is not None
+    for line in process.stdout:
+        if line.startswith(app.PROGRESS_PREFIX):
+            done, total = (int(part) for part in line[len(app.PROGRESS_PREFIX) :].split())
+            on_progress(done, total)
+    if process.wait() != 0:
+        raise DemoError(f"the demo app failed (exit {process.returncode}); see {log.name}")
+
+
+def _recorded_calls(ledger: Path) -> int:
+    from costline_processor.ledger import Ledger  # noqa: PLC0415
+
+    with Ledger(ledger) as store:
+        return int(store.conn.execute("SELECT count(*) FROM calls").fetchone()[0])
+
+
+def run_demo(
+    workdir: Path, *, seed: int, end: date, on_progress: Callable[[int, int], None] = lambda done, total: None
+) -> DemoResult:
+    """Run the whole demo in `workdir` (a fresh ledger each time) and return where its results are."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    ledger = workdir / "ledger.sqlite3"
+    for stale in workdir.glob("ledger.sqlite3*"):
+        stale.unlink()
+    planned = len(plan(seed, end))
+    with (
+        MockProvider(host=ANTHROPIC_HOST) as anthropic_server,
+        MockProvider(host=OPENAI_HOST) as openai_server,
+        _serve(workdir, ledger) as (http_port, _metrics_port),
+        (workdir / "app.log").open("w") as app_log,
+    ):
+        env = _app_env(http_port, anthropic_server.url, openai_server.url, seed, end)
+        _run_app(_instrument_command(), env, on_progress, app_log)
+        deadline = time.monotonic() + DRAIN_TIMEOUT_S
+        recorded = _recorded_calls(ledger)
+        while recorded < planned and time.monotonic() < deadline:
+            time.sleep(0.2)
+            recorded = _recorded_calls(ledger)
+    since = datetime.combine(end - timedelta(days=DAYS - 1), datetime.min.time(), tzinfo=UTC)
+    return DemoResult(ledger, planned, _recorded_calls(ledger), since, since + timedelta(days=DAYS))

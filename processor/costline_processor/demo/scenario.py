@@ -1,0 +1,275 @@
+"""The demo's traffic plan: a 24-property hotel group with six LLM workflows over four weeks.
+
+Pure and seeded: the same seed and end date always give the same calls, so the demo's table is testable.
+The plan hides four cost drivers that the demo's findings must surface:
+
+- a retry loop: the housekeeping dispatcher re-asks the model up to six times for one property whose room
+  feed is malformed (many calls per trace, one tenant);
+- a verbose 3,800-token system prompt sent uncached by the procurement assistant;
+- a debug mode left on in the revenue-management copilot for five days, inflating output about 2.4x;
+- three power users of the payroll-question assistant.
+Some calls run outside any workflow (a nightly script nobody tagged), so the unattributed line is visible.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Final, Literal
+
+Api = Literal["chat", "responses", "messages", "embeddings"]
+
+PROPERTIES: Final = tuple(f"property-{n:02d}" for n in range(1, 25))
+MALFORMED_PROPERTY: Final = "property-17"
+POWER_USERS: Final = ("night-auditor-ana", "payroll-lead-raj", "gm-chen")
+VERBOSE_SYSTEM_PROMPT_TOKENS: Final = 3800
+DEBUG_OUTPUT_FACTOR: Final = 2.4
+DEBUG_DAYS: Final = range(16, 21)  # days of the period with the copilot's debug mode on
+RETRY_ATTEMPTS: Final = 6
+DAYS: Final = 28
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedUsage:
+    """Usage the mock provider will report, in the inclusive semconv model."""
+
+    input_tokens: int
+    output_tokens: int
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    reasoning_tokens: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedCall:
+    seq: int
+    at: datetime
+    workflow_id: str | None
+    feature_id: str | None
+    tenant_id: str | None
+    user_id: str | None
+    provider: Literal["openai", "anthropic"]
+    api: Api
+    model: str
+    stream: bool
+    usage: PlannedUsage
+    trace_group: int  # calls sharing a trace_group run inside one parent span (one trace)
+    driver: str | None = None  # the hidden cost driver that produced the call, for verification only
+    outcome: str | None = None  # business outcome the app records after the call
+
+
+@dataclass(frozen=True, slots=True)
+class _Workflow:
+    workflow_id: str
+    feature_id: str
+    provider: Literal["openai", "anthropic"]
+    api: Api
+    model: str
+    calls_per_day: int
+    input_tokens: tuple[int, int]
+    output_tokens: tuple[int, int]
+    cached_share: float  # share of input read from the prompt cache
+    stream_share: float
+    outcome: str | None
+    reasoning_share: float = 0.0
+
+
+WORKFLOWS: Final = (
+    _Workflow(
+        "front_desk_concierge",
+        "guest_chat",
+        "anthropic",
+        "messages",
+        "claude-sonnet-4-5",
+        30,
+        (1800, 3200),
+        (150, 450),
+        0.7,
+        0.8,
+        "guest_request_resolved",
+    ),
+    _Workflow(
+        "housekeeping_dispatcher",
+        "room_assignment",
+        "openai",
+        "chat",
+        "gpt-4o-mini",
+        22,
+        (900, 1600),
+        (80, 220),
+        0.0,
+        0.0,
+        "rooms_dispatched",
+    ),
+    _Workflow(
+        "revenue_management_copilot",
+        "rate_recommendation",
+        "openai",
+        "responses",
+        "o4-mini",
+        6,
+        (3000, 5000),
+        (1500, 3000),
+        0.3,
+        0.3,
+        "rate_plan_published",
+        reasoning_share=0.6,
+    ),
+    _Workflow(
+        "guest_feedback_summarizer",
+        "review_digest",
+        "anthropic",
+        "messages",
+        "claude-haiku-4-5",
+        14,
+        (2500, 4500),
+        (200, 400),
+        0.0,
+        0.0,
+        "reviews_summarized",
+    ),
+    _Workflow(
+        "procurement_assistant",
+        "purchase_order",
+        "openai",
+        "chat",
+        "gpt-4.1",
+        8,
+        (600, 1200),
+        (250, 500),
+        0.0,
+        0.5,
+        "purchase_order_drafted",
+    ),
+    _Workflow(
+        "payroll_question_assistant",
+        "hr_helpdesk",
+        "anthropic",
+        "messages",
+        "claude-sonnet-4-5",
+        10,
+        (700, 1400),
+        (150, 350),
+        0.5,
+        0.5,
+        "payroll_question_answered",
+    ),
+)
+UNATTRIBUTED_JOB: Final = _Workflow(
+    "", "", "openai", "embeddings", "text-embedding-3-small", 4, (6000, 12000), (0, 0), 0.0, 0.0, None
+)
+
+
+def plan(seed: int = 7, end: date = date(2026, 11, 22)) -> list[PlannedCall]:
+    """Every call of the four weeks that end on `end` (inclusive), in time order."""
+    rng = random.Random(seed)
+    start = datetime.combine(end - timedelta(days=DAYS - 1), time(), tzinfo=UTC)
+    calls: list[PlannedCall] = []
+    groups = iter(range(1_000_000_000))
+    for day in range(DAYS):
+        day_start = start + timedelta(days=day)
+        for workflow in (*WORKFLOWS, UNATTRIBUTED_JOB):
+            for _ in range(workflow.calls_per_day):
+                at = day_start + timedelta(seconds=rng.randrange(6 * 3600, 23 * 3600))
+                calls.extend(_calls_for(workflow, day, at, rng, next(groups)))
+    calls.sort(key=lambda call: (call.at, call.trace_group))
+    return [_with_seq(call, seq) for seq, call in enumerate(calls)]
+
+
+def _calls_for(
+    workflow: _Workflow, day: int, at: datetime, rng: random.Random, group: int
+) -> Iterator[PlannedCall]:
+    tenant = rng.choice(PROPERTIES)
+    user = _user_for(workflow, rng)
+    usage = _usage_for(workflow, rng)
+    driver: str | None = None
+    if workflow.workflow_id == "procurement_assistant":
+        usage = _with_extra_input(usage, VERBOSE_SYSTEM_PROMPT_TOKENS)
+        driver = "verbose_system_prompt"
+    if workflow.workflow_id == "revenue_management_copilot" and day in DEBUG_DAYS:
+        usage = _scaled_output(usage, DEBUG_OUTPUT_FACTOR)
+        driver = "debug_mode"
+    if workflow.workflow_id == "payroll_question_assistant" and user in POWER_USERS:
+        driver = "power_user"
+    attempts = 1
+    if workflow.workflow_id == "housekeeping_dispatcher" and tenant == MALFORMED_PROPERTY:
+        attempts, driver = RETRY_ATTEMPTS, "retry_loop"
+    for attempt in range(attempts):
+        last = attempt == attempts - 1
+        yield PlannedCall(
+            seq=0,
+            at=at + timedelta(seconds=4 * attempt),
+            workflow_id=workflow.workflow_id or None,
+            feature_id=workflow.feature_id or None,
+            tenant_id=tenant if workflow.workflow_id else None,
+            user_id=user,
+            provider=workflow.provider,
+            api=workflow.api,
+            model=workflow.model,
+            stream=rng.random() < workflow.stream_share,
+            usage=usage,
+            trace_group=group,
+            driver=driver,
+            outcome=workflow.outcome if last and driver != "retry_loop" else None,
+        )
+
+
+def _user_for(workflow: _Workflow, rng: random.Random) -> str | None:
+    if not workflow.workflow_id:
+        return None
+    if workflow.workflow_id == "payroll_question_assistant" and rng.random() < 0.55:
+        return rng.choice(POWER_USERS)
+    return f"staff-{rng.randrange(1, 180):03d}"
+
+
+def _usage_for(workflow: _Workflow, rng: random.Random) -> PlannedUsage:
+    input_tokens = rng.randrange(*workflow.input_tokens)
+    output_tokens = rng.randrange(*workflow.output_tokens) if workflow.output_tokens[1] else 0
+    cache_read = int(input_tokens * workflow.cached_share) if rng.random() < 0.85 else 0
+    # Anthropic writes the cached prefix when it is missing; OpenAI caches implicitly (no write charge).
+    cache_write = (
+        int(input_tokens * workflow.cached_share)
+        if workflow.provider == "anthropic" and not cache_read
+        else 0
+    )
+    reasoning = int(output_tokens * workflow.reasoning_share)
+    return PlannedUsage(input_tokens, output_tokens, cache_read, cache_write, reasoning)
+
+
+def _with_extra_input(usage: PlannedUsage, extra: int) -> PlannedUsage:
+    return PlannedUsage(
+        usage.input_tokens + extra,
+        usage.output_tokens,
+        usage.cache_read_tokens,
+        usage.cache_write_tokens,
+        usage.reasoning_tokens,
+    )
+
+
+def _scaled_output(usage: PlannedUsage, factor: float) -> PlannedUsage:
+    output = round(usage.output_tokens * factor)
+    reasoning = round(usage.reasoning_tokens * factor)
+    return PlannedUsage(
+        usage.input_tokens, output, usage.cache_read_tokens, usage.cache_write_tokens, reasoning
+    )
+
+
+def _with_seq(call: PlannedCall, seq: int) -> PlannedCall:
+    return PlannedCall(
+        seq,
+        call.at,
+        call.workflow_id,
+        call.feature_id,
+        call.tenant_id,
+        call.user_id,
+        call.provider,
+        call.api,
+        call.model,
+        call.stream,
+        call.usage,
+        call.trace_group,
+        call.driver,
+        call.outcome,
+    )

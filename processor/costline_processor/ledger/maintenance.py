@@ -1,0 +1,76 @@
+"""Ledger work that runs inside a caller's transaction: crash replay, retention, consistency check."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Final
+
+from costline_processor.ledger.rows import Aggregate, LabelKey, totals_of
+from costline_processor.ledger.sql import (
+    ROLLUP_SELECT,
+    TOTALS_COLUMNS,
+    aggregate_from_row,
+    outcome_upsert,
+    totals_upsert,
+)
+
+PURGE_CHUNK: Final = 20_000  # rows per purge transaction: keeps writers from waiting long
+_CHUNK: Final = f"seq IN (SELECT seq FROM {{table}} WHERE time_ns < ? ORDER BY seq LIMIT {PURGE_CHUNK})"
+
+
+def replay_after(conn: sqlite3.Connection, checkpoint_seq: int) -> None:
+    """Roll the rows written after the last checkpoint into the totals (after a crash or kill -9)."""
+    rows = conn.execute(ROLLUP_SELECT.format(where="seq > ?"), (checkpoint_seq,)).fetchall()
+    conn.executemany(totals_upsert("call_totals"), rows)
+
+
+def purge_chunk(conn: sqlite3.Connection, cutoff_ns: int) -> tuple[int, int]:
+    """Delete up to PURGE_CHUNK old calls and outcomes, rolling them into the `purged_*` totals first."""
+    where = _CHUNK.format(table="calls")
+    rows = conn.execute(ROLLUP_SELECT.format(where=where), (cutoff_ns,)).fetchall()
+    conn.executemany(totals_upsert("purged_call_totals"), rows)
+    calls = conn.execute(f"DELETE FROM calls WHERE {where}", (cutoff_ns,)).rowcount
+    where = _CHUNK.format(table="outcomes")
+    rollup = (
+        "SELECT workflow_id, outcome, SUM(count), MIN(seq), MIN(time_ns) FROM outcomes"
+        f" WHERE {where} GROUP BY workflow_id, outcome"
+    )
+    conn.executemany(outcome_upsert("purged_outcome_totals"), conn.execute(rollup, (cutoff_ns,)).fetchall())
+    outcomes = conn.execute(f"DELETE FROM outcomes WHERE {where}", (cutoff_ns,)).rowcount
+    return calls, outcomes
+
+
+def verify(conn: sqlite3.Connection) -> list[str]:
+    """Every cumulative total must equal its purged roll-up plus its stored rows, exactly."""
+    columns = ", ".join(TOTALS_COLUMNS)
+    totals = {
+        (a.labels, a.status, a.reason): a
+        for a in map(aggregate_from_row, conn.execute(f"SELECT {columns} FROM call_totals"))
+    }
+    parts: dict[tuple[LabelKey, str, str], list[Aggregate]] = {}
+    purged = conn.execute(f"SELECT {columns} FROM purged_call_totals").fetchall()
+    stored = conn.execute(ROLLUP_SELECT.format(where="1")).fetchall()
+    for agg in map(aggregate_from_row, [*purged, *stored]):
+        parts.setdefault((agg.labels, agg.status, agg.reason), []).append(agg)
+    problems = []
+    for key in totals.keys() | parts.keys():
+        want = totals_of([totals[key]] if key in totals else [])
+        have = totals_of(parts.get(key, []))
+        if want != have:
+            problems.append(f"call totals {key}: cumulative {want} != purged + stored {have}")
+    return problems + _verify_outcomes(conn)
+
+
+def _verify_outcomes(conn: sqlite3.Connection) -> list[str]:
+    key = "workflow_id || '/' || outcome"
+    totals: dict[str, int] = dict(conn.execute(f"SELECT {key}, count FROM outcome_totals").fetchall())
+    parts: dict[str, int] = {}
+    for name, count in conn.execute(
+        f"SELECT {key}, count FROM purged_outcome_totals UNION ALL SELECT {key}, count FROM outcomes"
+    ):
+        parts[name] = parts.get(name, 0) + count
+    return [
+        f"outcome totals {name}: cumulative {totals.get(name, 0)} != purged + stored {parts.get(name, 0)}"
+        for name in totals.keys() | parts.keys()
+        if totals.get(name, 0) != parts.get(name, 0)
+    ]

@@ -1,0 +1,159 @@
+"""The ledger's SQLite schema, its connection settings and its migrations.
+
+One row per LLM call (`calls`) and per business outcome (`outcomes`), plus cumulative totals per metric
+label set (`call_totals`, `outcome_totals`) updated in the same transaction as the rows. Retention deletes
+old rows but never touches the cumulative totals, so counters seeded from them never go backwards; what a
+purge removed is rolled into `purged_*` so `Ledger.verify()` can prove totals == purged + remaining rows.
+
+Money is stored as exact decimal strings (never REAL); sums are done with Decimal, in Python or through the
+`dec_add`/`dec_sum` SQL functions the connection registers.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from decimal import Decimal
+from typing import Final
+
+from costline_processor.ledger.rows import MONEY_CONTEXT, ZERO, money
+
+SCHEMA_VERSION: Final = 1
+
+# Order matters: rows.call_row() produces values in this order.
+CALL_COLUMNS: Final = (
+    "seq", "time_ns", "end_time_ns", "span_key", "call_key",
+    "workflow_id", "feature_id", "tenant_id", "service_name", "provider", "model",
+    "user_id", "service_instance_id", "request_model", "operation", "service_tier", "batch", "status",
+    "tokens_input", "tokens_cache_read", "tokens_cache_write", "tokens_cache_write_1h", "tokens_output",
+    "tokens_reasoning",
+    "cost_input", "cost_cache_read", "cost_cache_write", "cost_output", "cost_total", "pricing_source",
+    "unpriced_reason", "unpriced_detail", "usage_error", "estimated", "error_type", "source",
+)  # fmt: skip
+# What reports read: the ids split out of the keys (trace_id || span_id, trace_id || response_id).
+CALL_VIEW_COLUMNS: Final = (
+    "substr(span_key, 1, 16) AS trace_id", "substr(span_key, 17) AS span_id",
+    "CAST(substr(call_key, 17) AS TEXT) AS response_id",
+)  # fmt: skip
+
+TOTALS_KEY: Final = (
+    "workflow_id", "feature_id", "tenant_id", "service_name", "provider", "model", "status", "reason",
+)  # fmt: skip
+TOTALS_VALUES: Final = (
+    "requests", "tokens_input", "tokens_cache_read", "tokens_cache_write", "tokens_output",
+    "cost_input", "cost_cache_read", "cost_cache_write", "cost_output",
+)  # fmt: skip
+OUTCOME_COLUMNS: Final = (
+    "seq", "time_ns", "span_key", "trace_id", "span_id", "workflow_id", "outcome", "count", "service_name",
+)  # fmt: skip
+
+_TOTALS_BODY: Final = """(
+    workflow_id TEXT NOT NULL, feature_id TEXT NOT NULL, tenant_id TEXT NOT NULL,
+    service_name TEXT NOT NULL, provider TEXT NOT NULL, model TEXT NOT NULL,
+    status TEXT NOT NULL, reason TEXT NOT NULL,
+    requests INTEGER NOT NULL,
+    tokens_input INTEGER NOT NULL, tokens_cache_read INTEGER NOT NULL,
+    tokens_cache_write INTEGER NOT NULL, tokens_output INTEGER NOT NULL,
+    cost_input TEXT NOT NULL, cost_cache_read TEXT NOT NULL, cost_cache_write TEXT NOT NULL,
+    cost_output TEXT NOT NULL,
+    first_seq INTEGER NOT NULL, first_time_ns INTEGER NOT NULL,
+    PRIMARY KEY (workflow_id, feature_id, tenant_id, service_name, provider, model, status, reason)
+)"""
+
+_OUTCOME_TOTALS_BODY: Final = """(
+    workflow_id TEXT NOT NULL, outcome TEXT NOT NULL, count INTEGER NOT NULL,
+    first_seq INTEGER NOT NULL, first_time_ns INTEGER NOT NULL,
+    PRIMARY KEY (workflow_id, outcome)
+)"""
+
+_V1: Final = f"""
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE calls (
+    seq INTEGER PRIMARY KEY,
+    time_ns INTEGER NOT NULL, end_time_ns INTEGER NOT NULL,
+    span_key BLOB NOT NULL UNIQUE,  -- trace_id || span_id: a redelivered span
+    call_key BLOB UNIQUE,           -- trace_id || response_id (UTF-8): the same call on a second span
+    workflow_id TEXT NOT NULL, feature_id TEXT NOT NULL, tenant_id TEXT NOT NULL,
+    service_name TEXT NOT NULL, provider TEXT NOT NULL, model TEXT NOT NULL,
+    user_id TEXT, service_instance_id TEXT, request_model TEXT, operation TEXT, service_tier TEXT,
+    batch INTEGER NOT NULL, status TEXT NOT NULL,
+    tokens_input INTEGER, tokens_cache_read INTEGER, tokens_cache_write INTEGER,
+    tokens_cache_write_1h INTEGER, tokens_output INTEGER, tokens_reasoning INTEGER,
+    cost_input TEXT, cost_cache_read TEXT, cost_cache_write TEXT, cost_output TEXT, cost_total TEXT,
+    pricing_source TEXT, unpriced_reason TEXT, unpriced_detail TEXT, usage_error TEXT,
+    estimated INTEGER NOT NULL, error_type TEXT, source TEXT NOT NULL
+);
+CREATE INDEX calls_time ON calls (time_ns);
+CREATE INDEX calls_workflow_time ON calls (workflow_id, time_ns);
+CREATE TABLE outcomes (
+    seq INTEGER PRIMARY KEY, time_ns INTEGER NOT NULL, span_key BLOB NOT NULL UNIQUE,
+    trace_id BLOB NOT NULL, span_id BLOB NOT NULL,
+    workflow_id TEXT NOT NULL, outcome TEXT NOT NULL, count INTEGER NOT NULL, service_name TEXT NOT NULL
+);
+CREATE INDEX outcomes_time ON outcomes (time_ns);
+CREATE TABLE call_totals {_TOTALS_BODY};
+CREATE TABLE purged_call_totals {_TOTALS_BODY};
+CREATE TABLE outcome_totals {_OUTCOME_TOTALS_BODY};
+CREATE TABLE purged_outcome_totals {_OUTCOME_TOTALS_BODY};
+"""
+
+MIGRATIONS: Final = {1: _V1}
+
+
+class LedgerLockedError(RuntimeError):
+    """Another process (or another `Ledger` object) has this ledger open for writing."""
+
+
+class LedgerSchemaError(RuntimeError):
+    """The ledger file was written by a newer costline (or is not a costline ledger)."""
+
+
+def _dec_add(left: str, right: str) -> str:
+    return money(MONEY_CONTEXT.add(Decimal(left), Decimal(right)))
+
+
+class _DecSum:
+    """SQL aggregate `dec_sum(text)`: the exact Decimal sum of decimal strings (NULL counts as 0)."""
+
+    def __init__(self) -> None:
+        self.total = ZERO
+
+    def step(self, value: str | None) -> None:
+        if value is not None:
+            self.total = MONEY_CONTEXT.add(self.total, Decimal(value))
+
+    def finalize(self) -> str:
+        return money(self.total)
+
+
+def connect(path: str, *, synchronous: str) -> sqlite3.Connection:
+    """Open the ledger in WAL mode with explicit transactions (autocommit off at the sqlite3 level)."""
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, cached_statements=256)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute(f"PRAGMA synchronous={synchronous}")
+    conn.execute("PRAGMA busy_timeout=10000")
+    conn.execute("PRAGMA foreign_keys=OFF")
+    conn.create_function("dec_add", 2, _dec_add, deterministic=True)
+    conn.create_aggregate("dec_sum", 1, _DecSum)  # type: ignore[arg-type]  # typeshed wants a protocol
+    return conn
+
+
+def migrate(conn: sqlite3.Connection) -> None:
+    """Create or upgrade the schema to SCHEMA_VERSION in one transaction."""
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version > SCHEMA_VERSION:
+        raise LedgerSchemaError(
+            f"ledger schema version {version} is newer than this costline supports ({SCHEMA_VERSION})"
+        )
+    if version == SCHEMA_VERSION:
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for target in range(version + 1, SCHEMA_VERSION + 1):
+            for statement in MIGRATIONS[target].split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+        conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise

@@ -1,0 +1,75 @@
+"""The ledger's SQL statements and the mapping between `Aggregate` and a totals row."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Final
+
+from costline_processor.ledger import schema
+from costline_processor.ledger.rows import COUNTED_TOKENS_SQL, Aggregate, LabelKey, money
+
+TOTALS_COLUMNS: Final = (*schema.TOTALS_KEY, *schema.TOTALS_VALUES, "first_seq", "first_time_ns")
+UPSERT_SET: Final = ", ".join(
+    f"{col} = dec_add({col}, excluded.{col})"
+    if col.startswith("cost_")
+    else f"{col} = {col} + excluded.{col}"
+    for col in schema.TOTALS_VALUES
+)
+# Stored rows grouped by totals key, as they roll into the totals (a `{where}` template).
+ROLLUP_SELECT: Final = (
+    "SELECT workflow_id, feature_id, tenant_id, service_name, provider, model, status,"
+    " COALESCE(unpriced_reason, ''), COUNT(*),"
+    f" COALESCE(SUM(tokens_input * {COUNTED_TOKENS_SQL}), 0),"
+    f" COALESCE(SUM(tokens_cache_read * {COUNTED_TOKENS_SQL}), 0),"
+    f" COALESCE(SUM(tokens_cache_write * {COUNTED_TOKENS_SQL}), 0),"
+    f" COALESCE(SUM(tokens_output * {COUNTED_TOKENS_SQL}), 0),"
+    " dec_sum(cost_input), dec_sum(cost_cache_read), dec_sum(cost_cache_write), dec_sum(cost_output),"
+    " MIN(seq), MIN(time_ns) FROM calls WHERE {where}"
+    " GROUP BY workflow_id, feature_id, tenant_id, service_name, provider, model, status, unpriced_reason"
+)
+
+
+def totals_upsert(table: str) -> str:
+    columns = ", ".join(TOTALS_COLUMNS)
+    marks = ", ".join("?" * len(TOTALS_COLUMNS))
+    key = ", ".join(schema.TOTALS_KEY)
+    return f"INSERT INTO {table} ({columns}) VALUES ({marks}) ON CONFLICT ({key}) DO UPDATE SET {UPSERT_SET}"
+
+
+def outcome_upsert(table: str) -> str:
+    return (
+        f"INSERT INTO {table} (workflow_id, outcome, count, first_seq, first_time_ns) VALUES (?, ?, ?, ?, ?)"
+        " ON CONFLICT (workflow_id, outcome) DO UPDATE SET count = count + excluded.count"
+    )
+
+
+INSERT_CALL: Final = (
+    f"INSERT INTO calls ({', '.join(schema.CALL_COLUMNS)})"
+    f" VALUES ({', '.join('?' * len(schema.CALL_COLUMNS))})"
+)
+INSERT_OUTCOME: Final = (
+    f"INSERT INTO outcomes ({', '.join(schema.OUTCOME_COLUMNS)})"
+    f" VALUES ({', '.join('?' * len(schema.OUTCOME_COLUMNS))})"
+)
+
+
+def aggregate_row(agg: Aggregate) -> tuple[object, ...]:
+    return (
+        *agg.labels, agg.status, agg.reason, agg.requests, *agg.tokens,
+        *(money(c) for c in agg.cost), agg.first_seq, agg.first_time_ns,
+    )  # fmt: skip
+
+
+def aggregate_from_row(row: Sequence[object]) -> Aggregate:
+    labels: LabelKey = tuple(str(v) for v in row[0:6])  # type: ignore[assignment]
+    return Aggregate(
+        labels=labels,
+        status=str(row[6]),
+        reason=str(row[7]),
+        requests=int(row[8]),  # type: ignore[call-overload]
+        tokens=[int(v) for v in row[9:13]],  # type: ignore[call-overload]
+        cost=[Decimal(str(v)) for v in row[13:17]],
+        first_seq=int(row[17]),  # type: ignore[call-overload]
+        first_time_ns=int(row[18]),  # type: ignore[call-overload]
+    )

@@ -1,0 +1,397 @@
+"""The ledger: every priced LLM call once, durably, with exact cumulative totals.
+
+`record()` is one SQLite transaction per export request, committed (WAL, synchronous=FULL by default)
+before it returns, so an acknowledged batch survives a crash or `kill -9`. Two unique keys make a retried
+batch and a doubly-instrumented call count once: (trace_id, span_id) and (trace_id, response_id).
+Writes are serialised by a lock; SQLite has one writer anyway.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Final, Literal
+
+from costline_processor.ledger import schema
+from costline_processor.ledger.maintenance import purge_chunk, replay_after, verify
+from costline_processor.ledger.rows import (
+    Aggregate,
+    LabelKey,
+    OutcomeAggregate,
+    Totals,
+    call_row,
+    label_key,
+    reason_of,
+    status_of,
+    totals_of,
+)
+from costline_processor.ledger.schema import LedgerLockedError
+from costline_processor.ledger.sql import (
+    INSERT_CALL,
+    INSERT_OUTCOME,
+    ROLLUP_SELECT,
+    TOTALS_COLUMNS,
+    aggregate_from_row,
+    aggregate_row,
+    outcome_upsert,
+    totals_upsert,
+)
+from costline_processor.model import Outcome, PricedCall
+
+RecordStatus = Literal["new", "redelivered", "duplicate_call"]
+STATUS_NEW: Final = "new"
+STATUS_REDELIVERED: Final = "redelivered"
+STATUS_DUPLICATE_CALL: Final = "duplicate_call"
+NS_PER_DAY: Final = 86_400 * 1_000_000_000
+_LOOKUP_CHUNK: Final = 256
+# The cumulative totals are brought up to date (checkpointed) at most this often or when this many label
+# sets are pending; rows written since the last checkpoint are replayed into them after a crash.
+CHECKPOINT_INTERVAL_S: Final = 5.0
+CHECKPOINT_MAX_KEYS: Final = 4096
+TotalsKey = tuple[LabelKey, str, str]  # labels, status, unpriced reason ("" when priced)
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedItem:
+    """What the ledger did with one priced call; `canonical_span_id` is the span carrying its cost."""
+
+    priced: PricedCall
+    status: RecordStatus
+    canonical_span_id: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class RecordResult:
+    items: list[RecordedItem]  # same order as the `priced` argument
+    new_outcomes: list[Outcome]
+    duplicate_outcomes: int
+
+
+@dataclass(frozen=True, slots=True)
+class PurgeResult:
+    calls: int
+    outcomes: int
+
+
+class Ledger:
+    """The durable, deduplicated record of every LLM call and business outcome (thread-safe)."""
+
+    def __init__(
+        self, path: Path, *, retention_days: int = 400, synchronous: Literal["FULL", "NORMAL"] = "FULL"
+    ) -> None:
+        if retention_days < 1:
+            raise ValueError(f"retention_days must be >= 1 (got {retention_days})")
+        if synchronous not in ("FULL", "NORMAL"):
+            raise ValueError(f"synchronous must be FULL or NORMAL (got {synchronous!r})")
+        self.path = Path(path)
+        self.retention_days = retention_days
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._pending: dict[TotalsKey, Aggregate] = {}  # committed calls not yet in call_totals
+        # After a failed transaction `_pending` may hold calls that were rolled back: it is dropped and the
+        # next checkpoint rebuilds from the committed rows instead.
+        self._replay_needed = False
+        self._last_checkpoint = time.monotonic()
+        self._owner = _own(self.path)
+        self._conn: sqlite3.Connection | None = None
+        try:
+            self._conn = schema.connect(os.fspath(self.path), synchronous=synchronous)
+            schema.migrate(self._conn)
+            with self._lock, self._transaction() as conn:
+                self._meta = self._open(conn)
+        except BaseException:
+            if self._conn is not None:
+                self._conn.close()
+            self._owner.close()
+            raise
+
+    # --- lifecycle -------------------------------------------------------------------------------------
+    def close(self) -> None:
+        """Checkpoint the totals and close the file."""
+        if self._conn is None:
+            return
+        self.checkpoint()
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+                self._owner.close()  # releases the flock
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise RuntimeError("the ledger is closed")
+        return self._conn
+
+    @property
+    def instance_id(self) -> str:
+        """A stable id for this ledger (the default `service.instance.id` of its cumulative metrics)."""
+        return self._meta["instance_id"]
+
+    @property
+    def first_record_ns(self) -> int | None:
+        """Wall-clock time of the first committed record: the start time of the cumulative counters."""
+        value = self._meta.get("first_record_ns")
+        return int(value) if value is not None else None
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction (the caller holds the lock)."""
+        conn = self.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def _open(self, conn: sqlite3.Connection) -> dict[str, str]:
+        """Create the ledger's identity once; replay rows written after the last checkpoint."""
+        meta: dict[str, str] = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+        if "instance_id" not in meta:
+            meta["instance_id"] = uuid.uuid4().hex
+            meta["created_ns"] = str(time.time_ns())
+        checkpoint_seq = int(meta.get("checkpoint_seq", 0))
+        replay_after(conn, checkpoint_seq)
+        last_seq = conn.execute(
+            "SELECT MAX(COALESCE((SELECT MAX(seq) FROM calls), 0),"
+            " COALESCE((SELECT MAX(seq) FROM outcomes), 0),"
+            " COALESCE((SELECT MAX(first_seq) FROM call_totals), 0), ?)",
+            (checkpoint_seq,),
+        ).fetchone()[0]
+        meta["checkpoint_seq"] = str(last_seq)
+        self._checkpoint_seq = int(last_seq)
+        conn.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", list(meta.items()))
+        self._next_seq = int(last_seq) + 1
+        return meta
+
+    # --- writing -----------------------------------------------------------------------------------------
+    def record(self, priced: Sequence[PricedCall], outcomes: Sequence[Outcome] = ()) -> RecordResult:
+        """Store the new calls and outcomes of one export request in one durable transaction."""
+        if not priced and not outcomes:
+            return RecordResult([], [], 0)
+        with self._lock:
+            start_seq = self._next_seq
+            first_record = "first_record_ns" not in self._meta
+            now = str(time.time_ns())
+            try:
+                with self._transaction() as conn:
+                    items = self._record_calls(conn, priced)
+                    new_outcomes = self._record_outcomes(conn, outcomes)
+                    if first_record and self._next_seq != start_seq:
+                        conn.execute("INSERT INTO meta VALUES ('first_record_ns', ?)", (now,))
+                    flushed = self._checkpoint_due() and self._flush(conn)
+            except BaseException:
+                self._next_seq = start_seq
+                self._pending, self._replay_needed = {}, True
+                raise
+            if flushed:
+                self._checkpointed()
+            if first_record and self._next_seq != start_seq:
+                self._meta["first_record_ns"] = now
+        return RecordResult(items, new_outcomes, len(outcomes) - len(new_outcomes))
+
+    def _record_calls(self, conn: sqlite3.Connection, priced: Sequence[PricedCall]) -> list[RecordedItem]:
+        """Insert the new calls and add them to `_pending` (dropped by `record()` if this fails)."""
+        if not priced:
+            return []
+        span_keys = [p.call.trace_id + p.call.span_id for p in priced]
+        call_keys = [
+            p.call.trace_id + p.call.response_id.encode() if p.call.response_id else None for p in priced
+        ]
+        known_spans = {row[0] for row in _lookup(conn, "SELECT span_key FROM calls", "span_key", span_keys)}
+        wanted = [key for key in call_keys if key is not None]
+        known_calls: dict[bytes, bytes] = {}
+        if wanted:
+            select = "SELECT call_key, substr(span_key, 17) FROM calls"
+            known_calls.update((row[0], row[1]) for row in _lookup(conn, select, "call_key", wanted))
+        items: list[RecordedItem] = []
+        rows: list[tuple[object, ...]] = []
+        pending = self._pending
+        for p, span_key, call_key in zip(priced, span_keys, call_keys, strict=True):
+            if span_key in known_spans:
+                items.append(RecordedItem(p, STATUS_REDELIVERED, p.call.span_id))
+                continue
+            if call_key is not None and call_key in known_calls:
+                items.append(RecordedItem(p, STATUS_DUPLICATE_CALL, known_calls[call_key]))
+                continue
+            seq = self._next_seq
+            self._next_seq += 1
+            known_spans.add(span_key)
+            if call_key is not None:
+                known_calls[call_key] = p.call.span_id
+            labels, status = label_key(p), status_of(p)
+            rows.append(call_row(seq, p, labels, status=status, span_key=span_key, call_key=call_key))
+            key = (labels, status, reason_of(p))
+            agg = pending.get(key)
+            if agg is None:
+                agg = pending[key] = Aggregate(
+                    labels, status, key[2], first_seq=seq, first_time_ns=p.call.start_time_ns
+                )
+            agg.add(p)
+            items.append(RecordedItem(p, STATUS_NEW, p.call.span_id))
+        if rows:
+            conn.executemany(INSERT_CALL, rows)
+        return items
+
+    def _record_outcomes(self, conn: sqlite3.Connection, outcomes: Sequence[Outcome]) -> list[Outcome]:
+        if not outcomes:
+            return []
+        span_keys = [o.trace_id + o.span_id for o in outcomes]
+        known = {row[0] for row in _lookup(conn, "SELECT span_key FROM outcomes", "span_key", span_keys)}
+        new: list[Outcome] = []
+        rows: list[tuple[object, ...]] = []
+        totals: list[tuple[object, ...]] = []
+        for outcome, span_key in zip(outcomes, span_keys, strict=True):
+            if span_key in known:
+                continue
+            known.add(span_key)
+            seq = self._next_seq
+            self._next_seq += 1
+            ids = (span_key, outcome.trace_id, outcome.span_id)
+            rows.append((seq, outcome.time_ns, *ids, outcome.workflow_id, outcome.outcome, outcome.count,
+                         outcome.service_name))  # fmt: skip
+            totals.append((outcome.workflow_id, outcome.outcome, outcome.count, seq, outcome.time_ns))
+            new.append(outcome)
+        # Outcomes are few: their totals are updated in the same transaction, no checkpointing needed.
+        conn.executemany(INSERT_OUTCOME, rows)
+        conn.executemany(outcome_upsert("outcome_totals"), totals)
+        return new
+
+    # --- checkpoints ---------------------------------------------------------------------------------------
+    def _checkpoint_due(self) -> bool:
+        if self._replay_needed or len(self._pending) >= CHECKPOINT_MAX_KEYS:
+            return True
+        return time.monotonic() - self._last_checkpoint >= CHECKPOINT_INTERVAL_S
+
+    def _flush(self, conn: sqlite3.Connection) -> bool:
+        """Bring call_totals up to date inside the caller's transaction (`_checkpointed()` after commit)."""
+        if self._replay_needed:
+            replay_after(conn, self._checkpoint_seq)  # the committed rows are the truth
+        else:
+            conn.executemany(totals_upsert("call_totals"), [aggregate_row(a) for a in self._pending.values()])
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'checkpoint_seq'", (str(self._next_seq - 1),))
+        return True
+
+    def _checkpointed(self) -> None:
+        self._pending, self._replay_needed = {}, False
+        self._checkpoint_seq = self._next_seq - 1
+        self._last_checkpoint = time.monotonic()
+
+    def checkpoint(self) -> None:
+        """Bring the cumulative totals up to date with every recorded call."""
+        with self._lock:
+            self._checkpoint_locked()
+
+    def _checkpoint_locked(self) -> None:
+        if self._pending or self._replay_needed:
+            with self._transaction() as conn:
+                self._flush(conn)
+            self._checkpointed()
+
+    # --- retention -----------------------------------------------------------------------------------------
+    def purge_older_than(self, cutoff_ns: int | None = None) -> PurgeResult:
+        """Delete call and outcome rows that started before `cutoff_ns` (default: now - retention_days).
+
+        The cumulative totals are untouched (counters never go backwards); the deleted rows roll into the
+        `purged_*` tables in the same transaction, chunk by chunk.
+        """
+        if cutoff_ns is None:
+            cutoff_ns = time.time_ns() - self.retention_days * NS_PER_DAY
+        calls = outcomes = 0
+        while True:
+            with self._lock:
+                self._checkpoint_locked()  # only checkpointed rows may be deleted
+                with self._transaction() as conn:
+                    done = purge_chunk(conn, cutoff_ns)
+            if done == (0, 0):
+                return PurgeResult(calls, outcomes)
+            calls, outcomes = calls + done[0], outcomes + done[1]
+
+    # --- reading -------------------------------------------------------------------------------------------
+    def _read(self, sql: str, params: Sequence[object] = ()) -> list[tuple[object, ...]]:
+        with self._lock:
+            return list(self.conn.execute(sql, params).fetchall())
+
+    def iter_aggregates(self) -> Iterator[Aggregate]:
+        """Cumulative totals per label set, first appearance first (what `CostMetrics.seed_from` reads)."""
+        self.checkpoint()
+        columns = ", ".join(TOTALS_COLUMNS)
+        for row in self._read(f"SELECT {columns} FROM call_totals ORDER BY first_seq"):
+            yield aggregate_from_row(row)
+
+    def iter_outcome_aggregates(self) -> Iterator[OutcomeAggregate]:
+        sql = "SELECT workflow_id, outcome, count, first_seq, first_time_ns FROM outcome_totals"
+        for row in self._read(sql + " ORDER BY first_seq"):
+            count, first_seq, first_time_ns = (int(v) for v in row[2:5])  # type: ignore[call-overload]
+            yield OutcomeAggregate(str(row[0]), str(row[1]), count, first_seq, first_time_ns)
+
+    def totals(
+        self, *, workflow_id: str | None = None, since_ns: int | None = None, until_ns: int | None = None
+    ) -> Totals:
+        """Exact sums. Without a time range: cumulative (purged rows included); with one: the stored rows."""
+        if since_ns is None and until_ns is None:
+            aggregates = list(self.iter_aggregates())
+        else:
+            where, params = ["time_ns >= ?", "time_ns < ?"], [since_ns or 0, until_ns or 2**63 - 1]
+            sql = ROLLUP_SELECT.format(where=" AND ".join(where))
+            aggregates = [aggregate_from_row(row) for row in self._read(sql, params)]
+        if workflow_id is not None:
+            aggregates = [a for a in aggregates if a.labels[0] == workflow_id]
+        return totals_of(aggregates)
+
+    def iter_calls(self, *, since_ns: int = 0, until_ns: int = 2**63 - 1) -> Iterator[dict[str, object]]:
+        """The stored call rows with trace_id, span_id and response_id split out (reports, tests)."""
+        columns = [*schema.CALL_COLUMNS, *(c.rsplit(" AS ", 1)[1] for c in schema.CALL_VIEW_COLUMNS)]
+        select = ", ".join([*schema.CALL_COLUMNS, *schema.CALL_VIEW_COLUMNS])
+        sql = f"SELECT {select} FROM calls WHERE time_ns >= ? AND time_ns < ? ORDER BY seq"
+        for row in self._read(sql, (since_ns, until_ns)):
+            yield dict(zip(columns, row, strict=True))
+
+    def verify(self) -> list[str]:
+        """Check that every cumulative total equals purged + stored rows exactly; return the mismatches."""
+        with self._lock:
+            self._checkpoint_locked()
+            return verify(self.conn)
+
+
+def _own(path: Path) -> IO[str]:
+    """Take the ledger's exclusive lock: two writers would checkpoint each other's calls (double count)."""
+    owner = open(f"{path}.lock", "a+")  # noqa: SIM115 - held open for the ledger's lifetime
+    try:
+        fcntl.flock(owner.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        owner.close()
+        raise LedgerLockedError(f"{path} is in use by another costline process (or another Ledger)") from None
+    return owner
+
+
+def _lookup(
+    conn: sqlite3.Connection, select: str, column: str, keys: Sequence[bytes]
+) -> list[tuple[bytes, ...]]:
+    """Rows whose `column` is one of `keys`; IN lists are padded to a few sizes to reuse statements."""
+    found: list[tuple[bytes, ...]] = []
+    for start in range(0, len(keys), _LOOKUP_CHUNK):
+        chunk = list(keys[start : start + _LOOKUP_CHUNK])
+        size = 8
+        while size < len(chunk):
+            size *= 2
+        chunk.extend([chunk[0]] * (size - len(chunk)))
+        sql = f"{select} WHERE {column} IN ({', '.join('?' * size)})"
+        found.extend(conn.execute(sql, chunk).fetchall())
+    return found

@@ -1,0 +1,77 @@
+"""Which endpoint a request path names: OpenAI (plain and Azure), Anthropic (plain, Vertex AI, Bedrock)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+from urllib.parse import unquote
+
+Provider = Literal["openai", "anthropic"]
+Endpoint = Literal[
+    "chat",
+    "responses",
+    "embeddings",
+    "completions",
+    "models",
+    "messages",
+    "count_tokens",
+]
+
+
+@dataclass(frozen=True)
+class Route:
+    provider: Provider
+    endpoint: Endpoint
+    model: str | None = None  # from the path (Azure deployment, Vertex/Bedrock model), else from the body
+    force_stream: bool = False  # Vertex's :streamRawPredict streams whatever the body says
+
+
+_AZURE = re.compile(r"^/openai/deployments/(?P<model>[^/]+)/(?P<rest>.+)$")
+_VERTEX = re.compile(
+    r"^(?:/v1(?:beta1)?)?/projects/[^/]+/locations/[^/]+/publishers/anthropic/models/"
+    r"(?P<model>[^/]+):(?P<verb>rawPredict|streamRawPredict)$"
+)
+# Bedrock streams use the binary AWS event-stream framing (decoded by botocore): only invoke is served.
+_BEDROCK = re.compile(r"^/model/(?P<model>[^/]+)/invoke$")
+_OPENAI_SUFFIXES: tuple[tuple[str, Endpoint], ...] = (
+    ("/chat/completions", "chat"),
+    ("/responses", "responses"),
+    ("/embeddings", "embeddings"),
+    ("/completions", "completions"),
+)
+
+
+def route(method: str, path: str) -> Route | None:
+    """The endpoint for ``method path`` (path without the query string), or None when nothing serves it."""
+    if method == "GET":
+        return Route("openai", "models") if path.rstrip("/").endswith("/models") else None
+    if method != "POST":
+        return None
+    return _anthropic(path) or _openai(path)
+
+
+def _anthropic(path: str) -> Route | None:
+    trimmed = path.rstrip("/")
+    if trimmed in ("/v1/messages", "/messages"):
+        return Route("anthropic", "messages")
+    if trimmed in ("/v1/messages/count_tokens", "/messages/count_tokens"):
+        return Route("anthropic", "count_tokens")
+    if match := _VERTEX.match(path):
+        model = unquote(match["model"])
+        if model == "count-tokens":
+            return Route("anthropic", "count_tokens")
+        return Route("anthropic", "messages", model, force_stream=match["verb"] == "streamRawPredict")
+    if match := _BEDROCK.match(path):
+        return Route("anthropic", "messages", unquote(match["model"]))
+    return None
+
+
+def _openai(path: str) -> Route | None:
+    model: str | None = None
+    if match := _AZURE.match(path):
+        model, path = unquote(match["model"]), "/" + match["rest"]
+    for suffix, endpoint in _OPENAI_SUFFIXES:
+        if path.rstrip("/").endswith(suffix):
+            return Route("openai", endpoint, model)
+    return None

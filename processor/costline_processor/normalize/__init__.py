@@ -1,0 +1,183 @@
+"""Turn a GenAI span of any instrumentation into one `LlmCall` in the inclusive semconv usage model.
+
+Pure: no I/O, no clock. Hostile spans never raise: an impossible usage becomes `usage=None` with
+`usage_error` set (priced as `invalid_usage`), a GenAI span without usage gets `usage=None` (priced as
+`no_usage`), and a span that is not an LLM call (agent, tool, HTTP, outcome spans, ...) returns None.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from opentelemetry.proto.common.v1.common_pb2 import InstrumentationScope
+from opentelemetry.proto.resource.v1.resource_pb2 import Resource
+from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
+
+from costline import attributes as attr
+from costline._safety import report_internal_error
+from costline_processor.model import LlmCall, Outcome, Usage
+from costline_processor.normalize import foreign_names as fn
+from costline_processor.normalize._values import Attributes, BadUsage, flag, label, text, to_dict
+from costline_processor.normalize.providers import normalize_provider, provider_from_host, provider_from_scope
+from costline_processor.normalize.sources import (
+    SOURCE_ANTHROPIC_SDK,
+    SOURCE_COSTLINE,
+    SOURCE_OPENINFERENCE,
+    SOURCES,
+    detect,
+    keys_for,
+    read_usage,
+)
+
+__all__ = ["SOURCES", "extract_outcome", "normalize_span"]
+
+# Operations that are one billable model call; agent/tool/workflow spans aggregate or cost nothing.
+LLM_OPERATIONS: Final = frozenset(
+    {
+        attr.OPERATION_CHAT,
+        attr.OPERATION_TEXT_COMPLETION,
+        attr.OPERATION_GENERATE_CONTENT,
+        attr.OPERATION_EMBEDDINGS,
+        "completion",
+        "embedding",
+        "responses",
+        "response",
+    }
+)
+_OPENINFERENCE_KINDS: Final = {
+    fn.OPENINFERENCE_KIND_LLM: attr.OPERATION_CHAT,
+    fn.OPENINFERENCE_KIND_EMBEDDING: attr.OPERATION_EMBEDDINGS,
+}
+# Provider-specific tier names -> costline's provider-neutral ones (default, flex, priority, batch).
+_TIERS: Final = {
+    "default": "default",
+    "standard": "default",
+    "auto": "default",
+    "scale": "default",
+    "standard_only": "default",
+    "flex": "flex",
+    "priority": "priority",
+    "batch": "batch",
+}
+_OPENINFERENCE_MODELS: Final = (fn.OI_RESPONSE_MODEL_NAME, fn.OI_MODEL_NAME, fn.OI_EMBEDDING_MODEL_NAME)
+_OTHER_ERROR: Final = "_OTHER"
+_MAX_OUTCOME_COUNT: Final = 1_000_000
+
+
+def normalize_span(span: Span, resource: Resource, scope: InstrumentationScope) -> LlmCall | None:
+    """The LLM call `span` records, or None when it is not one. Never raises on hostile input."""
+    try:
+        return _normalize(span, resource, scope)
+    except Exception as exc:  # a bug here must not drop the whole batch (re-raised under pytest)
+        report_internal_error("normalize_span", exc)
+        return None
+
+
+def _normalize(span: Span, resource: Resource, scope: InstrumentationScope) -> LlmCall | None:
+    if span.name == attr.OUTCOME_SPAN_NAME:
+        return None
+    attrs = to_dict(span.attributes)
+    res = to_dict(resource.attributes)
+    source = detect(scope.name, attrs, text(res, fn.TELEMETRY_SDK_NAME))
+    operation = _operation(span, attrs, source)
+    if operation is None:
+        return None
+    request_model = text(attrs, attr.GEN_AI_REQUEST_MODEL, fn.OI_REQUEST_MODEL_NAME)
+    response_model = text(attrs, attr.GEN_AI_RESPONSE_MODEL, *_OPENINFERENCE_MODELS)
+    provider = _provider(attrs, scope.name)
+    model_hint = (response_model or request_model or "").lower()
+    usage: Usage | None
+    usage_error: str | None = None
+    try:
+        usage = read_usage(attrs, source, provider == attr.PROVIDER_ANTHROPIC or "claude" in model_hint)
+    except BadUsage as exc:
+        usage, usage_error = None, str(exc)
+    tier, batch = _service_tier(attrs)
+    return LlmCall(
+        trace_id=span.trace_id,
+        span_id=span.span_id,
+        start_time_ns=span.start_time_unix_nano,
+        end_time_ns=span.end_time_unix_nano,
+        source=source,
+        provider=provider,
+        operation=operation,
+        request_model=request_model,
+        response_model=response_model,
+        response_id=text(attrs, attr.GEN_AI_RESPONSE_ID),
+        usage=usage,
+        usage_error=usage_error,
+        service_name=label(text(res, fn.SERVICE_NAME) or "unknown_service"),
+        service_instance_id=text(res, fn.SERVICE_INSTANCE_ID),
+        attribution={key: label(value) for key in attr.ATTRIBUTION_KEYS if (value := text(attrs, key))},
+        service_tier=tier,
+        batch=batch,
+        estimated=flag(attrs, attr.LLM_USAGE_ESTIMATED),
+        error_type=text(attrs, attr.ERROR_TYPE)
+        or (_OTHER_ERROR if span.status.code == Status.STATUS_CODE_ERROR else None),
+    )
+
+
+def _operation(span: Span, attrs: Attributes, source: str) -> str | None:
+    """The span's GenAI operation when it is one billable model call, else None."""
+    if source == SOURCE_OPENINFERENCE:
+        kind = attrs.get(fn.OPENINFERENCE_SPAN_KIND)
+        return _OPENINFERENCE_KINDS.get(kind) if isinstance(kind, str) else None
+    operation = text(attrs, attr.GEN_AI_OPERATION_NAME, fn.TRACELOOP_LLM_REQUEST_TYPE)
+    if source == SOURCE_ANTHROPIC_SDK and span.name != fn.ANTHROPIC_MESSAGES_CREATE_SPAN:
+        return None  # count_tokens, sessions, tools: spans of the SDK that are not a billed message
+    if operation is not None:
+        return operation if operation in LLM_OPERATIONS else None
+    has_model = text(attrs, attr.GEN_AI_REQUEST_MODEL, attr.GEN_AI_RESPONSE_MODEL) is not None
+    has_usage = any(key in attrs for key in keys_for(source).all())
+    if has_model and (has_usage or source == SOURCE_COSTLINE):
+        return attr.OPERATION_CHAT
+    return None
+
+
+def _provider(attrs: Attributes, scope_name: str) -> str:
+    raw = text(attrs, attr.GEN_AI_PROVIDER_NAME, attr.GEN_AI_SYSTEM, fn.OI_PROVIDER, fn.OI_SYSTEM)
+    if raw is not None:
+        return normalize_provider(raw)
+    return (
+        provider_from_host(text(attrs, attr.SERVER_ADDRESS))
+        or provider_from_scope(scope_name)
+        or attr.PROVIDER_UNKNOWN
+    )
+
+
+def _service_tier(attrs: Attributes) -> tuple[str | None, bool]:
+    raw = text(
+        attrs,
+        attr.LLM_SERVICE_TIER,
+        attr.GEN_AI_OPENAI_RESPONSE_SERVICE_TIER,
+        fn.ANTHROPIC_RESPONSE_SERVICE_TIER,
+        fn.OPENAI_RESPONSE_SERVICE_TIER,
+        attr.GEN_AI_OPENAI_REQUEST_SERVICE_TIER,
+        fn.ANTHROPIC_REQUEST_SERVICE_TIER,
+        fn.OPENAI_REQUEST_SERVICE_TIER,
+    )
+    tier = _TIERS.get(raw.lower()) if raw is not None else None
+    batch = flag(attrs, attr.LLM_REQUEST_BATCH) or tier == "batch"
+    return tier, batch
+
+
+def extract_outcome(span: Span, resource: Resource) -> Outcome | None:
+    """The business outcome a `costline.outcome` span records; None for any other (or a malformed) span."""
+    if span.name != attr.OUTCOME_SPAN_NAME:
+        return None
+    attrs = to_dict(span.attributes)
+    outcome = text(attrs, attr.LLM_OUTCOME_NAME)
+    count = attrs.get(attr.LLM_OUTCOME_COUNT, 1)
+    if outcome is None or isinstance(count, bool) or not isinstance(count, int):
+        return None
+    if not 1 <= count <= _MAX_OUTCOME_COUNT:
+        return None
+    return Outcome(
+        trace_id=span.trace_id,
+        span_id=span.span_id,
+        time_ns=span.end_time_unix_nano or span.start_time_unix_nano,
+        workflow_id=label(text(attrs, attr.WORKFLOW_ID) or attr.UNATTRIBUTED),
+        outcome=label(outcome),
+        count=count,
+        service_name=label(text(to_dict(resource.attributes), fn.SERVICE_NAME) or "unknown_service"),
+    )

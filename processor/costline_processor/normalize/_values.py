@@ -1,0 +1,84 @@
+"""OTLP attribute values as plain Python, and strict token-count reading (hostile input never raises)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from opentelemetry.proto.common.v1.common_pb2 import KeyValue
+
+from costline_processor.pricing import MAX_TOKENS
+
+Attributes = Mapping[str, Any]
+MAX_LABEL_CHARS = 256  # attribution values are bounded before they reach metrics and the ledger
+
+
+class BadUsage(ValueError):
+    """A token attribute that cannot be a provider-reported count (wrong type, negative, NaN, absurd)."""
+
+
+def to_dict(pairs: Iterable[KeyValue]) -> dict[str, Any]:
+    """Scalar and array attributes as Python values; nested maps and bytes are skipped (never needed)."""
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        value = pair.value
+        kind = value.WhichOneof("value")
+        if kind == "string_value":
+            out[pair.key] = value.string_value
+        elif kind == "int_value":
+            out[pair.key] = value.int_value
+        elif kind == "double_value":
+            out[pair.key] = value.double_value
+        elif kind == "bool_value":
+            out[pair.key] = value.bool_value
+        elif kind == "array_value":
+            out[pair.key] = [item.string_value for item in value.array_value.values]
+    return out
+
+
+def first_present(attrs: Attributes, keys: tuple[str, ...]) -> tuple[str, Any] | None:
+    for key in keys:
+        if key in attrs:
+            return key, attrs[key]
+    return None
+
+
+def token_count(attrs: Attributes, keys: tuple[str, ...]) -> int | None:
+    """The first of `keys` present, as a valid token count; None when absent; BadUsage when invalid."""
+    found = first_present(attrs, keys)
+    if found is None:
+        return None
+    key, value = found
+    if isinstance(value, bool):
+        raise BadUsage(f"{key} is a boolean, not a token count")
+    if isinstance(value, float):
+        # Some SDKs (JavaScript) send integral numbers as doubles; anything else is not a count.
+        if not math.isfinite(value) or not value.is_integer():
+            raise BadUsage(f"{key}={value!r} is not a whole number")
+        value = int(value)
+    if not isinstance(value, int):
+        raise BadUsage(f"{key} has type {type(value).__name__}, not an integer")
+    if value < 0:
+        raise BadUsage(f"{key}={value} is negative")
+    if value > MAX_TOKENS:
+        raise BadUsage(f"{key}={value} exceeds {MAX_TOKENS} tokens")
+    return value
+
+
+def text(attrs: Attributes, *keys: str) -> str | None:
+    """The first non-empty string among `keys`."""
+    for key in keys:
+        value = attrs.get(key)
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
+def flag(attrs: Attributes, key: str) -> bool:
+    value = attrs.get(key)
+    return value is True or (isinstance(value, str) and value.lower() == "true")
+
+
+def label(value: str) -> str:
+    return value[:MAX_LABEL_CHARS]

@@ -1,0 +1,164 @@
+"""One OTLP export request in, priced and enriched spans out: normalise, price, record, observe, forward.
+
+The order is the delivery guarantee: the ledger commits (durable, deduplicated) before metrics observe it,
+and the request is acknowledged only after the forwarder's downstream accepted the enriched spans. A request
+that fails anywhere raises, the receiver answers with a retryable status, the collector sends it again, and
+the ledger recognises the calls it already holds ("redelivered"), so costs are counted once while the spans
+are forwarded again (span writes are idempotent in Tempo).
+
+Extraction and enrichment are pure functions of the protobuf message; the I/O (ledger, forwarder) is at the
+edges and injected.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from typing import Final
+
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.trace.v1.trace_pb2 import Span
+
+from costline._safety import report_internal_error
+from costline_processor import metric_names as names
+from costline_processor.enrich import enrich, may_carry_processor_attributes
+from costline_processor.forwarder import DownstreamUnavailable, Forwarder
+from costline_processor.ledger import STATUS_NEW, Ledger, RecordResult
+from costline_processor.metrics import CostMetrics, SelfTelemetry
+from costline_processor.model import LlmCall, Outcome, PricedCall
+from costline_processor.normalize import extract_outcome, normalize_span
+from costline_processor.pricing import Pricer
+
+logger = logging.getLogger("costline.pipeline")
+
+OVERLOAD_RETRY_AFTER_S: Final = 1.0
+
+
+class Overloaded(Exception):
+    """Too many export requests in flight; the sender should retry after `retry_after_s`."""
+
+    def __init__(self, retry_after_s: float) -> None:
+        super().__init__(f"overloaded: more than the configured in-flight batches; retry in {retry_after_s}s")
+        self.retry_after_s = retry_after_s
+
+
+class Unavailable(Exception):
+    """The request was not (fully) handled, for a reason a retry can fix (ledger or downstream down)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Extracted:
+    """The LLM calls and outcomes found in one request; `spans[i]` is the span `calls[i]` came from."""
+
+    spans: list[Span]
+    calls: list[LlmCall]
+    outcomes: list[Outcome]
+    span_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class BatchReport:
+    spans: int
+    llm_calls: int
+    outcomes: int
+    new_calls: int
+
+
+def extract(request: ExportTraceServiceRequest) -> Extracted:
+    """Normalise every span of the request; a span whose normaliser fails is forwarded as a plain span."""
+    spans: list[Span] = []
+    calls: list[LlmCall] = []
+    outcomes: list[Outcome] = []
+    count = 0
+    for resource_spans in request.resource_spans:
+        resource = resource_spans.resource
+        for scope_spans in resource_spans.scope_spans:
+            scope = scope_spans.scope
+            for span in scope_spans.spans:
+                count += 1
+                try:
+                    call = normalize_span(span, resource, scope)
+                    if call is None:
+                        outcome = extract_outcome(span, resource)
+                        if outcome is not None:
+                            outcomes.append(outcome)
+                        continue
+                except Exception as exc:
+                    report_internal_error("pipeline.extract", exc)
+                    continue
+                spans.append(span)
+                calls.append(call)
+    return Extracted(spans, calls, outcomes, count)
+
+
+class Pipeline:
+    """Runs export requests through normalise → price → ledger → metrics → enrich → forward."""
+
+    def __init__(
+        self,
+        *,
+        pricer: Pricer,
+        ledger: Ledger,
+        metrics: CostMetrics,
+        telemetry: SelfTelemetry,
+        forwarder: Forwarder | None,
+        max_inflight: int,
+    ) -> None:
+        self._pricer = pricer
+        self._ledger = ledger
+        self._metrics = metrics
+        self._telemetry = telemetry
+        self._forwarder = forwarder
+        self._slots = threading.BoundedSemaphore(max_inflight)
+        self._inflight = 0
+        self._inflight_lock = threading.Lock()
+        # SQLite has one writer; serialising here keeps the ledger and the metrics in the same order.
+        self._record_lock = threading.Lock()
+
+    def export(self, request: ExportTraceServiceRequest, raw: bytes | None = None) -> BatchReport:
+        """Handle one request; raise `Overloaded` or `Unavailable` when the sender must retry it.
+
+        `raw` is the request as received, if the receiver has it: a quick scan of it saves looking for
+        processor attributes to strip span by span.
+        """
+        if not self._slots.acquire(blocking=False):
+            self._telemetry.inc(names.SELF_REQUESTS_REFUSED, reason="overloaded")
+            raise Overloaded(OVERLOAD_RETRY_AFTER_S)
+        self._track_inflight(+1)
+        try:
+            return self._export(request, raw is None or may_carry_processor_attributes(raw))
+        finally:
+            self._track_inflight(-1)
+            self._slots.release()
+
+    def _track_inflight(self, delta: int) -> None:
+        with self._inflight_lock:
+            self._inflight += delta
+            self._telemetry.set_gauge(names.SELF_INFLIGHT_BATCHES, self._inflight)
+
+    def _export(self, request: ExportTraceServiceRequest, strip: bool) -> BatchReport:
+        found = extract(request)
+        priced = [PricedCall(call, self._pricer.price(call)) for call in found.calls]
+        result = self._record(priced, found.outcomes)
+        enrich(found.spans, priced, result.items, strip=strip)
+        if self._forwarder is not None:
+            try:
+                self._forwarder.forward(request, found.span_count)
+            except DownstreamUnavailable as exc:
+                raise Unavailable(str(exc)) from exc
+        new_calls = sum(1 for item in result.items if item.status == STATUS_NEW)
+        self._telemetry.inc(names.SELF_SPANS_RECEIVED, found.span_count)
+        self._telemetry.inc(names.SELF_LLM_SPANS_RECEIVED, len(priced))
+        return BatchReport(found.span_count, len(priced), len(found.outcomes), new_calls)
+
+    def _record(self, priced: list[PricedCall], outcomes: list[Outcome]) -> RecordResult:
+        with self._record_lock:
+            try:
+                result = self._ledger.record(priced, outcomes)
+            except Exception as exc:
+                logger.exception("ledger write failed; the sender will retry the batch")
+                self._telemetry.inc(names.SELF_REQUESTS_REFUSED, reason="ledger")
+                raise Unavailable(f"ledger write failed: {exc}") from exc
+            self._metrics.observe(result)
+        return result

@@ -1,0 +1,134 @@
+"""OTLP/gRPC TraceService receiver: a thin adapter from gRPC to `Pipeline.export`.
+
+The request is decoded here (not by grpcio) so a malformed payload gets INVALID_ARGUMENT with the reason.
+Retryable refusals carry a `google.rpc.RetryInfo`, both in the standard status details
+(`grpc-status-details-bin`, read by the Go collector) and as `google.rpc.retryinfo-bin` (read by the
+Python OTLP exporter), so senders back off for the time we ask.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Final, NoReturn
+
+import grpc
+from google.protobuf.any_pb2 import Any as AnyProto
+from google.protobuf.duration_pb2 import Duration
+from google.protobuf.message import DecodeError
+from google.rpc.error_details_pb2 import RetryInfo
+from google.rpc.status_pb2 import Status
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
+
+from costline_processor import metric_names as names
+from costline_processor.metrics import SelfTelemetry
+from costline_processor.pipeline import Overloaded, Pipeline, Unavailable
+
+logger = logging.getLogger("costline.receiver.grpc")
+
+SERVICE: Final = "opentelemetry.proto.collector.trace.v1.TraceService"
+UNAVAILABLE_RETRY_AFTER_S: Final = 2.0
+_EMPTY_RESPONSE: Final = ExportTraceServiceResponse().SerializeToString()
+
+
+def retry_trailers(code: grpc.StatusCode, message: str, retry_after_s: float) -> list[tuple[str, bytes]]:
+    """Trailing metadata telling an OTLP sender to retry after `retry_after_s`."""
+    seconds = int(retry_after_s)
+    info = RetryInfo(retry_delay=Duration(seconds=seconds, nanos=int((retry_after_s - seconds) * 1e9)))
+    detail = AnyProto()
+    detail.Pack(info)
+    status = Status(code=code.value[0], message=message, details=[detail])
+    return [
+        ("grpc-status-details-bin", status.SerializeToString()),
+        ("google.rpc.retryinfo-bin", info.SerializeToString()),
+    ]
+
+
+def bearer_ok(metadata: Sequence[tuple[str, str | bytes]], token: str) -> bool:
+    expected = f"Bearer {token}".encode()
+    for key, value in metadata:
+        if key == "authorization":
+            given = value if isinstance(value, bytes) else value.encode()
+            return hmac.compare_digest(given, expected)
+    return False
+
+
+class GrpcReceiver:
+    """Serves `TraceService/Export` on host:port until `stop`."""
+
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        telemetry: SelfTelemetry,
+        *,
+        host: str,
+        port: int,
+        max_message_bytes: int,
+        max_inflight: int,
+        bearer_token: str | None,
+        tls_key_cert: tuple[bytes, bytes] | None,
+    ) -> None:
+        self._pipeline = pipeline
+        self._telemetry = telemetry
+        self._token = bearer_token
+        # A few workers beyond the in-flight limit, so excess requests reach us and get a RetryInfo
+        # instead of queueing silently inside grpcio.
+        self._server = grpc.server(
+            ThreadPoolExecutor(max_workers=max_inflight + 2, thread_name_prefix="costline-grpc"),
+            options=[
+                ("grpc.max_receive_message_length", max_message_bytes),
+                ("grpc.max_send_message_length", 1024 * 1024),
+            ],
+        )
+        handler = grpc.unary_unary_rpc_method_handler(self._export)  # raw bytes in and out
+        self._server.add_generic_rpc_handlers(
+            (grpc.method_handlers_generic_handler(SERVICE, {"Export": handler}),)
+        )
+        address = f"{host}:{port}"
+        if tls_key_cert is None:
+            self.port = self._server.add_insecure_port(address)
+        else:
+            credentials = grpc.ssl_server_credentials([tls_key_cert])
+            self.port = self._server.add_secure_port(address, credentials)
+
+    def start(self) -> None:
+        self._server.start()
+
+    def stop(self, grace_s: float) -> None:
+        """Refuse new RPCs, let in-flight ones finish for up to `grace_s`."""
+        self._server.stop(grace_s).wait()
+
+    def _export(self, raw: bytes, context: grpc.ServicerContext) -> bytes:
+        if self._token is not None and not bearer_ok(context.invocation_metadata(), self._token):
+            self._invalid(context, grpc.StatusCode.UNAUTHENTICATED, "missing or wrong bearer token", "auth")
+        try:
+            request = ExportTraceServiceRequest.FromString(raw)
+        except DecodeError as exc:
+            why = f"malformed ExportTraceServiceRequest protobuf: {exc}"
+            self._invalid(context, grpc.StatusCode.INVALID_ARGUMENT, why, "malformed")
+        try:
+            self._pipeline.export(request, raw)
+        except Overloaded as exc:
+            self._retry(context, grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc), exc.retry_after_s)
+        except Unavailable as exc:
+            self._retry(context, grpc.StatusCode.UNAVAILABLE, str(exc), UNAVAILABLE_RETRY_AFTER_S)
+        return _EMPTY_RESPONSE
+
+    def _invalid(
+        self, context: grpc.ServicerContext, code: grpc.StatusCode, why: str, reason: str
+    ) -> NoReturn:
+        self._telemetry.inc(names.SELF_REQUESTS_INVALID, reason=reason)
+        context.abort(code, why)
+        raise AssertionError("context.abort raises")
+
+    def _retry(
+        self, context: grpc.ServicerContext, code: grpc.StatusCode, why: str, after_s: float
+    ) -> NoReturn:
+        context.set_trailing_metadata(retry_trailers(code, why, after_s))
+        context.abort(code, why)
+        raise AssertionError("context.abort raises")

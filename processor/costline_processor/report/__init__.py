@@ -1,0 +1,105 @@
+"""Spend reports for finance: from the ledger (exact) or from Prometheus/Mimir (PromQL), same analysis."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+
+from costline_processor.report.analysis import Report, build_report
+from costline_processor.report.facts import (
+    METRIC_GROUP_KEYS,
+    ReportFacts,
+    ReportInputError,
+    facts_from_ledger,
+    parse_by,
+)
+from costline_processor.report.findings import Finding, find_drivers
+from costline_processor.report.html import render_html
+from costline_processor.report.render import table, to_csv, to_json
+
+__all__ = [
+    "Finding",
+    "Report",
+    "ReportFacts",
+    "ReportInputError",
+    "build_report",
+    "facts_from_ledger",
+    "ledger_findings",
+    "load_facts",
+    "produce",
+]
+
+
+def load_facts(
+    *,
+    ledger_path: Path,
+    prometheus_url: str | None,
+    headers: Mapping[str, str],
+    by: str,
+    since: datetime,
+    until: datetime,
+) -> ReportFacts:
+    if since >= until:
+        raise ReportInputError(
+            f"--since ({since:%Y-%m-%d %H:%M}) must be before --until ({until:%Y-%m-%d %H:%M})"
+        )
+    if prometheus_url:
+        from costline_processor.report.promql import facts_from_prometheus  # noqa: PLC0415
+
+        return facts_from_prometheus(
+            prometheus_url, headers, parse_by(by, allowed=METRIC_GROUP_KEYS), since, until
+        )
+    return facts_from_ledger(ledger_path, parse_by(by), since, until)
+
+
+def _budgets(path: Path | None) -> dict[str, Decimal]:
+    if path is None:
+        return {}
+    from costline_processor.metrics import Budgets, BudgetsConfigError  # noqa: PLC0415
+
+    try:
+        return dict(Budgets.load(path).monthly)
+    except BudgetsConfigError as exc:
+        raise ReportInputError(str(exc)) from exc
+
+
+def ledger_findings(ledger_path: Path, report: Report) -> list[Finding]:
+    from costline_processor.ledger import Ledger  # noqa: PLC0415
+
+    since_ns, until_ns = (int(t.timestamp() * 1e9) for t in (report.since, report.until))
+    with Ledger(ledger_path) as ledger:
+        return find_drivers(ledger.iter_calls(since_ns=since_ns, until_ns=until_ns), report)
+
+
+def produce(
+    *,
+    ledger_path: Path,
+    prometheus_url: str | None,
+    headers: Mapping[str, str],
+    by: str,
+    since: datetime,
+    until: datetime,
+    output_format: str,
+    budgets_path: Path | None,
+    anomaly_ratio: Decimal,
+) -> str:
+    """The whole `costline report` pipeline; returns the rendered text."""
+    facts = load_facts(
+        ledger_path=ledger_path,
+        prometheus_url=prometheus_url,
+        headers=headers,
+        by=by,
+        since=since,
+        until=until,
+    )
+    report = build_report(facts, budgets=_budgets(budgets_path), anomaly_ratio=anomaly_ratio)
+    findings = [] if prometheus_url else ledger_findings(ledger_path, report)
+    if output_format == "csv":
+        return to_csv(report)
+    if output_format == "json":
+        return to_json(report, findings)
+    if output_format == "html":
+        return render_html(report, facts.daily_cost, findings)
+    return table(report, findings)

@@ -1,0 +1,188 @@
+"""Turns spend facts into the report finance reads: totals and shares, the unattributed line, the month-end
+projection, anomalies, cost per outcome and budget use. Pure: no I/O, exact Decimal arithmetic."""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import ROUND_HALF_EVEN, Decimal
+
+from costline.attributes import UNATTRIBUTED, WORKFLOW_ID
+from costline_processor.report.facts import GroupKey, ReportFacts
+
+ZERO = Decimal(0)
+BASELINE_DAYS = 7
+
+
+@dataclass(frozen=True, slots=True)
+class ReportRow:
+    key: GroupKey
+    cost: Decimal
+    share: Decimal  # of the window's total, 0..1
+    requests: int
+    top_model: str
+
+    @property
+    def cost_per_request(self) -> Decimal:
+        return self.cost / self.requests if self.requests else ZERO
+
+
+@dataclass(frozen=True, slots=True)
+class Anomaly:
+    workflow_id: str
+    day: date
+    cost: Decimal
+    baseline: Decimal  # average daily cost of the previous seven days
+    ratio: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class OutcomeCost:
+    workflow_id: str
+    outcome: str
+    count: int
+    workflow_cost: Decimal
+
+    @property
+    def cost_per_outcome(self) -> Decimal:
+        return self.workflow_cost / self.count if self.count else ZERO
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetUse:
+    workflow_id: str
+    budget: Decimal
+    month_to_date: Decimal
+    projected: Decimal
+
+    @property
+    def used_share(self) -> Decimal:
+        return self.month_to_date / self.budget if self.budget else ZERO
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    by: tuple[str, ...]
+    since: datetime
+    until: datetime
+    rows: tuple[ReportRow, ...]  # most expensive first
+    total_cost: Decimal
+    total_requests: int
+    unattributed_cost: Decimal
+    unpriced_requests: int
+    month: str  # the calendar month the projection is for, e.g. "2026-11"
+    month_to_date: Decimal
+    projected_month_end: Decimal
+    anomalies: tuple[Anomaly, ...]
+    outcome_costs: tuple[OutcomeCost, ...]
+    budgets: tuple[BudgetUse, ...]
+
+    @property
+    def unattributed_share(self) -> Decimal:
+        return self.unattributed_cost / self.total_cost if self.total_cost else ZERO
+
+
+def build_report(
+    facts: ReportFacts,
+    *,
+    budgets: Mapping[str, Decimal] | None = None,
+    anomaly_ratio: Decimal = Decimal("1.5"),
+) -> Report:
+    total = facts.total_cost
+    rows = sorted(
+        (
+            ReportRow(
+                key, cost, cost / total if total else ZERO, facts.requests.get(key, 0), _top(facts, key)
+            )
+            for key, cost in facts.cost.items()
+        ),
+        key=lambda row: (-row.cost, row.key),
+    )
+    workflow_cost = facts.workflow_cost()
+    month_start = facts.until.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    month_to_date = _cost_between(facts, month_start.date(), facts.until.date())
+    return Report(
+        by=facts.by,
+        since=facts.since,
+        until=facts.until,
+        rows=tuple(rows),
+        total_cost=total,
+        total_requests=sum(facts.requests.values()),
+        unattributed_cost=workflow_cost.get(UNATTRIBUTED, ZERO),
+        unpriced_requests=facts.unpriced_requests,
+        month=month_start.strftime("%Y-%m"),
+        month_to_date=sum(month_to_date.values(), ZERO),
+        projected_month_end=_project(sum(month_to_date.values(), ZERO), month_start, facts.until),
+        anomalies=tuple(find_anomalies(facts.daily_cost, anomaly_ratio)),
+        outcome_costs=tuple(_outcome_costs(facts, workflow_cost)),
+        budgets=tuple(_budget_use(budgets or {}, month_to_date, month_start, facts.until)),
+    )
+
+
+def _top(facts: ReportFacts, key: GroupKey) -> str:
+    models = facts.model_cost.get(key, {})
+    return max(models.items(), key=lambda item: (item[1], item[0]))[0] if models else ""
+
+
+def _cost_between(facts: ReportFacts, first: date, last: date) -> dict[str, Decimal]:
+    return {
+        workflow: sum((cost for day, cost in days.items() if first <= day <= last), ZERO)
+        for workflow, days in facts.daily_cost.items()
+    }
+
+
+def _project(month_to_date: Decimal, month_start: datetime, until: datetime) -> Decimal:
+    """Linear month-end projection from the month's elapsed fraction."""
+    days_in_month = calendar.monthrange(month_start.year, month_start.month)[1]
+    elapsed = Decimal((until - month_start).total_seconds()) / Decimal(86400)
+    if elapsed <= 0:
+        return month_to_date
+    return (month_to_date * Decimal(days_in_month) / elapsed).quantize(Decimal("0.000001"), ROUND_HALF_EVEN)
+
+
+def find_anomalies(daily_cost: Mapping[str, Mapping[date, Decimal]], ratio: Decimal) -> list[Anomaly]:
+    """Days on which a workflow spent at least `ratio` times its average of the seven days before."""
+    found = []
+    for workflow, days in sorted(daily_cost.items()):
+        if not days:
+            continue
+        first = min(days)
+        for day in sorted(days):
+            if day - first < timedelta(days=BASELINE_DAYS):
+                continue  # not enough history for a baseline
+            previous = (days.get(day - timedelta(days=n), ZERO) for n in range(1, BASELINE_DAYS + 1))
+            baseline = sum(previous, ZERO) / BASELINE_DAYS
+            if baseline > 0 and days[day] >= baseline * ratio:
+                found.append(Anomaly(workflow, day, days[day], baseline, days[day] / baseline))
+    return found
+
+
+def _outcome_costs(facts: ReportFacts, workflow_cost: Mapping[str, Decimal]) -> list[OutcomeCost]:
+    return [
+        OutcomeCost(workflow, outcome, count, workflow_cost.get(workflow, ZERO))
+        for workflow, outcomes in sorted(facts.outcomes.items())
+        for outcome, count in sorted(outcomes.items())
+    ]
+
+
+def _budget_use(
+    budgets: Mapping[str, Decimal],
+    month_to_date: Mapping[str, Decimal],
+    month_start: datetime,
+    until: datetime,
+) -> list[BudgetUse]:
+    return [
+        BudgetUse(
+            workflow,
+            budget,
+            month_to_date.get(workflow, ZERO),
+            _project(month_to_date.get(workflow, ZERO), month_start, until),
+        )
+        for workflow, budget in sorted(budgets.items())
+    ]
+
+
+def group_label(by: tuple[str, ...], key: GroupKey) -> str:
+    return " / ".join(key) if by != (WORKFLOW_ID,) else key[0]

@@ -1,0 +1,113 @@
+"""What a report is computed from: spend facts for a time window, read from the ledger.
+
+A `ReportFacts` holds only aggregates (cost and requests per group, daily cost per workflow, outcomes), so the
+same analysis runs on facts read from the ledger or from Prometheus/Mimir (`report.promql`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Final
+
+from costline.attributes import FEATURE_ID, TENANT_ID, UNATTRIBUTED, USER_ID, WORKFLOW_ID
+from costline_processor import metric_names as names
+from costline_processor.ledger import Ledger
+
+# Dimensions a report can group by: the ledger's column names (== metric labels, plus user_id).
+GROUP_KEYS: Final = (
+    WORKFLOW_ID,
+    FEATURE_ID,
+    TENANT_ID,
+    USER_ID,
+    names.LABEL_SERVICE_NAME,
+    names.LABEL_PROVIDER,
+    names.LABEL_MODEL,
+)
+# Only these exist as metric labels, so only these can be grouped by from Prometheus.
+METRIC_GROUP_KEYS: Final = (*names.COST_LABELS[:6],)
+
+GroupKey = tuple[str, ...]
+
+
+class ReportInputError(ValueError):
+    """A report option or source is unusable; the message says which and why."""
+
+
+@dataclass(slots=True)
+class ReportFacts:
+    by: tuple[str, ...]
+    since: datetime
+    until: datetime
+    cost: dict[GroupKey, Decimal] = field(default_factory=dict)
+    requests: dict[GroupKey, int] = field(default_factory=dict)
+    model_cost: dict[GroupKey, dict[str, Decimal]] = field(default_factory=dict)
+    daily_cost: dict[str, dict[date, Decimal]] = field(default_factory=dict)  # workflow -> day -> cost
+    outcomes: dict[str, dict[str, int]] = field(default_factory=dict)  # workflow -> outcome -> count
+    unpriced_requests: int = 0
+
+    @property
+    def total_cost(self) -> Decimal:
+        return sum(self.cost.values(), Decimal(0))
+
+    def workflow_cost(self) -> dict[str, Decimal]:
+        return {workflow: sum(days.values(), Decimal(0)) for workflow, days in self.daily_cost.items()}
+
+
+def parse_by(value: str, *, allowed: Iterable[str] = GROUP_KEYS) -> tuple[str, ...]:
+    keys = tuple(part.strip() for part in value.split(",") if part.strip())
+    allowed = tuple(allowed)
+    unknown = [key for key in keys if key not in allowed]
+    if not keys or unknown:
+        raise ReportInputError(f"--by must be a comma-separated list of {', '.join(allowed)} (got {value!r})")
+    if len(set(keys)) != len(keys):
+        raise ReportInputError(f"--by lists a key twice: {value!r}")
+    return keys
+
+
+def _ns(moment: datetime) -> int:
+    return int(moment.timestamp() * 1_000_000_000)
+
+
+def _day(time_ns: int) -> date:
+    return datetime.fromtimestamp(time_ns / 1e9, tz=UTC).date()
+
+
+def facts_from_ledger(path: Path, by: tuple[str, ...], since: datetime, until: datetime) -> ReportFacts:
+    """Read the ledger rows in [since, until) and aggregate them exactly."""
+    if not path.exists():
+        raise ReportInputError(
+            f"no ledger at {path} (run `costline serve` or `costline demo` first, or pass --ledger)"
+        )
+    with Ledger(path) as ledger:
+        facts = _aggregate_calls(
+            ledger.iter_calls(since_ns=_ns(since), until_ns=_ns(until)), by, since, until
+        )
+        sql = "SELECT workflow_id, outcome, count FROM outcomes WHERE time_ns >= ? AND time_ns < ?"
+        for workflow, outcome, count in ledger.conn.execute(sql, (_ns(since), _ns(until))):
+            per_workflow = facts.outcomes.setdefault(str(workflow), {})
+            per_workflow[str(outcome)] = per_workflow.get(str(outcome), 0) + int(count)
+    return facts
+
+
+def _aggregate_calls(
+    rows: Iterable[Mapping[str, object]], by: tuple[str, ...], since: datetime, until: datetime
+) -> ReportFacts:
+    facts = ReportFacts(by=by, since=since, until=until)
+    for row in rows:
+        key = tuple(str(row[name] or UNATTRIBUTED) for name in by)
+        facts.requests[key] = facts.requests.get(key, 0) + 1
+        if row["unpriced_reason"]:
+            facts.unpriced_requests += 1
+        cost = Decimal(str(row["cost_total"])) if row["cost_total"] is not None else Decimal(0)
+        facts.cost[key] = facts.cost.get(key, Decimal(0)) + cost
+        models = facts.model_cost.setdefault(key, {})
+        model = str(row["model"])
+        models[model] = models.get(model, Decimal(0)) + cost
+        days = facts.daily_cost.setdefault(str(row[WORKFLOW_ID]), {})
+        day = _day(int(str(row["time_ns"])))
+        days[day] = days.get(day, Decimal(0)) + cost
+    return facts

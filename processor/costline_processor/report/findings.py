@@ -1,0 +1,147 @@
+"""Hidden cost drivers found in the ledger's call rows: retry loops, power users, spikes, bloated prompts.
+
+These need per-call rows (trace ids, user ids, token counts), so they read the ledger, not Prometheus.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from statistics import median
+
+from costline.attributes import TENANT_ID, UNATTRIBUTED, USER_ID, WORKFLOW_ID
+from costline_processor.report.analysis import Report
+
+LOOP_CALLS_PER_TRACE = 4  # a trace with this many LLM calls of one workflow is a retry/agent loop
+POWER_USER_FACTOR = 5  # a user spending this many times the workflow's median user
+BLOATED_INPUT_TOKENS = 4000  # average uncached input tokens per call that suggest an oversized prompt
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    kind: str  # spike, retry_loop, power_user, bloated_prompt, unattributed
+    workflow_id: str
+    summary: str
+    cost: Decimal  # the spend the finding explains
+
+
+def find_drivers(rows: Iterable[Mapping[str, object]], report: Report) -> list[Finding]:
+    rows = list(rows)
+    findings = [*_spikes(report), *_loops(rows), *_power_users(rows), *_bloated_prompts(rows)]
+    if report.unattributed_cost:
+        findings.append(
+            Finding(
+                "unattributed",
+                UNATTRIBUTED,
+                f"{report.unattributed_share:.1%} of spend carries no workflow_id:"
+                " tag that code with costline.workflow()",
+                report.unattributed_cost,
+            )
+        )
+    return findings
+
+
+def _cost(row: Mapping[str, object]) -> Decimal:
+    value = row["cost_total"]
+    return Decimal(str(value)) if value is not None else Decimal(0)
+
+
+def _spikes(report: Report) -> list[Finding]:
+    worst: dict[str, list[object]] = defaultdict(list)
+    for anomaly in report.anomalies:
+        worst[anomaly.workflow_id].append(anomaly)
+    findings = []
+    for workflow, anomalies in worst.items():
+        days = sorted(a.day for a in anomalies)  # type: ignore[attr-defined]
+        peak = max(anomalies, key=lambda a: a.ratio)  # type: ignore[attr-defined]
+        extra = sum((a.cost - a.baseline for a in anomalies), Decimal(0))  # type: ignore[attr-defined]
+        findings.append(
+            Finding(
+                "spike",
+                workflow,
+                f"daily spend jumped to {peak.ratio:.1f}x its 7-day average on {days[0]}"  # type: ignore[attr-defined]
+                f"{f' (and {len(days) - 1} more days)' if len(days) > 1 else ''}",
+                extra,
+            )
+        )
+    return findings
+
+
+def _loops(rows: list[Mapping[str, object]]) -> list[Finding]:
+    per_trace: dict[tuple[object, object], list[Mapping[str, object]]] = defaultdict(list)
+    for row in rows:
+        if row[WORKFLOW_ID] != UNATTRIBUTED:
+            per_trace[(row["trace_id"], row[WORKFLOW_ID])].append(row)
+    loops: dict[tuple[str, str], list[list[Mapping[str, object]]]] = defaultdict(list)
+    for (_, workflow), calls in per_trace.items():
+        if len(calls) >= LOOP_CALLS_PER_TRACE:
+            tenants = Counter(str(call[TENANT_ID]) for call in calls)
+            loops[(str(workflow), tenants.most_common(1)[0][0])].append(calls)
+    findings = []
+    for (workflow, tenant), traces in sorted(loops.items()):
+        calls = [call for trace in traces for call in trace]
+        per = len(calls) / len(traces)
+        findings.append(
+            Finding(
+                "retry_loop",
+                workflow,
+                f"{len(traces)} traces with {per:.0f} LLM calls each, all for tenant {tenant}: a retry loop",
+                sum(map(_cost, calls), Decimal(0)),
+            )
+        )
+    return findings
+
+
+def _power_users(rows: list[Mapping[str, object]]) -> list[Finding]:
+    spend: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
+    for row in rows:
+        if row[USER_ID] and row[WORKFLOW_ID] != UNATTRIBUTED:
+            spend[str(row[WORKFLOW_ID])][str(row[USER_ID])] += _cost(row)
+    findings = []
+    for workflow, users in sorted(spend.items()):
+        if len(users) < 10:
+            continue
+        typical = Decimal(str(median(users.values())))
+        heavy = sorted(
+            (u for u, c in users.items() if typical and c >= typical * POWER_USER_FACTOR),
+            key=lambda u: -users[u],
+        )
+        if heavy:
+            cost = sum((users[u] for u in heavy), Decimal(0))
+            share = cost / sum(users.values(), Decimal(0))
+            findings.append(
+                Finding(
+                    "power_user",
+                    workflow,
+                    f"{len(heavy)} users ({', '.join(heavy)}) account for {share:.0%} of the spend",
+                    cost,
+                )
+            )
+    return findings
+
+
+def _bloated_prompts(rows: list[Mapping[str, object]]) -> list[Finding]:
+    uncached: dict[str, list[int]] = defaultdict(list)
+    cost: dict[str, Decimal] = defaultdict(Decimal)
+    for row in rows:
+        if (
+            row["tokens_input"] is None
+            or row[WORKFLOW_ID] == UNATTRIBUTED
+            or row["operation"] == "embeddings"
+        ):
+            continue
+        uncached[str(row[WORKFLOW_ID])].append(int(str(row["tokens_input"])))
+        cost[str(row[WORKFLOW_ID])] += Decimal(str(row["cost_input"] or 0))
+    return [
+        Finding(
+            "bloated_prompt",
+            workflow,
+            f"{sum(tokens) / len(tokens):,.0f} uncached input tokens per call on average: "
+            "a long system prompt sent without prompt caching",
+            cost[workflow],
+        )
+        for workflow, tokens in sorted(uncached.items())
+        if sum(tokens) / len(tokens) >= BLOATED_INPUT_TOKENS
+    ]

@@ -1,0 +1,170 @@
+"""The OTLP/HTTP receiver: protobuf and JSON, gzip, the OTLP/HTTP status codes, never a crash."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import http.client
+import json
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import pytest
+from google.protobuf import json_format
+from google.rpc.status_pb2 import Status
+from opentelemetry.exporter.otlp.proto.http import Compression
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.trace.export import SpanExportResult
+from serve_in_process import running_service
+
+from costline import attributes as attr
+from costline_processor.server import Service
+from genai_spans import Call, encode_request, make_spans
+from otlp_grpc_capture import GrpcTraceCapture
+
+GPT = Call("openai", "gpt-4o", 1_000, 100, response_id="chatcmpl-1")
+PROTOBUF = {"Content-Type": "application/x-protobuf"}
+
+
+@pytest.fixture
+def tempo() -> Iterator[GrpcTraceCapture]:
+    with GrpcTraceCapture() as capture:
+        yield capture
+
+
+def post(
+    service: Service, body: bytes, headers: dict[str, str], path: str = "/v1/traces"
+) -> tuple[int, dict[str, str], bytes]:
+    connection = http.client.HTTPConnection("127.0.0.1", service.http.port, timeout=10)
+    try:
+        connection.request("POST", path, body=body, headers=headers)
+        response = connection.getresponse()
+        return response.status, dict(response.getheaders()), response.read()
+    finally:
+        connection.close()
+
+
+def payload() -> bytes:
+    return encode_request(make_spans([GPT], plain_spans=1)).SerializeToString()
+
+
+def test_sdk_http_exporter_with_gzip(tmp_path: Path, tempo: GrpcTraceCapture) -> None:
+    with running_service(tmp_path, tempo) as service:
+        exporter = OTLPSpanExporter(
+            endpoint=f"http://127.0.0.1:{service.http.port}/v1/traces", compression=Compression.Gzip
+        )
+        assert exporter.export(make_spans([GPT], plain_spans=1)) == SpanExportResult.SUCCESS
+        assert exporter.export(make_spans([GPT])) == SpanExportResult.SUCCESS  # same kept-alive connection
+        exporter.shutdown()
+    assert len(tempo.spans) == 5
+    priced = [s for s in tempo.spans if attr.LLM_COST_USD in s.attributes]
+    assert len(priced) == 2
+
+
+def test_otlp_json_with_hex_ids(tmp_path: Path, tempo: GrpcTraceCapture) -> None:
+    request = encode_request(make_spans([GPT]))
+    document = json_format.MessageToDict(request)
+    span_ids = []
+    for resource_spans in document["resourceSpans"]:
+        for scope_spans in resource_spans["scopeSpans"]:
+            for span in scope_spans["spans"]:
+                for key in ("traceId", "spanId", "parentSpanId"):
+                    if key in span:  # protobuf's JSON is base64; OTLP/JSON is hex
+                        span[key] = base64.b64decode(span[key]).hex()
+                span_ids.append(span["spanId"])
+    body = json.dumps(document).encode()
+    with running_service(tmp_path, tempo) as service:
+        status, headers, reply = post(service, body, {"Content-Type": "application/json"})
+    assert status == 200, reply
+    assert headers["Content-Type"] == "application/json"
+    assert sorted(s.span_id for s in tempo.spans) == sorted(span_ids)
+    assert any(attr.LLM_COST_USD in s.attributes for s in tempo.spans)
+
+
+BAD_REQUESTS = [
+    (b"\x0a\xff\xff\xff", PROTOBUF, 400, "malformed protobuf"),
+    (b"{not json", {"Content-Type": "application/json"}, 400, "malformed OTLP/JSON"),
+    (
+        b'{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"zz"}]}]}]}',
+        {"Content-Type": "application/json"},
+        400,
+        "traceId is not hex",
+    ),
+    (b"[" * 100_000, {"Content-Type": "application/json"}, 400, "malformed OTLP/JSON"),
+    (b'{"resourceSpans": 5}', {"Content-Type": "application/json"}, 400, "malformed OTLP/JSON"),
+    (b"x", {"Content-Type": "text/plain"}, 415, "Content-Type must be"),
+    (b"not gzip", {**PROTOBUF, "Content-Encoding": "gzip"}, 400, "corrupt gzip"),
+    (b"x", {**PROTOBUF, "Content-Encoding": "br"}, 415, "unsupported Content-Encoding"),
+]
+
+
+def test_bad_requests_get_a_clear_status_and_the_service_keeps_serving(
+    tmp_path: Path, tempo: GrpcTraceCapture
+) -> None:
+    with running_service(tmp_path, tempo) as service:
+        for body, headers, status, message in BAD_REQUESTS:
+            got, reply_headers, reply = post(service, body, headers)
+            assert got == status, (message, reply)
+            if reply_headers["Content-Type"] == "application/json":
+                assert message in json.loads(reply)["message"]
+            else:
+                assert message in Status.FromString(reply).message
+        assert post(service, payload(), PROTOBUF)[0] == 200
+    assert len(tempo.spans) == 3  # the root, the LLM and the plain span of the one good request
+
+
+def test_size_limits_apply_before_and_after_decompression(tmp_path: Path, tempo: GrpcTraceCapture) -> None:
+    bomb = gzip.compress(b"\0" * 10_000_000)  # ~10 KB on the wire, 10 MB inflated
+    with running_service(tmp_path, tempo, max_message_bytes=64 * 1024) as service:
+        assert post(service, b"\0" * 100_000, PROTOBUF)[0] == 413
+        assert post(service, bomb, {**PROTOBUF, "Content-Encoding": "gzip"})[0] == 413
+        assert post(service, gzip.compress(payload()), {**PROTOBUF, "Content-Encoding": "gzip"})[0] == 200
+
+
+def test_auth_path_and_method(tmp_path: Path, tempo: GrpcTraceCapture) -> None:
+    with running_service(tmp_path, tempo, bearer_token="s3cret") as service:
+        assert post(service, payload(), PROTOBUF)[0] == 401
+        assert post(service, payload(), {**PROTOBUF, "Authorization": "Bearer nope"})[0] == 401
+        assert post(service, payload(), {**PROTOBUF, "Authorization": "Bearer s3cret"}, "/v1/logs")[0] == 404
+        assert post(service, payload(), {**PROTOBUF, "Authorization": "Bearer s3cret"})[0] == 200
+    assert len(tempo.spans) == 3
+
+
+def test_unavailable_and_overloaded_carry_retry_after(tmp_path: Path, tempo: GrpcTraceCapture) -> None:
+    with running_service(tmp_path, tempo, max_inflight_batches=1) as service:
+        tempo.fail_with = grpc.StatusCode.UNAVAILABLE
+        status, headers, reply = post(service, payload(), PROTOBUF)
+        assert (status, headers["Retry-After"]) == (503, "2")
+        assert "unavailable" in Status.FromString(reply).message
+        tempo.fail_with = None
+        tempo.hold = threading.Event()
+        first = threading.Thread(target=post, args=(service, payload(), PROTOBUF))
+        first.start()
+        try:
+            deadline = time.monotonic() + 10
+            while service.ledger.totals().requests < 1:  # recorded; its slot is held until Tempo answers
+                assert time.monotonic() < deadline
+                time.sleep(0.02)
+            status, headers, _ = post(service, payload(), PROTOBUF)
+            assert (status, headers["Retry-After"]) == (429, "1")
+        finally:
+            tempo.hold.set()
+            first.join(10)
+
+
+def test_metrics_and_health_endpoints(tmp_path: Path, tempo: GrpcTraceCapture) -> None:
+    with running_service(tmp_path, tempo) as service:
+        assert post(service, payload(), PROTOBUF)[0] == 200
+        connection = http.client.HTTPConnection("127.0.0.1", service.admin.port, timeout=10)
+        for path, want in (("/healthz", b"ok\n"), ("/readyz", b"ready\n")):
+            connection.request("GET", path)
+            response = connection.getresponse()
+            assert (response.status, response.read()) == (200, want)
+        connection.request("GET", "/metrics")
+        text = connection.getresponse().read().decode()
+        connection.close()
+    assert "llm_cost_usd_total{" in text
+    assert "costline_spans_received_total" in text
