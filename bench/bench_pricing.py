@@ -181,6 +181,76 @@ def calibration_us() -> float:
     return round(statistics.median(figures), 2)
 
 
+def measure_ours(pricer: Pricer, calls: Sequence[LlmCall], batch: int) -> list[float]:
+    price = pricer.price
+    for call in calls:  # warm-up: every (model, tier, day) plan compiled once
+        price(call)
+
+    def ours(chunk: Sequence[LlmCall]) -> None:
+        for call in chunk:
+            price(call)
+
+    return per_span_us(ours, calls, batch)
+
+
+def measure_library(items: Sequence[tuple[LlmCall, str | None]], batch: int) -> list[float]:
+    def theirs(chunk: Sequence[tuple[LlmCall, str | None]]) -> None:
+        for call, provider_id in chunk:
+            library_call(call, provider_id)
+
+    theirs(items[:200])  # the library's own lookup caches warm up too
+    return per_span_us(theirs, items, batch)
+
+
+def cross_check(pricer: Pricer, items: Sequence[tuple[LlmCall, str | None]]) -> str:
+    """How many standard-tier, undiscounted totals equal genai-prices' (tier fallbacks differ by design)."""
+    agree, compared = 0, 0
+    for call, provider_id in items:
+        if (
+            call.service_tier is None and call.provider != attr.PROVIDER_ANTHROPIC
+        ):  # the discount applies there
+            ours = pricer.price(call)
+            compared += 1
+            agree += isinstance(ours, Cost) and ours.total == library_call(call, provider_id).total_price
+    return f"{agree}/{compared}"
+
+
+def measure_normalize(count: int, batch: int) -> list[float]:
+    spans = make_spans(count)
+    resource, scope = Resource(), InstrumentationScope(name=attr.INSTRUMENTATION_SCOPE)
+
+    def normalise(chunk: Sequence[Span]) -> None:
+        for span in chunk:
+            normalize_span(span, resource, scope)
+
+    return per_span_us(normalise, spans, batch)
+
+
+def run(args: argparse.Namespace, pricer: Pricer) -> dict[str, Any]:
+    calls = make_calls(args.spans, seed=1)
+    ours = summary(measure_ours(pricer, [call for call, _ in calls], args.batch))
+    library_items = [item for item in calls if item[1] is not None][: args.baseline_spans]
+    library = summary(measure_library(library_items, args.batch))
+    return {
+        "benchmark": "pricing",
+        "spans_priced": len(calls),
+        "models": len(MIX),
+        "costline_pricing": ours,
+        "genai_prices_calc_price_baseline": library,
+        "speedup_median": round(library["median_us"] / ours["median_us"], 1),
+        "target_us": TARGET_US,
+        "meets_target": ours["median_us"] <= TARGET_US,
+        "normalize_span": summary(measure_normalize(args.normalize_spans, args.batch)),
+        "totals_equal_genai_prices": cross_check(pricer, library_items),
+        "plan_cache": pricer.cache_info(),
+        "calibration_sum_range_1000_us": calibration_us(),
+        "load_average_1m": round(os.getloadavg()[0], 2),
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "genai_prices": pricer.data_version,
+    }
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--spans", type=int, default=200_000, help="spans priced after warm-up (>= 100000)")
@@ -189,67 +259,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--normalize-spans", type=int, default=20_000)
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
-
-    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as handle:
-        handle.write(OVERRIDES)
-    pricer = Pricer.load(Path(handle.name))
-    calls = make_calls(args.spans, seed=1)
-    plain_calls = [call for call, _ in calls]
-    price = pricer.price
-    for call in plain_calls:  # warm-up: every (model, tier, day) plan compiled once
-        price(call)
-
-    def ours(chunk: Sequence[LlmCall]) -> None:
-        for call in chunk:
-            price(call)
-
-    ours_figures = per_span_us(ours, plain_calls, args.batch)
-
-    library_items = [item for item in calls if item[1] is not None][: args.baseline_spans]
-
-    def theirs(chunk: Sequence[tuple[LlmCall, str | None]]) -> None:
-        for call, provider_id in chunk:
-            library_call(call, provider_id)
-
-    theirs(library_items[:200])  # the library's own lookup caches warm up too
-    library_figures = per_span_us(theirs, library_items, args.batch)
-
-    agree, compared = 0, 0
-    for call, provider_id in library_items:
-        if call.service_tier is None and call.provider != attr.PROVIDER_ANTHROPIC:  # discount applies there
-            ours_cost = price(call)
-            compared += 1
-            agree += (
-                isinstance(ours_cost, Cost) and ours_cost.total == library_call(call, provider_id).total_price
-            )
-
-    spans = make_spans(args.normalize_spans)
-    resource, scope = Resource(), InstrumentationScope(name=attr.INSTRUMENTATION_SCOPE)
-
-    def normalise(chunk: Sequence[Span]) -> None:
-        for span in chunk:
-            normalize_span(span, resource, scope)
-
-    normalize_figures = per_span_us(normalise, spans, args.batch)
-    ours_summary, library_summary = summary(ours_figures), summary(library_figures)
-    result = {
-        "benchmark": "pricing",
-        "spans_priced": len(plain_calls),
-        "models": len(MIX),
-        "costline_pricing": ours_summary,
-        "genai_prices_calc_price_baseline": library_summary,
-        "speedup_median": round(library_summary["median_us"] / ours_summary["median_us"], 1),
-        "target_us": TARGET_US,
-        "meets_target": ours_summary["median_us"] <= TARGET_US,
-        "normalize_span": summary(normalize_figures),
-        "totals_equal_genai_prices": f"{agree}/{compared}",
-        "plan_cache": pricer.cache_info(),
-        "calibration_sum_range_1000_us": calibration_us(),
-        "load_average_1m": round(os.getloadavg()[0], 2),
-        "python": platform.python_version(),
-        "machine": platform.machine(),
-        "genai_prices": pricer.data_version,
-    }
+    with tempfile.TemporaryDirectory() as directory:
+        overrides = Path(directory) / "overrides.yaml"
+        overrides.write_text(OVERRIDES)
+        result = run(args, Pricer.load(overrides))
     text = json.dumps(result, indent=2)
     print(text)
     if args.out:

@@ -222,13 +222,11 @@ def measure_costline(args: argparse.Namespace, workdir: Path) -> tuple[dict[str,
     log_path = workdir / "serve.log"
     command, pinned = _pinned(0, [
         str(Path(sys.executable).with_name("costline")), "serve", "--grpc-port=0", "--http-port=0",
-        "--metrics-port=0", f"--ledger-path={workdir / 'ledger.sqlite3'}", "--log-level=warning",
+        "--metrics-port=0", f"--ledger-path={workdir / 'ledger.sqlite3'}",
         f"--traces-endpoint=http://127.0.0.1:{sink_port}", "--max-message-bytes=67108864",
     ])  # fmt: skip
     with log_path.open("wb") as log:
-        serve = subprocess.Popen(
-            command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "COSTLINE_LOG_LEVEL": "info"}
-        )
+        serve = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
     try:
         ready = _wait_for_ready(log_path)
         sender = _sender(f"127.0.0.1:{ready['grpc']}", args, workdir)

@@ -87,8 +87,9 @@ def spend_by(label: str) -> str:
 
 
 def top3_share() -> str:
-    by_workflow = window_total(cost(), (LABEL_WORKFLOW_ID,))
-    return f"sum(topk(3, {by_workflow})) / {window_total(cost())}"
+    """Share of the three most expensive workflows; `unattributed` is not a workflow and never ranks."""
+    by_workflow = window_total(cost(extra=f'{LABEL_WORKFLOW_ID}!="{UNATTRIBUTED}"'), (LABEL_WORKFLOW_ID,))
+    return f"(sum(topk(3, {by_workflow})) or vector(0)) / {window_total(cost())}"
 
 
 def unattributed_share() -> str:

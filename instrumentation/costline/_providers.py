@@ -109,24 +109,27 @@ def detect(client: Any, default: str, overrides: Mapping[str, str]) -> Endpoint:
 class EndpointCache:
     """`detect` memoised per client object and base URL object (a client's base_url can be reassigned)."""
 
-    __slots__ = ("_cache", "_default", "_overrides")
+    __slots__ = ("_cache", "_default", "_fixed", "_overrides")
 
-    def __init__(self, default: str, overrides: Mapping[str, str]) -> None:
+    def __init__(
+        self, default: str, overrides: Mapping[str, str], fixed: Mapping[str, AttributeValue] | None = None
+    ) -> None:
         self._default = default
         self._overrides = dict(overrides)
+        self._fixed = dict(fixed or {})
         self._cache: weakref.WeakKeyDictionary[Any, tuple[object, dict[str, AttributeValue]]] = (
             weakref.WeakKeyDictionary()
         )
 
     def attributes(self, client: Any) -> dict[str, AttributeValue]:
-        """The endpoint's span attributes (a shared dict: callers copy, never mutate)."""
+        """The endpoint's span attributes plus the fixed ones (a shared dict: copy, never mutate)."""
         url = getattr(client, "_base_url", None)
         try:
             cached = self._cache.get(client)
         except TypeError:  # an unhashable client: detect every time
-            return detect(client, self._default, self._overrides).attributes
+            return {**detect(client, self._default, self._overrides).attributes, **self._fixed}
         if cached is not None and cached[0] is url:
             return cached[1]
-        endpoint_attributes = detect(client, self._default, self._overrides).attributes
+        endpoint_attributes = {**detect(client, self._default, self._overrides).attributes, **self._fixed}
         self._cache[client] = (url, endpoint_attributes)
         return endpoint_attributes

@@ -50,7 +50,7 @@ class StreamState:
         attrs[a.LLM_USAGE_ESTIMATED] = True
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built on every call, and frozen dataclasses initialise slowly
 class Request:
     """What the wrapper needs from a request: span name parts, start attributes, the kwargs to send."""
 
@@ -75,7 +75,10 @@ class Surface:
     stream_types: tuple[type, ...] = ()
     async_stream_types: tuple[type, ...] = ()
     raw_types: tuple[type, ...] = ()
-    extra: dict[str, Any] = field(default_factory=dict)
+    all_stream_types: tuple[type, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "all_stream_types", self.stream_types + self.async_stream_types)
 
 
 def error_type(exc: BaseException) -> str:
@@ -92,10 +95,18 @@ def error_type(exc: BaseException) -> str:
 class Call:
     """The span of one SDK call. Every `end_*` method is idempotent: the first one ends the span."""
 
-    __slots__ = ("done", "settings", "span", "state", "surface")
+    __slots__ = ("attribution", "done", "settings", "span", "state", "surface")
 
-    def __init__(self, span: Span, surface: Surface, settings: Settings, state: StreamState | None) -> None:
+    def __init__(
+        self,
+        span: Span,
+        surface: Surface,
+        settings: Settings,
+        state: StreamState | None,
+        attribution: dict[str, str] | None = None,
+    ) -> None:
         self.span = span
+        self.attribution = attribution
         self.surface = surface
         self.settings = settings
         self.state = state

@@ -27,25 +27,13 @@ def _register_abandon(proxy: object, call: Call) -> weakref.finalize[Any, Any]:
     return finalizer
 
 
-class SyncStreamProxy(wrapt.ObjectProxy[Any]):
-    """A sync SDK stream (openai.Stream, anthropic.Stream) that reports its items to a `StreamState`."""
+def _sync_step(next_item: Callable[[], Any], observe: Callable[[Any], bool], call: Call) -> Callable[[], Any]:
+    """The per-item hot path as a closure over locals (no attribute lookups per chunk)."""
 
-    def __init__(self, wrapped: Any, call: Call, state: StreamState) -> None:
-        super().__init__(wrapped)
-        self._self_call = call
-        self._self_state = state
-        self._self_next = wrapped.__next__
-        _register_abandon(self, call)
-
-    def __iter__(self) -> SyncStreamProxy:
-        return self
-
-    def __next__(self) -> Any:
-        call = self._self_call
-        observe = self._self_state.observe
+    def step() -> Any:
         while True:
             try:
-                item = self._self_next()
+                item = next_item()
             except StopIteration:
                 call.end_stream(complete=True)
                 raise
@@ -59,6 +47,24 @@ class SyncStreamProxy(wrapt.ObjectProxy[Any]):
                 hidden = False
             if not hidden:
                 return item
+
+    return step
+
+
+class SyncStreamProxy(wrapt.ObjectProxy[Any]):
+    """A sync SDK stream (openai.Stream, anthropic.Stream) that reports its items to a `StreamState`."""
+
+    def __init__(self, wrapped: Any, call: Call, state: StreamState) -> None:
+        super().__init__(wrapped)
+        self._self_call = call
+        self._self_step = _sync_step(wrapped.__next__, state.observe, call)
+        _register_abandon(self, call)
+
+    def __iter__(self) -> SyncStreamProxy:
+        return self
+
+    def __next__(self) -> Any:
+        return self._self_step()
 
     def __enter__(self) -> SyncStreamProxy:
         return self

@@ -25,8 +25,7 @@ from costline._providers import EndpointCache
 from costline._safety import report_internal_error
 from costline._span import CALL_SINK, IN_COSTLINE_CALL, AttrDict, Call, Request, StreamState, Surface
 from costline._stream import AsyncManagerProxy, AsyncRawProxy, SyncManagerProxy, SyncRawProxy, wrap_stream
-from costline.baggage import current_attribution
-from costline.outbound import hide_attribution_from_propagation
+from costline.baggage import attribution_in_baggage, current_attribution, with_hidden_attribution
 
 Wrapper = Callable[[Callable[..., Any], Any, tuple[Any, ...], dict[str, Any]], Any]
 # Called with the stream a helper's `__enter__` returned, once the call is known (anthropic helpers).
@@ -42,29 +41,27 @@ class Starter:
         self.tracer = tracer
         self.settings = settings
         self.surface = surface
-        self.endpoints = EndpointCache(surface.default_provider, settings.provider_overrides)
-
-    def _request(self, kwargs: dict[str, Any], endpoint: AttrDict) -> Request:
-        try:
-            return self.surface.read_request(kwargs, self.settings, endpoint)
-        except Exception as exc:  # still trace the call, with what we know
-            report_internal_error(f"{self.surface.name}.read_request", exc)
-            return Request(model=None, stream=kwargs.get("stream") is True, attributes={}, kwargs=kwargs)
+        fixed = {a.GEN_AI_OPERATION_NAME: surface.operation, a.LLM_INSTRUMENTATION: surface.name}
+        self.endpoints = EndpointCache(surface.default_provider, settings.provider_overrides, fixed)
 
     def start(self, instance: Any, kwargs: dict[str, Any]) -> tuple[Call, Request] | None:
         """Start the span of one call; None when even that failed (the call then runs untraced)."""
         try:
             surface = self.surface
             endpoint = self.endpoints.attributes(instance._client)
-            request = self._request(kwargs, endpoint)
-            attrs: AttrDict = dict(endpoint)
-            attrs[a.GEN_AI_OPERATION_NAME] = surface.operation
-            attrs[a.LLM_INSTRUMENTATION] = surface.name
-            attrs.update(request.attributes)
-            attrs.update(current_attribution())
+            try:
+                request = surface.read_request(kwargs, self.settings, endpoint)
+            except Exception as exc:  # still trace the call, with what we know
+                report_internal_error(f"{surface.name}.read_request", exc)
+                request = Request(
+                    model=None, stream=kwargs.get("stream") is True, attributes={}, kwargs=kwargs
+                )
+            attrs: AttrDict = {**endpoint, **request.attributes}
+            attribution = current_attribution()
+            attrs.update(attribution)
             name = f"{surface.operation} {request.model}" if request.model else surface.operation
             span = self.tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attrs)
-            call = Call(span, surface, self.settings, request.state)
+            call = Call(span, surface, self.settings, request.state, attribution)
             sink = CALL_SINK.get()
             if sink is not None:
                 sink.append(call)
@@ -80,7 +77,7 @@ def returned(call: Call, request: Request, result: Any) -> Any:
         surface = call.surface
         if isinstance(result, surface.raw_types):
             return _raw(call, request, result)
-        if request.stream or isinstance(result, surface.stream_types + surface.async_stream_types):
+        if request.stream or isinstance(result, surface.all_stream_types):
             return wrap_stream(result, call, request.state)
         call.end_response(result)
     except Exception as exc:
@@ -106,37 +103,45 @@ def _raw(call: Call, request: Request, result: Any) -> Any:
 
 
 def _activate(call: Call) -> tuple[object, contextvars.Token[bool]]:
-    return otel_context.attach(trace.set_span_in_context(call.span)), IN_COSTLINE_CALL.set(True)
+    """Make the call's span current, with the attribution hidden from outbound propagation.
 
-
-def _deactivate(tokens: tuple[object, contextvars.Token[bool]]) -> None:
-    IN_COSTLINE_CALL.reset(tokens[1])
-    otel_context.detach(tokens[0])  # type: ignore[arg-type]
+    This is `costline.outbound.hide_attribution_from_propagation()` fused with `use_span`: one context
+    attach instead of two on the hot path (same helpers, same resulting context).
+    """
+    context = otel_context.get_current()
+    if call.attribution:
+        try:
+            if attribution_in_baggage(context):
+                context = with_hidden_attribution(call.attribution, context)
+        except Exception as exc:  # the SDK call must run even if hiding fails
+            report_internal_error("outbound.hide", exc)
+    token = otel_context.attach(trace.set_span_in_context(call.span, context))
+    return token, IN_COSTLINE_CALL.set(True)
 
 
 def run_sync(call: Call, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """Run the SDK code with the call's span current; an SDK exception ends the span and propagates."""
-    tokens = _activate(call)
+    token, flag = _activate(call)
     try:
-        with hide_attribution_from_propagation():
-            return function(*args, **kwargs)
+        return function(*args, **kwargs)
     except BaseException as exc:
         call.end_error(exc)
         raise
     finally:
-        _deactivate(tokens)
+        IN_COSTLINE_CALL.reset(flag)
+        otel_context.detach(token)  # type: ignore[arg-type]
 
 
 async def run_async(call: Call, function: Callable[..., Awaitable[Any]], *args: Any, **kwargs: Any) -> Any:
-    tokens = _activate(call)
+    token, flag = _activate(call)
     try:
-        with hide_attribution_from_propagation():
-            return await function(*args, **kwargs)
+        return await function(*args, **kwargs)
     except BaseException as exc:
         call.end_error(exc)
         raise
     finally:
-        _deactivate(tokens)
+        IN_COSTLINE_CALL.reset(flag)
+        otel_context.detach(token)  # type: ignore[arg-type]
 
 
 def sync_wrapper(starter: Starter) -> Wrapper:

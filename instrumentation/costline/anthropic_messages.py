@@ -18,7 +18,7 @@ from costline import attributes as a
 from costline._config import Settings
 from costline._span import AttrDict, Call, Request, StreamState
 from costline._stream import wrap_stream
-from costline._values import capped_json, common_request, neutral_tier, output_messages, put_int, put_str
+from costline._values import capped_json, common_request, neutral_tier, output_messages, put_str
 
 _MAX_TOKENS_KEYS: Final = ("max_tokens",)
 
@@ -46,34 +46,36 @@ def _request(
     return Request(model=model, stream=stream, attributes=attrs, kwargs=kwargs, state=state)
 
 
-def _field(usage: Any, name: str) -> int:
-    value = getattr(usage, name, None)
-    return value if type(value) is int else 0
-
-
 def write_usage(attrs: AttrDict, usage: Any, final: Any = None) -> None:
     """Usage from a `Message` (or message_start), overlaid by a `message_delta`'s usage when given."""
-    cache_read = _field(usage, "cache_read_input_tokens")
-    cache_write = _field(usage, "cache_creation_input_tokens")
-    uncached = _field(usage, "input_tokens")
+    # Fields newer than anthropic 0.50 (cache_creation, service_tier, the delta's input side) via getattr.
+    cache_read = v if type(v := usage.cache_read_input_tokens) is int else 0
+    cache_write = v if type(v := usage.cache_creation_input_tokens) is int else 0
+    uncached = v if type(v := usage.input_tokens) is int else 0
     output = usage.output_tokens
-    reasoning = getattr(getattr(usage, "output_tokens_details", None), "thinking_tokens", None)
+    details = getattr(usage, "output_tokens_details", None)
+    reasoning = details.thinking_tokens if details is not None else None
     if final is not None:
         # Fields a message_delta repeats are the final word; absent ones (None) keep message_start's.
-        uncached = final.input_tokens if type(final.input_tokens) is int else uncached
-        cache_read = v if type(v := final.cache_read_input_tokens) is int else cache_read
-        cache_write = v if type(v := final.cache_creation_input_tokens) is int else cache_write
+        uncached = v if type(v := getattr(final, "input_tokens", None)) is int else uncached
+        cache_read = v if type(v := getattr(final, "cache_read_input_tokens", None)) is int else cache_read
+        cache_write = (
+            v if type(v := getattr(final, "cache_creation_input_tokens", None)) is int else cache_write
+        )
         output = final.output_tokens
-        final_reasoning = getattr(getattr(final, "output_tokens_details", None), "thinking_tokens", None)
-        reasoning = final_reasoning if final_reasoning is not None else reasoning
+        final_details = getattr(final, "output_tokens_details", None)
+        if final_details is not None and final_details.thinking_tokens is not None:
+            reasoning = final_details.thinking_tokens
     attrs[a.GEN_AI_USAGE_INPUT_TOKENS] = uncached + cache_read + cache_write
-    put_int(attrs, a.GEN_AI_USAGE_OUTPUT_TOKENS, output)
+    if type(output) is int:
+        attrs[a.GEN_AI_USAGE_OUTPUT_TOKENS] = output
     attrs[a.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = cache_read
     attrs[a.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS] = cache_write
     split = getattr(usage, "cache_creation", None)
-    if split is not None:
-        put_int(attrs, a.LLM_USAGE_CACHE_WRITE_1H_INPUT_TOKENS, split.ephemeral_1h_input_tokens)
-    put_int(attrs, a.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS, reasoning)
+    if split is not None and type(split.ephemeral_1h_input_tokens) is int:
+        attrs[a.LLM_USAGE_CACHE_WRITE_1H_INPUT_TOKENS] = split.ephemeral_1h_input_tokens
+    if type(reasoning) is int:
+        attrs[a.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] = reasoning
     tier = getattr(usage, "service_tier", None)
     if type(tier) is str and tier:
         attrs[a.LLM_SERVICE_TIER] = neutral_tier(tier)

@@ -104,7 +104,7 @@ def read_response(response: Any, attrs: AttrDict, settings: Settings) -> None:
     put_str(attrs, a.GEN_AI_RESPONSE_ID, response.id)
     put_str(attrs, a.GEN_AI_RESPONSE_MODEL, response.model)
     choices = response.choices or ()
-    reasons = tuple(str(c.finish_reason) for c in choices if c.finish_reason)
+    reasons = tuple([str(c.finish_reason) for c in choices if c.finish_reason])
     if reasons:
         attrs[a.GEN_AI_RESPONSE_FINISH_REASONS] = reasons
     _write_tier(attrs, getattr(response, "service_tier", None))

@@ -2,7 +2,7 @@
 
 The attributes are appended as pre-encoded protobuf bytes with `Span.MergeFromString`: merging a serialised
 message appends to repeated fields, so one C call adds all of them, instead of building a `KeyValue` object
-per attribute (5x slower). Only the 8-byte double and the string values are encoded per span.
+per attribute (4-5x slower). Only the 8-byte double and the string values are encoded per span.
 """
 
 from __future__ import annotations

@@ -80,7 +80,13 @@ class GrpcReceiver:
         # instead of queueing silently inside grpcio.
         self._server = grpc.server(
             ThreadPoolExecutor(max_workers=max_inflight + 2, thread_name_prefix="costline-grpc"),
+            # RPCs waiting for a worker hold their decoded-size buffers: cap them (grpcio answers
+            # RESOURCE_EXHAUSTED beyond this).
+            maximum_concurrent_rpcs=2 * max_inflight + 8,
             options=[
+                # Without this a second costline could bind the same port and silently take half the
+                # traffic into another ledger, where redeliveries would not be recognised.
+                ("grpc.so_reuseport", 0),
                 ("grpc.max_receive_message_length", max_message_bytes),
                 ("grpc.max_send_message_length", 1024 * 1024),
             ],
@@ -117,6 +123,10 @@ class GrpcReceiver:
             self._retry(context, grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc), exc.retry_after_s)
         except Unavailable as exc:
             self._retry(context, grpc.StatusCode.UNAVAILABLE, str(exc), UNAVAILABLE_RETRY_AFTER_S)
+        except Exception as exc:  # a bug: INTERNAL (not retried: it would fail again), logged, counted
+            logger.exception("internal error while handling an export request")
+            self._telemetry.inc(names.SELF_REQUESTS_REFUSED, reason="internal_error")
+            context.abort(grpc.StatusCode.INTERNAL, f"internal error: {exc}")
         return _EMPTY_RESPONSE
 
     def _invalid(

@@ -38,6 +38,7 @@ PROTOBUF: Final = "application/x-protobuf"
 JSON: Final = "application/json"
 UNAVAILABLE_RETRY_AFTER_S: Final = 2
 IDLE_CONNECTION_TIMEOUT_S: Final = 30.0
+MAX_CONNECTIONS: Final = 256
 _ID_FIELDS: Final = ("traceId", "spanId", "parentSpanId", "trace_id", "span_id", "parent_span_id")
 
 
@@ -112,8 +113,28 @@ def encode_body(message: ExportTraceServiceResponse | Status, as_json: bool) -> 
 
 
 class _Server(ThreadingHTTPServer):
+    """One thread per connection, at most MAX_CONNECTIONS: more are closed at once (bounded threads)."""
+
     daemon_threads = True
     receiver: HttpReceiver
+    connection_slots = threading.BoundedSemaphore(1)  # replaced per instance
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self.connection_slots.acquire(blocking=False):
+            self.receiver.refuse_connection()
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self.connection_slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.connection_slots.release()
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -150,24 +171,30 @@ class HttpReceiver:
         if ssl_context is not None:
             self._server.socket = ssl_context.wrap_socket(self._server.socket, server_side=True)
         self._server.receiver = self
+        self._server.connection_slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
         self.port: int = self._server.server_address[1]
         self._thread = threading.Thread(
             target=self._server.serve_forever, args=(0.05,), name="costline-http", daemon=True
         )
         self._inflight = 0
         self._idle = threading.Condition()
+        self._stopping = False
 
     def start(self) -> None:
         self._thread.start()
 
     def stop(self, grace_s: float) -> None:
         """Stop accepting, wait up to `grace_s` for requests being handled, then close."""
+        self._stopping = True
         self._server.shutdown()
         deadline = time.monotonic() + grace_s
         with self._idle:
             while self._inflight and time.monotonic() < deadline:
                 self._idle.wait(deadline - time.monotonic())
         self._server.server_close()
+
+    def refuse_connection(self) -> None:
+        self._telemetry.inc(names.SELF_REQUESTS_REFUSED, reason="too_many_connections")
 
     def handle(self, handler: _Handler) -> None:
         with self._idle:
@@ -182,6 +209,9 @@ class HttpReceiver:
     def _handle(self, handler: _Handler) -> None:
         as_json = handler.headers.get("Content-Type", "").split(";")[0].strip().lower() == JSON
         try:
+            if self._stopping:  # a kept-alive connection after SIGTERM: send the client elsewhere
+                handler.close_connection = True
+                raise Unavailable("costline is shutting down")
             request, body = self._read(handler)
             self._pipeline.export(request, body)
         except BadRequest as exc:
@@ -193,6 +223,10 @@ class HttpReceiver:
         except Unavailable as exc:
             retry_after = str(UNAVAILABLE_RETRY_AFTER_S)
             self._reply_error(handler, HTTPStatus.SERVICE_UNAVAILABLE, str(exc), as_json, retry_after)
+        except Exception as exc:  # a bug: answered (500, not retried: it would fail again), logged, counted
+            logger.exception("internal error while handling an export request")
+            self._telemetry.inc(names.SELF_REQUESTS_REFUSED, reason="internal_error")
+            self._reply_error(handler, HTTPStatus.INTERNAL_SERVER_ERROR, f"internal error: {exc}", as_json)
         else:
             self._reply(handler, HTTPStatus.OK, *encode_body(ExportTraceServiceResponse(), as_json))
 
@@ -255,4 +289,5 @@ def _grpc_code(status: HTTPStatus) -> int:
         HTTPStatus.REQUEST_ENTITY_TOO_LARGE: 8,
         HTTPStatus.TOO_MANY_REQUESTS: 8,
         HTTPStatus.SERVICE_UNAVAILABLE: 14,
+        HTTPStatus.INTERNAL_SERVER_ERROR: 13,
     }.get(status, 3)

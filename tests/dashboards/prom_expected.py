@@ -9,12 +9,12 @@ from __future__ import annotations
 import calendar
 import math
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from prom_history import BUDGETS, STREAMS, Call, History, outcome_count
+from prom_history import BUDGETS, STREAMS, Call, History, Stream, outcome_count
 
 from costline.attributes import UNATTRIBUTED
 from costline_processor.metric_names import (
@@ -70,18 +70,27 @@ def remaining_days(at_s: int) -> Decimal:
     return Decimal(days - moment.day + 1) - Decimal(at_s % 86400) / Decimal(86400)
 
 
+def _probe(stream: Stream) -> Call:
+    return Call(0, stream, (0, 0, 0, 0), (Decimal(0),) * 4, "ok")
+
+
 def _ratio(numerator: Decimal, denominator: Decimal) -> float:
     return math.nan if denominator == 0 else float(numerator / denominator)
 
 
 class Expectations:
-    def __init__(self, history: History, end_s: int, filters: Filters) -> None:
-        self.history, self.end_s, self.filters = history, end_s, filters
-        self.priced_streams = [s for s in STREAMS if self._stream_ok(s)]
+    """Panel values for `history`; `priced`: the label sets with a cost series; `budgets`: budgets."""
 
-    def _stream_ok(self, stream: object) -> bool:
-        probe = Call(0, stream, (0, 0, 0, 0), (Decimal(0),) * 4, "ok")  # type: ignore[arg-type]
-        return self.filters.call(probe)
+    def __init__(
+        self,
+        history: History,
+        end_s: int,
+        filters: Filters,
+        priced: Sequence[Stream] = STREAMS,
+        budgets: Mapping[str, Decimal] = BUDGETS,
+    ) -> None:
+        self.history, self.end_s, self.filters, self.budget_file = history, end_s, filters, budgets
+        self.priced_streams = [s for s in priced if self.filters.call(_probe(s))]
 
     def _calls(self, after_s: float, until_s: float, where: Callable[[Call], bool]) -> list[Call]:
         return self.history.select(after_s, until_s, where)
@@ -93,10 +102,10 @@ class Expectations:
         until = self.end_s if until_s is None else until_s
         totals: dict[tuple[str, ...], Decimal] = defaultdict(Decimal)
         for stream in self.priced_streams:
-            probe = Call(0, stream, (0, 0, 0, 0), (Decimal(0),) * 4, "ok")
-            totals[key(probe)] += 0
+            totals[key(_probe(stream))] += 0
         for call in self._calls(until - range_s, until, self.filters.call):
-            totals[key(call)] += sum(call.cost, Decimal(0))
+            if call.unpriced_reason is None:  # an unpriced call adds to no cost series
+                totals[key(call)] += sum(call.cost, Decimal(0))
         return dict(totals)
 
     # --- finance ---------------------------------------------------------------------------------------
@@ -108,7 +117,8 @@ class Expectations:
         return sum(self.spend(range_s, lambda c: ()).values(), Decimal(0))
 
     def top3_share(self, range_s: int) -> Values:
-        by_wf = sorted(self.spend(range_s, lambda c: (c.stream.workflow_id,)).values(), reverse=True)
+        spent = self.spend(range_s, lambda c: (c.stream.workflow_id,))
+        by_wf = sorted((v for k, v in spent.items() if k != (UNATTRIBUTED,)), reverse=True)
         return {(): _ratio(sum(by_wf[:3], Decimal(0)), self.total(range_s))}
 
     def unattributed_share(self, range_s: int) -> Values:
@@ -116,7 +126,7 @@ class Expectations:
         return {(): _ratio(by_wf.get((UNATTRIBUTED,), Decimal(0)), self.total(range_s))}
 
     def budgets(self) -> dict[tuple[str, ...], Decimal]:
-        return {(wf,): amount for wf, amount in BUDGETS.items() if self.filters.workflow(wf)}
+        return {(wf,): amount for wf, amount in self.budget_file.items() if self.filters.workflow(wf)}
 
     def budget_ratio(self, range_s: int) -> Values:
         spent = self.spend(range_s, lambda c: (c.stream.workflow_id,))
@@ -150,7 +160,9 @@ class Expectations:
         return {k: float(v) for k, v in counts.items()}
 
     def requests(self, after_s: int, until_s: int) -> dict[tuple[str, ...], list[Call]]:
-        calls: dict[tuple[str, ...], list[Call]] = {(s.workflow_id,): [] for s in self.priced_streams}
+        calls: dict[tuple[str, ...], list[Call]] = defaultdict(list)
+        for stream in self.priced_streams:
+            calls[(stream.workflow_id,)] = []
         for call in self._calls(after_s, until_s, self.filters.call):
             calls[(call.stream.workflow_id,)].append(call)
         return calls

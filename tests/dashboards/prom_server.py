@@ -97,12 +97,12 @@ class Prometheus:
         return bool(active) and all(t["health"] == "up" for t in active)
 
 
-def write_config(path: Path, scrape_targets: list[str], scrape_interval_s: float = 1.0) -> None:
+def write_config(path: Path, scrape_targets: list[str], scrape_interval_ms: int = 1000) -> None:
     jobs = []
     if scrape_targets:
         jobs.append({"job_name": "costline", "static_configs": [{"targets": scrape_targets}]})
     config = {
-        "global": {"scrape_interval": f"{scrape_interval_s:g}s", "scrape_timeout": f"{scrape_interval_s:g}s"},
+        "global": {"scrape_interval": f"{scrape_interval_ms}ms", "scrape_timeout": f"{scrape_interval_ms}ms"},
         "scrape_configs": jobs,
     }
     path.write_text(yaml.safe_dump(config), encoding="utf-8")

@@ -8,70 +8,33 @@ are read from the committed JSON and interpolated as Grafana would ($__range fro
 
 from __future__ import annotations
 
-import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from dashboards.promql import FILTER_VARIABLES
-from grafana_queries import DASHBOARD_FILES, PanelQuery, interpolate, load, panel_queries, regex_value
-from prom_expected import Expectations, Filters, Values, month_start
+from grafana_queries import DASHBOARD_FILES, PanelQuery, interpolate, load, panel_queries
+from panel_checks import FILTERS, FINANCE, INSTANT, RANGE, WF, assert_equal, series_values, variables
+from prom_expected import Expectations, Filters, month_start
 from prom_history import SCRAPE_S, STREAMS, History, build_history, openmetrics
 from prom_server import Prometheus, backfill, running, write_config
 
 from costline_processor.metric_names import (
-    LABEL_MODEL,
-    LABEL_OUTCOME,
-    LABEL_REASON,
-    LABEL_SERVICE_NAME,
-    LABEL_TENANT_ID,
-    LABEL_TOKEN_TYPE,
-    LABEL_WORKFLOW_ID,
     PROM_COST_USD_TOTAL,
 )
 from dashboards import alerting
 
 pytestmark = pytest.mark.prometheus
 
-FINANCE, ENGINEERING = "costline-finance", "costline-engineering"
-WF, MODEL = (LABEL_WORKFLOW_ID,), (LABEL_MODEL,)
-Instant = Callable[[Expectations, int], Values]
-
-INSTANT: dict[tuple[str, int, str], tuple[tuple[str, ...], Instant]] = {
-    (FINANCE, 1, "A"): (WF, lambda e, r: e.by_label(r, "workflow_id")),
-    (FINANCE, 2, "A"): ((), lambda e, r: e.top3_share(r)),
-    (FINANCE, 3, "A"): ((), lambda e, r: e.unattributed_share(r)),
-    (FINANCE, 4, "A"): ((), lambda e, r: {(): float(e.total(r))}),
-    (FINANCE, 5, "A"): (WF, lambda e, r: e.by_label(r, "workflow_id")),
-    (FINANCE, 5, "B"): (WF, lambda e, r: {k: float(v) for k, v in e.budgets().items()}),
-    (FINANCE, 5, "C"): (WF, lambda e, r: e.budget_ratio(r)),
-    (FINANCE, 6, "A"): (WF, lambda e, r: e.projection(r)),
-    (FINANCE, 7, "A"): ((LABEL_WORKFLOW_ID, LABEL_OUTCOME), lambda e, r: e.cost_per_outcome(r)),
-    (FINANCE, 8, "A"): ((LABEL_TENANT_ID,), lambda e, r: e.by_label(r, "tenant_id")),
-    (FINANCE, 9, "A"): ((LABEL_SERVICE_NAME,), lambda e, r: e.by_label(r, "service_name")),
-    (ENGINEERING, 7, "A"): ((LABEL_REASON, LABEL_MODEL), lambda e, r: e.unpriced(r)),
-    (ENGINEERING, 8, "A"): (WF, lambda e, r: e.cost_per_request(r)),
-}
-RANGE: dict[tuple[str, int, str], tuple[tuple[str, ...], str]] = {
-    (ENGINEERING, 1, "A"): (WF, "burn_workflow"),
-    (ENGINEERING, 2, "A"): (MODEL, "burn_model"),
-    (ENGINEERING, 3, "A"): ((LABEL_TOKEN_TYPE,), "tokens"),
-    (ENGINEERING, 4, "A"): (WF, "cache"),
-    (ENGINEERING, 5, "A"): (WF, "requests"),
-    (ENGINEERING, 6, "A"): (WF, "errors"),
-}
-FILTERS = {
-    "all": Filters(),
-    "filtered": Filters(workflow_id=("customer_support", "code_review"), model=("gpt-4o", "gpt-4o-mini")),
-}
 STEP_S = 3600  # Grafana's $__interval and $__rate_interval for a 24h panel at this width, rounded
 
 
 @pytest.fixture(scope="module")
 def history() -> History:
     end_s = int(time.time()) // SCRAPE_S * SCRAPE_S - SCRAPE_S
+    if end_s - month_start(end_s) < 3600:  # "this month so far" would be (almost) empty on the 1st at 00:xx
+        end_s -= 3600
     return build_history(end_s)
 
 
@@ -84,10 +47,6 @@ def prometheus(history: History, tmp_path_factory: pytest.TempPathFactory) -> It
         yield server
 
 
-def _variables(filters: Filters) -> dict[str, str]:
-    return {name: regex_value(list(getattr(filters, name) or []) or None) for name in FILTER_VARIABLES}
-
-
 def _range_s(query: PanelQuery, end_s: int) -> int:
     if query.time_from == "now/M":
         return end_s - month_start(end_s)
@@ -97,27 +56,6 @@ def _range_s(query: PanelQuery, end_s: int) -> int:
     )
     units = {"d": 86400, "h": 3600}
     return int(default.removeprefix("now-")[:-1]) * units[default[-1]]
-
-
-def _values(result: list[dict[str, Any]], labels: tuple[str, ...], index: int = -1) -> Values:
-    """Label values -> number, of an instant result or of one step of a range result."""
-    values: Values = {}
-    for series in result:
-        point = series["value"] if "value" in series else series["values"][index]
-        values[tuple(series["metric"].get(label, "") for label in labels)] = float(point[1])
-    return values
-
-
-def _assert_equal(actual: Values, expected: Values, context: str) -> None:
-    assert set(actual) == set(expected), (
-        f"{context}: label sets differ: {sorted(actual)} != {sorted(expected)}"
-    )
-    for key, want in expected.items():
-        got = actual[key]
-        if math.isnan(want):
-            assert math.isnan(got), f"{context} {key}: {got} != NaN"
-        else:
-            assert got == pytest.approx(want, rel=1e-9, abs=1e-12), f"{context} {key}: {got} != {want}"
 
 
 def _prometheus_queries() -> list[PanelQuery]:
@@ -139,12 +77,12 @@ def test_instant_panels_equal_the_ledger(prometheus: Prometheus, history: Histor
         if query.key not in INSTANT:
             continue
         range_s = _range_s(query, history.end_s)
-        expr = interpolate(query.text, _variables(filters), {"__range": f"{range_s}s"})
+        expr = interpolate(query.text, variables(filters), {"__range": f"{range_s}s"})
         result = prometheus.query(expr, history.end_s)
         context = f"{query.title} ({query.ref_id}, {selection})"
         assert result, f"{context}: the query returned nothing: {expr}"
         labels, expected = INSTANT[query.key]
-        _assert_equal(_values(result, labels), expected(expectations, range_s), context)
+        assert_equal(series_values(result, labels), expected(expectations, range_s), context)
 
 
 @pytest.mark.parametrize("selection", sorted(FILTERS))
@@ -156,33 +94,32 @@ def test_range_panels_equal_the_ledger(prometheus: Prometheus, history: History,
     for query in _prometheus_queries():
         if query.key not in RANGE:
             continue
-        expr = interpolate(query.text, _variables(filters), builtins)
+        expr = interpolate(query.text, variables(filters), builtins)
         result = prometheus.query_range(expr, start, history.end_s, STEP_S)
         assert result, f"{query.title}: the query returned nothing: {expr}"
         labels, series = RANGE[query.key]
         for index, step_end in enumerate(range(start, history.end_s + 1, STEP_S)):
             expected = expectations.hourly(step_end, series)
-            _assert_equal(
-                _values(result, labels, index), expected, f"{query.title} at {step_end} ({selection})"
+            assert_equal(
+                series_values(result, labels, index), expected, f"{query.title} at {step_end} ({selection})"
             )
 
 
 def test_bars_are_sorted_by_spend(prometheus: Prometheus, history: History) -> None:
     query = next(q for q in _prometheus_queries() if q.key == (FINANCE, 1, "A"))
-    expr = interpolate(query.text, _variables(Filters()), {"__range": f"{30 * 86400}s"})
+    expr = interpolate(query.text, variables(Filters()), {"__range": f"{30 * 86400}s"})
     values = [float(series["value"][1]) for series in prometheus.query(expr, history.end_s)]
     assert len(values) == len({s.workflow_id for s in STREAMS})
     assert values == sorted(values, reverse=True)
 
 
 def test_variable_queries_list_the_label_values(prometheus: Prometheus, history: History) -> None:
-    variables = {
-        v["name"]: v for v in load("llm-cost-finance.json")["templating"]["list"] if v["type"] == "query"
-    }
-    assert list(variables) == list(FILTER_VARIABLES)
-    for name, variable in variables.items():
+    templating = load("llm-cost-finance.json")["templating"]["list"]
+    queries = {v["name"]: v for v in templating if v["type"] == "query"}
+    assert list(queries) == list(FILTER_VARIABLES)
+    for name, variable in queries.items():
         inner = variable["query"].removeprefix("label_values(").removesuffix(f", {name})")
-        match = interpolate(inner, _variables(Filters()), {})
+        match = interpolate(inner, variables(Filters()), {})
         assert match.startswith(PROM_COST_USD_TOTAL)
         got = prometheus.label_values(name, match, history.start_s, history.end_s)
         assert sorted(got) == sorted({getattr(s, name) for s in STREAMS})
@@ -201,6 +138,8 @@ def test_recording_rules_equal_the_ledger(prometheus: Prometheus, history: Histo
     }
     for record, expected in cases.items():
         result = prometheus.query(rules[record], history.end_s)
-        _assert_equal(_values(result, WF), expected, record)
+        assert_equal(series_values(result, WF), expected, record)
     share = prometheus.query(rules[alerting.UNATTRIBUTED_SHARE], history.end_s)
-    _assert_equal(_values(share, ()), expectations.unattributed_share(86400), alerting.UNATTRIBUTED_SHARE)
+    assert_equal(
+        series_values(share, ()), expectations.unattributed_share(86400), alerting.UNATTRIBUTED_SHARE
+    )

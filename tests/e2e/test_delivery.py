@@ -16,7 +16,9 @@ from pathlib import Path
 import grpc
 import pytest
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
-from opentelemetry.sdk.trace.export import SpanExportResult
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from serve_process import ServeProcess, total
 
 from costline import attributes as attr
@@ -154,10 +156,6 @@ def test_same_batch_twice_is_counted_once_and_forwarded_twice(
 
 def test_one_call_as_two_genai_spans_is_counted_once(tmp_path: Path, tempo: GrpcTraceCapture) -> None:
     """costline's span and the official OTel GenAI instrumentation's span of the same call."""
-    from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-
     call = Call("openai", "gpt-4o", 1_000, 100, response_id="chatcmpl-shared")
     exporter = InMemorySpanExporter()
     provider = TracerProvider()

@@ -15,6 +15,10 @@ with costline's pricing code):
 
 from __future__ import annotations
 
+import signal
+import socket
+import threading
+import time
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -192,3 +196,51 @@ def test_bad_configuration_exits_2_listing_every_problem(tmp_path: Path) -> None
     assert "traces_protocol (--traces-protocol)" in log
     assert "metrics_interval_s (--metrics-interval-s)" in log
     assert "Traceback" not in log
+
+
+def test_bad_price_overrides_exit_2_and_a_taken_port_exits_1(tmp_path: Path) -> None:
+    overrides = tmp_path / "prices.yaml"
+    overrides.write_text("version: 1\nmodels:\n  - id: x\n    rates: {input: -1}\n", encoding="utf-8")
+    bad_prices = ServeProcess(tmp_path, args=[f"--price-overrides={overrides}"])
+    with pytest.raises(RuntimeError, match="did not start"):
+        bad_prices.start(timeout_s=20)
+    assert bad_prices.process is not None
+    assert bad_prices.process.returncode == 2
+    assert "costline serve: config error: price_overrides: " in bad_prices.log()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        (tmp_path / "busy").mkdir()
+        busy = ServeProcess(tmp_path / "busy", args=[f"--http-port={port}"])
+        with pytest.raises(RuntimeError, match="did not start"):
+            busy.start(timeout_s=20)
+    assert busy.process is not None
+    assert busy.process.returncode == 1
+    assert "costline serve: cannot start: cannot listen (HTTP)" in busy.log()
+    assert "Traceback" not in bad_prices.log() + busy.log()
+
+
+def test_sigterm_finishes_in_flight_requests_then_exits_0(tmp_path: Path, tempo: GrpcTraceCapture) -> None:
+    tempo.hold = threading.Event()  # Tempo answers only when released: the request stays in flight
+    serve = ServeProcess(tmp_path, args=[f"--traces-endpoint={tempo.endpoint}"]).start()
+    exporter = GrpcSpanExporter(endpoint=serve.grpc_target, insecure=True, timeout=30)
+    result: list[SpanExportResult] = []
+    exporting = threading.Thread(target=lambda: result.append(exporter.export(make_spans([SONNET]))))
+    exporting.start()
+    deadline = time.monotonic() + 15
+    while total(serve.metrics(), names.PROM_REQUESTS_TOTAL) < 1:
+        assert time.monotonic() < deadline, serve.log()
+        time.sleep(0.02)
+    assert serve.process is not None
+    serve.process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + 15
+    while serve.get("/readyz")[0] != 503:  # out of the load balancer while it drains
+        assert time.monotonic() < deadline, serve.log()
+        time.sleep(0.02)
+    tempo.hold.set()
+    exporting.join(30)
+    exporter.shutdown()
+    assert result == [SpanExportResult.SUCCESS]  # the in-flight request was finished, not dropped
+    assert serve.stop() == 0
+    assert "received SIGTERM" in serve.log()

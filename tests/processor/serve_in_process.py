@@ -14,17 +14,16 @@ from otlp_grpc_capture import GrpcTraceCapture
 
 @contextmanager
 def running_service(tmp_path: Path, tempo: GrpcTraceCapture, **overrides: object) -> Iterator[Service]:
-    config = dataclasses.replace(
-        ServeConfig(),
-        grpc_port=0,
-        http_port=0,
-        metrics_port=0,
-        ledger_path=tmp_path / "ledger.sqlite3",
-        traces_endpoint=tempo.endpoint,
-        traces_timeout_s=5.0,
-        shutdown_grace_s=2.0,
-        **overrides,  # type: ignore[arg-type]
-    )
+    settings: dict[str, object] = {
+        "grpc_port": 0,
+        "http_port": 0,
+        "metrics_port": 0,
+        "ledger_path": tmp_path / "ledger.sqlite3",
+        "traces_endpoint": tempo.endpoint,
+        "traces_timeout_s": 5.0,
+        "shutdown_grace_s": 2.0,
+    }
+    config = dataclasses.replace(ServeConfig(), **{**settings, **overrides})  # type: ignore[arg-type]
     service = Service(config)
     service.start()
     try:

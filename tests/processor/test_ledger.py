@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import tempfile
 import threading
 from collections.abc import Iterator
 from decimal import Decimal
@@ -10,6 +11,8 @@ from pathlib import Path
 
 import pytest
 from _ledger_factories import T0, make_call, priced, unpriced
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from costline.attributes import UNATTRIBUTED
 from costline_processor import metric_names as names
@@ -210,11 +213,25 @@ def test_a_failed_batch_is_rolled_back_completely(ledger: Ledger) -> None:
     assert ledger.verify() == []
 
 
-def test_one_ledger_file_has_one_writer(tmp_path: Path) -> None:
-    # Two writers would each checkpoint calls into the same totals: the second one is refused.
-    with Ledger(tmp_path / "ledger.sqlite3"), pytest.raises(LedgerLockedError, match="in use"):
-        Ledger(tmp_path / "ledger.sqlite3")
-    Ledger(tmp_path / "ledger.sqlite3").close()  # free again once closed
+def test_one_ledger_file_has_one_writer_and_any_number_of_readers(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.sqlite3"
+    with Ledger(path) as writer:
+        writer.record([priced(make_call(1))])  # pending: not checkpointed into the totals yet
+        # Two writers would each checkpoint calls into the same totals: a second writer is refused...
+        with pytest.raises(LedgerLockedError, match="in use"):
+            Ledger(path, read_only=False)
+        # ...and a Ledger opened while the writer runs (a report) is read-only but sees everything.
+        with Ledger(path) as reader:
+            assert reader.read_only
+            assert reader.totals() == writer.totals()
+            assert reader.totals().requests == 1
+            with pytest.raises(LedgerLockedError, match="read-only"):
+                reader.record([priced(make_call(2))])
+            with pytest.raises(LedgerLockedError, match="read-only"):
+                reader.purge_older_than(0)
+        assert writer.totals().requests == 1
+    with Ledger(path, read_only=False) as again:  # free again once closed
+        assert not again.read_only
 
 
 def test_concurrent_writers_are_serialised(ledger: Ledger) -> None:
@@ -258,3 +275,29 @@ def test_bad_arguments_are_rejected(tmp_path: Path) -> None:
         Ledger(tmp_path / "a.sqlite3", retention_days=0)
     with pytest.raises(ValueError, match="synchronous"):
         Ledger(tmp_path / "b.sqlite3", synchronous="OFF")  # type: ignore[arg-type]
+
+
+_money = st.decimals(min_value=0, max_value=1000, places=12, allow_nan=False, allow_infinity=False)
+
+
+@settings(max_examples=15, deadline=None)
+@given(costs=st.lists(st.tuples(_money, _money, _money, _money), min_size=1, max_size=30))
+def test_any_costs_sum_exactly_across_checkpoints_and_restarts(costs: list[tuple[Decimal, ...]]) -> None:
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / "ledger.sqlite3"
+        calls = [
+            priced(make_call(n, workflow=f"wf{n % 3}"), *(str(part) for part in parts))
+            for n, parts in enumerate(costs)
+        ]
+        with Ledger(path) as ledger:
+            for start in range(0, len(calls), 7):
+                ledger.record(calls[start : start + 7])
+                if start % 2:
+                    ledger.checkpoint()
+            live = ledger.totals()
+        with Ledger(path) as ledger:
+            assert ledger.totals() == live
+            assert ledger.verify() == []
+            rows = list(ledger.iter_calls())
+    assert live.cost_total == sum((sum(parts, Decimal(0)) for parts in costs), Decimal(0))
+    assert sum(Decimal(str(row["cost_total"])) for row in rows) == live.cost_total

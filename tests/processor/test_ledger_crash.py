@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import textwrap
 import time
+from contextlib import closing
 from decimal import Decimal
 from pathlib import Path
 
@@ -23,7 +25,9 @@ WRITER = textwrap.dedent(
     sys.path.insert(0, {str(Path(__file__).parent)!r})
     from pathlib import Path
     from _ledger_factories import make_call, priced
-    from costline_processor.ledger import Ledger
+    from costline_processor.ledger import Ledger, store
+
+    store.CHECKPOINT_INTERVAL_S = 0.02  # frequent checkpoints: the kill finds rows on both sides of one
 
     ledger = Ledger(Path(sys.argv[1]))
     batch = 0
@@ -56,7 +60,11 @@ def test_kill_9_mid_load_loses_no_acknowledged_batch(tmp_path: Path) -> None:
         writer.stderr.close()  # type: ignore[union-attr]
     assert acknowledged >= 40, "the writer was too slow to acknowledge 40 batches in 40 s"
 
-    with Ledger(path) as ledger:  # the dead writer's lock is gone with it
+    with closing(sqlite3.connect(path)) as raw:  # as the writer left it: checkpointed up to some call
+        checkpoint = int(raw.execute("SELECT value FROM meta WHERE key = 'checkpoint_seq'").fetchone()[0])
+        assert 0 < checkpoint <= raw.execute("SELECT MAX(seq) FROM calls").fetchone()[0]
+
+    with Ledger(path) as ledger:  # the dead writer's lock is gone with it; rows after the checkpoint replay
         assert ledger.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         stored = {int.from_bytes(row["trace_id"], "big") for row in ledger.iter_calls()}  # type: ignore[arg-type]
         assert set(range((acknowledged + 1) * BATCH)) <= stored  # every acknowledged call is there

@@ -115,23 +115,27 @@ def test_outcomes_and_budgets_are_exported(ledger: Ledger) -> None:
 
 
 def _batches(start: int, count: int) -> list[tuple[list[PricedCall], list[Outcome]]]:
-    """Batches of ten calls over 13 workflows and 3 tenants, every fifth unpriced, two outcomes each."""
+    """Batches of ten calls over 13 workflows and 3 tenants, every fifth unpriced, and two outcomes, one
+    of them for a workflow that has outcomes only (`campaign<batch>`)."""
     batches = []
     for batch in range(start, start + count, 10):
         calls = [
             priced(make_call(n, workflow=f"wf{n % 13}", tenant=f"t{n % 3}"), output=f"0.00{n % 7}1")
-            if n % 5 else unpriced(make_call(n, model=f"m{n % 4}"), names.REASON_UNKNOWN_MODEL)
+            if n % 5 else unpriced(make_call(n, workflow=f"wf{n % 13}", model=f"m{n % 4}"), names.REASON_UNKNOWN_MODEL)
             for n in range(batch, batch + 10)
         ]  # fmt: skip
         wins = [
-            Outcome(n.to_bytes(16, "big"), b"o" * 8, n, f"wf{n % 13}", "won", 1) for n in (batch, batch + 1)
+            Outcome(batch.to_bytes(16, "big"), b"o" * 8, batch, f"wf{batch % 13}", "won", 1),
+            Outcome(batch.to_bytes(16, "big"), b"p" * 8, batch, f"campaign{batch // 10}", "signup", 2),
         ]
         batches.append((calls, wins))
     return batches
 
 
 def test_a_restart_continues_every_counter_exactly(tmp_path: Path) -> None:
-    limits = LabelLimits(max_values_per_label=5)  # wf5..wf12 overflow: the decisions must survive too
+    # 12 workflow ids fit: wf0..wf9 and campaign0 (batch 0), wf10 (batch 1); wf11, wf12, campaign1.. overflow.
+    # The decisions depend on the order calls and outcomes arrived in, and must survive the restart.
+    limits = LabelLimits(max_values_per_label=12)
     ledger = Ledger(tmp_path / "ledger.sqlite3")
     live = CostMetrics(limits=limits)
     live.seed_from(ledger)  # an empty ledger: counters start at zero
@@ -154,7 +158,12 @@ def test_a_restart_continues_every_counter_exactly(tmp_path: Path) -> None:
         live.observe(result)
         restarted.observe(result)
     assert samples(restarted.render_prometheus()) == samples(live.render_prometheus())
-    assert value(samples(live.render_prometheus()), "llm_requests_total") == 300
+    final = samples(live.render_prometheus())
+    assert value(final, "llm_requests_total") == 300
+    assert value(final, "llm_workflow_outcomes_total", workflow_id="campaign0") == 2
+    assert not [labels for _, labels in final if ("workflow_id", "wf11") in labels]
+    # wf11 and wf12 are 2 of every 13 calls: 23 + 23 of 300
+    assert value(final, "llm_requests_total", workflow_id=names.OVERFLOW_LABEL_VALUE) == 46
     reopened.close()
 
 

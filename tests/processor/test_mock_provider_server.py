@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import http.client
 import json
+import socket
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +58,23 @@ def test_queue_is_fifo_then_default(mock_provider: MockProvider) -> None:
     assert texts == ["first", "second", "default"]
 
 
+def test_concurrent_requests_each_take_one_queued_behaviour(mock_provider: MockProvider) -> None:
+    texts = [f"answer {index}" for index in range(16)]
+    mock_provider.enqueue(*(MockBehaviour(text=text, latency_s=0.02) for text in texts))
+
+    def ask(_: int) -> str:
+        with openai_client(mock_provider) as client:
+            return (
+                client.chat.completions.create(model="m", messages=MESSAGES).choices[0].message.content or ""
+            )
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(ask, range(16)))
+
+    assert sorted(answers) == sorted(texts)
+    assert len(mock_provider.requests) == 16
+
+
 def test_reset_clears_everything(mock_provider: MockProvider) -> None:
     client = openai_client(mock_provider)
     client.embeddings.create(model="m", input="x")
@@ -67,7 +87,20 @@ def test_reset_clears_everything(mock_provider: MockProvider) -> None:
     assert mock_provider.default == MockBehaviour()
     completion = client.chat.completions.create(model="m", messages=MESSAGES)
     assert completion.choices[0].message.content == "Hello from the mock provider."
-    assert completion.id == "chatcmpl-mock000000000001"  # ids restart too: deterministic per test
+    assert len(mock_provider.requests) == 1
+
+
+def test_generated_ids_are_unique_across_resets(mock_provider: MockProvider) -> None:
+    client = openai_client(mock_provider)
+    first = client.chat.completions.create(model="m", messages=MESSAGES).id
+    mock_provider.reset()
+    second = client.chat.completions.create(model="m", messages=MESSAGES).id
+    mock_provider.enqueue(MockBehaviour(response_id="chatcmpl-fixed"))
+    fixed = client.chat.completions.create(model="m", messages=MESSAGES).id
+
+    assert first != second
+    assert first.startswith("chatcmpl-mock")
+    assert fixed == "chatcmpl-fixed"
 
 
 def test_usage_header_overrides_one_call(mock_provider: MockProvider) -> None:
@@ -140,12 +173,25 @@ def test_unknown_path_is_404_and_non_json_body_is_400(mock_provider: MockProvide
 
     status, body = post(mock_provider.url + "/v1/messages", b"not json", {"content-type": "text/plain"})
     assert status == 400
-    assert body == {
-        "type": "error",
-        "error": {"type": "invalid_request_error", "message": "The request body must be a JSON object."},
-        "request_id": "req_mock000000000002",
+    assert body["type"] == "error"
+    assert body["error"] == {
+        "type": "invalid_request_error",
+        "message": "The request body must be a JSON object.",
     }
+    assert body["request_id"].startswith("req_mock")
     assert mock_provider.requests[-1].body == "not json"  # recorded as sent
+
+
+def test_chunked_request_body_is_read(mock_provider: MockProvider) -> None:
+    connection = http.client.HTTPConnection("127.0.0.1", int(mock_provider.url.rsplit(":", 1)[1]), timeout=10)
+    body = iter([b'{"model": "chunky", ', b'"input": "x"}'])
+    connection.request("POST", "/v1/embeddings", body=body, encode_chunked=True)
+    with connection.getresponse() as response:
+        reply = json.loads(response.read())
+    connection.close()
+
+    assert reply["model"] == "chunky"
+    assert mock_provider.requests[-1].body == {"model": "chunky", "input": "x"}
 
 
 def test_latency_delays_the_reply(mock_provider: MockProvider) -> None:
@@ -283,3 +329,21 @@ def test_cli_help_and_bad_usage() -> None:
     refused = subprocess.run(bad, capture_output=True, text=True, timeout=30, check=False)
     assert refused.returncode == 2
     assert "input_tokens" in refused.stderr
+
+
+def test_cli_reports_a_busy_port() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        busy = subprocess.run(
+            [str(COSTLINE), "mock-provider", "--port", port],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+
+    assert busy.returncode == 1
+    assert "cannot listen" in busy.stderr
+    assert "Traceback" not in busy.stderr

@@ -60,8 +60,13 @@ def test_the_translation_port_matches_known_examples() -> None:
 
 
 @pytest.fixture
-def metrics(tmp_path: Path) -> Iterator[CostMetrics]:
-    ledger = Ledger(tmp_path / "ledger.sqlite3")
+def ledger(tmp_path: Path) -> Iterator[Ledger]:
+    with Ledger(tmp_path / "ledger.sqlite3") as ledger:
+        yield ledger
+
+
+@pytest.fixture
+def metrics(ledger: Ledger) -> CostMetrics:
     metrics = CostMetrics(budgets=Budgets.parse("support: 100"))
     metrics.seed_from(ledger)
     metrics.observe(ledger.record(
@@ -69,9 +74,7 @@ def metrics(tmp_path: Path) -> Iterator[CostMetrics]:
         [Outcome(b"t" * 16, b"s" * 8, 1, "support", "resolved", 1)],
     ))  # fmt: skip
     metrics.telemetry.set_gauge(names.SELF_INFLIGHT_BATCHES, 1)
-    metrics.start_time_ns = ledger.first_record_ns or 0
-    yield metrics
-    ledger.close()
+    return metrics
 
 
 def test_otlp_names_translate_to_the_documented_prometheus_names(metrics: CostMetrics) -> None:
@@ -90,7 +93,7 @@ def test_otlp_names_translate_to_the_documented_prometheus_names(metrics: CostMe
     assert translated[names.SELF_INFLIGHT_BATCHES] == names.SELF_INFLIGHT_BATCHES
 
 
-def test_otlp_sums_are_cumulative_monotonic_with_exemplars(metrics: CostMetrics, tmp_path: Path) -> None:
+def test_otlp_sums_are_cumulative_monotonic_with_exemplars(metrics: CostMetrics, ledger: Ledger) -> None:
     now = time.time_ns()
     request = metrics.to_otlp(now)
     resource = {kv.key: kv.value.string_value for kv in request.resource_metrics[0].resource.attributes}
@@ -105,7 +108,7 @@ def test_otlp_sums_are_cumulative_monotonic_with_exemplars(metrics: CostMetrics,
         for p in cost.sum.data_points
     }
     assert points["output"].as_double == 0.002
-    assert points["output"].start_time_unix_nano == metrics.start_time_ns > 0
+    assert points["output"].start_time_unix_nano == ledger.created_ns <= (ledger.first_record_ns or 0)
     assert points["output"].time_unix_nano == now
     (exemplar,) = points["output"].exemplars
     assert (exemplar.trace_id, exemplar.span_id) == (make_call(1).trace_id, make_call(1).span_id)
@@ -116,6 +119,29 @@ def test_otlp_sums_are_cumulative_monotonic_with_exemplars(metrics: CostMetrics,
     budget = by_name[names.BUDGET_USD]
     assert budget.WhichOneof("data") == "gauge"
     assert budget.gauge.data_points[0].as_double == 100
+
+
+def test_the_start_time_survives_a_restart(tmp_path: Path) -> None:
+    with Ledger(tmp_path / "ledger.sqlite3") as ledger:
+        first = CostMetrics()
+        first.seed_from(ledger)  # still empty
+        first.observe(ledger.record([priced(make_call(1))]))
+        before = first.to_otlp(time.time_ns())
+    with Ledger(tmp_path / "ledger.sqlite3") as ledger:
+        again = CostMetrics()
+        again.seed_from(ledger)
+        after = again.to_otlp(time.time_ns())
+
+    def starts(request: ExportMetricsServiceRequest) -> set[int]:
+        metrics = request.resource_metrics[0].scope_metrics[0].metrics
+        return {
+            p.start_time_unix_nano
+            for m in metrics
+            if m.WhichOneof("data") == "sum"
+            for p in m.sum.data_points
+        }
+
+    assert starts(before) == starts(after) == {ledger.created_ns}
 
 
 class _Capture:

@@ -6,6 +6,7 @@ import base64
 import gzip
 import http.client
 import json
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -21,6 +22,8 @@ from opentelemetry.sdk.trace.export import SpanExportResult
 from serve_in_process import running_service
 
 from costline import attributes as attr
+from costline_processor import metric_names as names
+from costline_processor import receiver_http
 from costline_processor.server import Service
 from genai_spans import Call, encode_request, make_spans
 from otlp_grpc_capture import GrpcTraceCapture
@@ -168,3 +171,30 @@ def test_metrics_and_health_endpoints(tmp_path: Path, tempo: GrpcTraceCapture) -
         connection.close()
     assert "llm_cost_usd_total{" in text
     assert "costline_spans_received_total" in text
+
+
+def test_connections_beyond_the_cap_are_closed(
+    tmp_path: Path, tempo: GrpcTraceCapture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(receiver_http, "MAX_CONNECTIONS", 2)
+    with running_service(tmp_path, tempo) as service:
+        held = [socket.create_connection(("127.0.0.1", service.http.port), timeout=5) for _ in range(2)]
+        try:
+            extra = socket.create_connection(("127.0.0.1", service.http.port), timeout=5)
+            assert extra.recv(1) == b""  # closed by the server without a thread
+            extra.close()
+            assert service.telemetry.value(names.SELF_REQUESTS_REFUSED, reason="too_many_connections") == 1
+        finally:
+            for connection in held:
+                connection.close()
+        deadline = time.monotonic() + 10
+        while post_status(service) != 200:  # the slots free up once the idle connections close
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+
+
+def post_status(service: Service) -> int:
+    try:
+        return post(service, payload(), PROTOBUF)[0]
+    except (ConnectionError, http.client.HTTPException):
+        return 0

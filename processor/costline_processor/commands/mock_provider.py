@@ -163,6 +163,10 @@ def _serve(server: MockProvider) -> None:
         stopped.set()
 
     signal.signal(signal.SIGTERM, _stop)
+    try:
+        server.start()
+    except OSError as exc:
+        raise click.ClickException(f"cannot listen: {exc}") from exc
     with server:
         click.echo(server.url)
         click.echo(f"OpenAI base_url: {server.openai_base_url}")

@@ -34,14 +34,29 @@ EXIT_STARTUP = 1
 logger = logging.getLogger("costline.serve")
 
 
+def _metavar(type_name: str, name: str) -> str:
+    if name.endswith("_endpoint"):
+        return "URL"
+    if name.endswith("_headers"):
+        return "K=V,..."
+    for prefix, metavar in (("int", "INTEGER"), ("float", "NUMBER"), ("Path", "PATH")):
+        if type_name.startswith(prefix):
+            return metavar
+    return "TEXT"
+
+
 def _config_options(command: Callable[..., None]) -> Callable[..., None]:
+    # Values stay strings here: config.load_config parses and validates every source the same way.
     for f in reversed(FIELDS):
         help_text = f.metadata["help"]
         if f.type in (bool, "bool"):
             decls = [f"{cli_flag(f.name)}/--no-{f.name.replace('_', '-')}", f.name]
             command = click.option(*decls, default=None, help=help_text)(command)
         else:
-            command = click.option(cli_flag(f.name), f.name, default=None, help=help_text)(command)
+            metavar = _metavar(str(f.type), f.name)
+            command = click.option(cli_flag(f.name), f.name, default=None, metavar=metavar, help=help_text)(
+                command
+            )
     return command
 
 
@@ -78,11 +93,10 @@ def run(config: ServeConfig) -> int:
 
     try:
         service = Service(config)
-    except PricingConfigError as exc:
-        click.echo(f"costline serve: config error: price_overrides: {exc}", err=True)
-        return EXIT_CONFIG
-    except BudgetsConfigError as exc:
-        click.echo(f"costline serve: config error: budgets: {exc}", err=True)
+    except (PricingConfigError, BudgetsConfigError) as exc:
+        option = "price_overrides" if isinstance(exc, PricingConfigError) else "budgets"
+        for problem in exc.problems:
+            click.echo(f"costline serve: config error: {option}: {problem}", err=True)
         return EXIT_CONFIG
     except StartupError as exc:
         click.echo(f"costline serve: cannot start: {exc}", err=True)

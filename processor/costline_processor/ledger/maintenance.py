@@ -24,6 +24,21 @@ def replay_after(conn: sqlite3.Connection, checkpoint_seq: int) -> None:
     conn.executemany(totals_upsert("call_totals"), rows)
 
 
+def aggregates_with_uncheckpointed(conn: sqlite3.Connection) -> list[Aggregate]:
+    """The totals plus the calls a live writer has not checkpointed yet (what a read-only Ledger sees)."""
+    checkpoint = conn.execute("SELECT value FROM meta WHERE key = 'checkpoint_seq'").fetchone()
+    totals = conn.execute(f"SELECT {', '.join(TOTALS_COLUMNS)} FROM call_totals").fetchall()
+    recent = conn.execute(ROLLUP_SELECT.format(where="seq > ?"), (int(checkpoint[0]) if checkpoint else 0,))
+    merged: dict[tuple[LabelKey, str, str], Aggregate] = {}
+    for agg in map(aggregate_from_row, [*totals, *recent.fetchall()]):
+        key = (agg.labels, agg.status, agg.reason)
+        if key in merged:
+            merged[key].merge(agg)
+        else:
+            merged[key] = agg
+    return sorted(merged.values(), key=lambda agg: agg.first_seq)
+
+
 def purge_chunk(conn: sqlite3.Connection, cutoff_ns: int) -> tuple[int, int]:
     """Delete up to PURGE_CHUNK old calls and outcomes, rolling them into the `purged_*` totals first."""
     where = _CHUNK.format(table="calls")

@@ -100,22 +100,24 @@ class Aggregate:
             self.first_seq, self.first_time_ns = other.first_seq, other.first_time_ns
 
     def add(self, priced: PricedCall) -> None:
+        """Add one call (hot path: the caller runs it under `decimal.localcontext(MONEY_CONTEXT)`)."""
         self.requests += 1
-        usage = counted_usage(priced)
+        result = priced.result
+        usage = priced.call.usage
+        if isinstance(result, Cost):
+            cost = self.cost
+            cost[0] += result.input
+            cost[1] += result.cache_read
+            cost[2] += result.cache_write
+            cost[3] += result.output
+        elif result.reason != names.REASON_UNKNOWN_MODEL:
+            usage = None  # the counted_usage() rule, inlined
         if usage is not None:
             tokens = self.tokens
-            tokens[0] += usage.uncached_input_tokens
+            tokens[0] += usage.input_tokens - usage.cache_read_tokens - usage.cache_write_tokens
             tokens[1] += usage.cache_read_tokens
             tokens[2] += usage.cache_write_tokens
             tokens[3] += usage.output_tokens
-        result = priced.result
-        if isinstance(result, Cost):
-            add = MONEY_CONTEXT.add
-            cost = self.cost
-            cost[0] = add(cost[0], result.input)
-            cost[1] = add(cost[1], result.cache_read)
-            cost[2] = add(cost[2], result.cache_write)
-            cost[3] = add(cost[3], result.output)
 
 
 @dataclass(slots=True)

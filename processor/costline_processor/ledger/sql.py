@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Final
@@ -9,6 +10,7 @@ from typing import Final
 from costline_processor.ledger import schema
 from costline_processor.ledger.rows import COUNTED_TOKENS_SQL, Aggregate, LabelKey, money
 
+LOOKUP_CHUNK: Final = 256
 TOTALS_COLUMNS: Final = (*schema.TOTALS_KEY, *schema.TOTALS_VALUES, "first_seq", "first_time_ns")
 UPSERT_SET: Final = ", ".join(
     f"{col} = dec_add({col}, excluded.{col})"
@@ -73,3 +75,19 @@ def aggregate_from_row(row: Sequence[object]) -> Aggregate:
         first_seq=int(row[17]),  # type: ignore[call-overload]
         first_time_ns=int(row[18]),  # type: ignore[call-overload]
     )
+
+
+def lookup(
+    conn: sqlite3.Connection, select: str, column: str, keys: Sequence[bytes]
+) -> list[tuple[bytes, ...]]:
+    """Rows whose `column` is one of `keys`; IN lists are padded to a few sizes to reuse statements."""
+    found: list[tuple[bytes, ...]] = []
+    for start in range(0, len(keys), LOOKUP_CHUNK):
+        chunk = list(keys[start : start + LOOKUP_CHUNK])
+        size = 8
+        while size < len(chunk):
+            size *= 2
+        chunk.extend([chunk[0]] * (size - len(chunk)))
+        sql = f"{select} WHERE {column} IN ({', '.join('?' * size)})"
+        found.extend(conn.execute(sql, chunk).fetchall())
+    return found

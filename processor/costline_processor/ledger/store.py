@@ -8,7 +8,7 @@ Writes are serialised by a lock; SQLite has one writer anyway.
 
 from __future__ import annotations
 
-import fcntl
+import decimal
 import os
 import sqlite3
 import threading
@@ -16,13 +16,27 @@ import time
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Final, Literal
+from typing import Final, Literal
 
 from costline_processor.ledger import schema
-from costline_processor.ledger.maintenance import purge_chunk, replay_after, verify
+from costline_processor.ledger.locking import take_writer_lock
+from costline_processor.ledger.maintenance import (
+    aggregates_with_uncheckpointed,
+    purge_chunk,
+    replay_after,
+    verify,
+)
+from costline_processor.ledger.results import (
+    STATUS_DUPLICATE_CALL,
+    STATUS_NEW,
+    STATUS_REDELIVERED,
+    PurgeResult,
+    RecordedItem,
+    RecordResult,
+)
 from costline_processor.ledger.rows import (
+    MONEY_CONTEXT,
     Aggregate,
     LabelKey,
     OutcomeAggregate,
@@ -33,7 +47,7 @@ from costline_processor.ledger.rows import (
     status_of,
     totals_of,
 )
-from costline_processor.ledger.schema import LedgerLockedError
+from costline_processor.ledger.schema import LedgerLockedError, LedgerSchemaError
 from costline_processor.ledger.sql import (
     INSERT_CALL,
     INSERT_OUTCOME,
@@ -41,17 +55,13 @@ from costline_processor.ledger.sql import (
     TOTALS_COLUMNS,
     aggregate_from_row,
     aggregate_row,
+    lookup,
     outcome_upsert,
     totals_upsert,
 )
 from costline_processor.model import Outcome, PricedCall
 
-RecordStatus = Literal["new", "redelivered", "duplicate_call"]
-STATUS_NEW: Final = "new"
-STATUS_REDELIVERED: Final = "redelivered"
-STATUS_DUPLICATE_CALL: Final = "duplicate_call"
 NS_PER_DAY: Final = 86_400 * 1_000_000_000
-_LOOKUP_CHUNK: Final = 256
 # The cumulative totals are brought up to date (checkpointed) at most this often or when this many label
 # sets are pending; rows written since the last checkpoint are replayed into them after a crash.
 CHECKPOINT_INTERVAL_S: Final = 5.0
@@ -59,34 +69,22 @@ CHECKPOINT_MAX_KEYS: Final = 4096
 TotalsKey = tuple[LabelKey, str, str]  # labels, status, unpriced reason ("" when priced)
 
 
-@dataclass(frozen=True, slots=True)
-class RecordedItem:
-    """What the ledger did with one priced call; `canonical_span_id` is the span carrying its cost."""
-
-    priced: PricedCall
-    status: RecordStatus
-    canonical_span_id: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class RecordResult:
-    items: list[RecordedItem]  # same order as the `priced` argument
-    new_outcomes: list[Outcome]
-    duplicate_outcomes: int
-
-
-@dataclass(frozen=True, slots=True)
-class PurgeResult:
-    calls: int
-    outcomes: int
-
-
 class Ledger:
     """The durable, deduplicated record of every LLM call and business outcome (thread-safe)."""
 
     def __init__(
-        self, path: Path, *, retention_days: int = 400, synchronous: Literal["FULL", "NORMAL"] = "FULL"
+        self,
+        path: Path,
+        *,
+        retention_days: int = 400,
+        synchronous: Literal["FULL", "NORMAL"] = "FULL",
+        read_only: bool | None = None,
     ) -> None:
+        """Open (creating if needed) the ledger.
+
+        `read_only=False`: as the writer, or raise `LedgerLockedError` if another process writes it (what
+        `costline serve` wants); `True`: read-only; `None`: the writer if free, else read-only (reports).
+        """
         if retention_days < 1:
             raise ValueError(f"retention_days must be >= 1 (got {retention_days})")
         if synchronous not in ("FULL", "NORMAL"):
@@ -99,31 +97,50 @@ class Ledger:
         # After a failed transaction `_pending` may hold calls that were rolled back: it is dropped and the
         # next checkpoint rebuilds from the committed rows instead.
         self._replay_needed = False
+        self._next_seq = self._checkpoint_seq = 0  # set by _open() for the writer
         self._last_checkpoint = time.monotonic()
-        self._owner = _own(self.path)
+        self._owner = None if read_only else take_writer_lock(self.path)
+        if self._owner is None and read_only is False:
+            raise LedgerLockedError(f"{self.path} is in use by another costline process (or Ledger)")
+        self.read_only = self._owner is None
         self._conn: sqlite3.Connection | None = None
         try:
             self._conn = schema.connect(os.fspath(self.path), synchronous=synchronous)
-            schema.migrate(self._conn)
-            with self._lock, self._transaction() as conn:
-                self._meta = self._open(conn)
+            if self.read_only:
+                self._meta = self._read_meta(self._conn)
+            else:
+                schema.migrate(self._conn)
+                with self._lock, self._transaction() as conn:
+                    self._meta = self._open(conn)
         except BaseException:
-            if self._conn is not None:
-                self._conn.close()
-            self._owner.close()
+            self._release()
             raise
+
+    def _read_meta(self, conn: sqlite3.Connection) -> dict[str, str]:
+        try:
+            return dict(conn.execute("SELECT key, value FROM meta").fetchall())
+        except sqlite3.OperationalError as exc:
+            raise LedgerSchemaError(f"{self.path} is not a costline ledger ({exc})") from exc
+
+    def _release(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+        if self._owner is not None:
+            self._owner.close()  # releases the writer lock
+            self._owner = None
 
     # --- lifecycle -------------------------------------------------------------------------------------
     def close(self) -> None:
         """Checkpoint the totals and close the file."""
         if self._conn is None:
             return
-        self.checkpoint()
-        with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
-                self._owner.close()  # releases the flock
+        try:
+            if not self.read_only:
+                self.checkpoint()  # if this fails, the next open replays the rows instead
+        finally:
+            with self._lock:
+                self._release()
 
     def __enter__(self) -> Ledger:
         return self
@@ -140,7 +157,12 @@ class Ledger:
     @property
     def instance_id(self) -> str:
         """A stable id for this ledger (the default `service.instance.id` of its cumulative metrics)."""
-        return self._meta["instance_id"]
+        return str(self._meta["instance_id"])
+
+    @property
+    def created_ns(self) -> int:
+        """When the ledger file was created: the start time of its cumulative metrics (never changes)."""
+        return int(self._meta["created_ns"])
 
     @property
     def first_record_ns(self) -> int | None:
@@ -149,10 +171,12 @@ class Ledger:
         return int(value) if value is not None else None
 
     @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction (the caller holds the lock)."""
+    def _transaction(self, *, write: bool = True) -> Iterator[sqlite3.Connection]:
+        """One transaction (the caller holds the lock); writing needs the writer lock."""
+        if write and self.read_only:
+            raise LedgerLockedError(f"{self.path} is open read-only (another process is writing it)")
         conn = self.conn
-        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
         try:
             yield conn
         except BaseException:
@@ -214,37 +238,37 @@ class Ledger:
         call_keys = [
             p.call.trace_id + p.call.response_id.encode() if p.call.response_id else None for p in priced
         ]
-        known_spans = {row[0] for row in _lookup(conn, "SELECT span_key FROM calls", "span_key", span_keys)}
+        known_spans = {row[0] for row in lookup(conn, "SELECT span_key FROM calls", "span_key", span_keys)}
         wanted = [key for key in call_keys if key is not None]
         known_calls: dict[bytes, bytes] = {}
         if wanted:
             select = "SELECT call_key, substr(span_key, 17) FROM calls"
-            known_calls.update((row[0], row[1]) for row in _lookup(conn, select, "call_key", wanted))
+            known_calls.update((row[0], row[1]) for row in lookup(conn, select, "call_key", wanted))
         items: list[RecordedItem] = []
         rows: list[tuple[object, ...]] = []
         pending = self._pending
-        for p, span_key, call_key in zip(priced, span_keys, call_keys, strict=True):
-            if span_key in known_spans:
-                items.append(RecordedItem(p, STATUS_REDELIVERED, p.call.span_id))
-                continue
-            if call_key is not None and call_key in known_calls:
-                items.append(RecordedItem(p, STATUS_DUPLICATE_CALL, known_calls[call_key]))
-                continue
-            seq = self._next_seq
-            self._next_seq += 1
-            known_spans.add(span_key)
-            if call_key is not None:
-                known_calls[call_key] = p.call.span_id
-            labels, status = label_key(p), status_of(p)
-            rows.append(call_row(seq, p, labels, status=status, span_key=span_key, call_key=call_key))
-            key = (labels, status, reason_of(p))
-            agg = pending.get(key)
-            if agg is None:
-                agg = pending[key] = Aggregate(
-                    labels, status, key[2], first_seq=seq, first_time_ns=p.call.start_time_ns
-                )
-            agg.add(p)
-            items.append(RecordedItem(p, STATUS_NEW, p.call.span_id))
+        context = decimal.localcontext(MONEY_CONTEXT)  # exact sums: Inexact raises
+        with context:
+            for p, span_key, call_key in zip(priced, span_keys, call_keys, strict=True):
+                if span_key in known_spans:
+                    items.append(RecordedItem(p, STATUS_REDELIVERED, p.call.span_id))
+                    continue
+                if call_key is not None and call_key in known_calls:
+                    items.append(RecordedItem(p, STATUS_DUPLICATE_CALL, known_calls[call_key]))
+                    continue
+                seq = self._next_seq
+                self._next_seq += 1
+                known_spans.add(span_key)
+                if call_key is not None:
+                    known_calls[call_key] = p.call.span_id
+                labels, status = label_key(p), status_of(p)
+                rows.append(call_row(seq, p, labels, status=status, span_key=span_key, call_key=call_key))
+                key = (labels, status, reason_of(p))
+                agg = pending.get(key)
+                if agg is None:
+                    agg = pending[key] = Aggregate(*key, first_seq=seq, first_time_ns=p.call.start_time_ns)
+                agg.add(p)
+                items.append(RecordedItem(p, STATUS_NEW, p.call.span_id))
         if rows:
             conn.executemany(INSERT_CALL, rows)
         return items
@@ -253,7 +277,7 @@ class Ledger:
         if not outcomes:
             return []
         span_keys = [o.trace_id + o.span_id for o in outcomes]
-        known = {row[0] for row in _lookup(conn, "SELECT span_key FROM outcomes", "span_key", span_keys)}
+        known = {row[0] for row in lookup(conn, "SELECT span_key FROM outcomes", "span_key", span_keys)}
         new: list[Outcome] = []
         rows: list[tuple[object, ...]] = []
         totals: list[tuple[object, ...]] = []
@@ -299,6 +323,8 @@ class Ledger:
             self._checkpoint_locked()
 
     def _checkpoint_locked(self) -> None:
+        if self.read_only:
+            raise LedgerLockedError(f"{self.path} is open read-only (another process is writing it)")
         if self._pending or self._replay_needed:
             with self._transaction() as conn:
                 self._flush(conn)
@@ -330,10 +356,16 @@ class Ledger:
 
     def iter_aggregates(self) -> Iterator[Aggregate]:
         """Cumulative totals per label set, first appearance first (what `CostMetrics.seed_from` reads)."""
-        self.checkpoint()
         columns = ", ".join(TOTALS_COLUMNS)
-        for row in self._read(f"SELECT {columns} FROM call_totals ORDER BY first_seq"):
-            yield aggregate_from_row(row)
+        with self._lock:
+            if not self.read_only:
+                self._checkpoint_locked()
+                rows = self.conn.execute(f"SELECT {columns} FROM call_totals ORDER BY first_seq").fetchall()
+                yield from map(aggregate_from_row, rows)
+                return
+            with self._transaction(write=False) as conn:  # one consistent snapshot
+                aggregates = aggregates_with_uncheckpointed(conn)
+        yield from aggregates
 
     def iter_outcome_aggregates(self) -> Iterator[OutcomeAggregate]:
         sql = "SELECT workflow_id, outcome, count, first_seq, first_time_ns FROM outcome_totals"
@@ -368,30 +400,3 @@ class Ledger:
         with self._lock:
             self._checkpoint_locked()
             return verify(self.conn)
-
-
-def _own(path: Path) -> IO[str]:
-    """Take the ledger's exclusive lock: two writers would checkpoint each other's calls (double count)."""
-    owner = open(f"{path}.lock", "a+")  # noqa: SIM115 - held open for the ledger's lifetime
-    try:
-        fcntl.flock(owner.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        owner.close()
-        raise LedgerLockedError(f"{path} is in use by another costline process (or another Ledger)") from None
-    return owner
-
-
-def _lookup(
-    conn: sqlite3.Connection, select: str, column: str, keys: Sequence[bytes]
-) -> list[tuple[bytes, ...]]:
-    """Rows whose `column` is one of `keys`; IN lists are padded to a few sizes to reuse statements."""
-    found: list[tuple[bytes, ...]] = []
-    for start in range(0, len(keys), _LOOKUP_CHUNK):
-        chunk = list(keys[start : start + _LOOKUP_CHUNK])
-        size = 8
-        while size < len(chunk):
-            size *= 2
-        chunk.extend([chunk[0]] * (size - len(chunk)))
-        sql = f"{select} WHERE {column} IN ({', '.join('?' * size)})"
-        found.extend(conn.execute(sql, chunk).fetchall())
-    return found

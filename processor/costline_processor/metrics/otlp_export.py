@@ -1,6 +1,6 @@
 """The cost metrics as OTLP: an `ExportMetricsServiceRequest`, and a pusher that POSTs it to Mimir.
 
-Sums are cumulative and monotonic, their start time is the ledger's first record, so a push that fails is
+Sums are cumulative and monotonic, their start time is the ledger's creation, so a push that fails is
 simply superseded by the next one (nothing is lost). Units are curly-brace annotations (`{USD}`), which
 the Prometheus/Mimir OTLP translation turns into no suffix: `llm.cost.usd` -> `llm_cost_usd_total`.
 """

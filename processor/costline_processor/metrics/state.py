@@ -9,17 +9,19 @@ rendered.
 from __future__ import annotations
 
 import decimal
+import heapq
 import os
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Final
 
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 
 from costline_processor import metric_names as names
-from costline_processor.ledger import Aggregate, Ledger, RecordResult
+from costline_processor.ledger import Aggregate, Ledger, OutcomeAggregate, RecordResult
 from costline_processor.ledger.rows import ZERO, LabelKey, counted_usage, label_key
 from costline_processor.metrics.budgets import Budgets
 from costline_processor.metrics.guard import LabelGuard, LabelLimits
@@ -83,13 +85,19 @@ class CostMetrics:
             self._reset()
             self._seeding = True
             try:
-                for aggregate in ledger.iter_aggregates():
-                    self._add_aggregate(aggregate)
-                for outcome in ledger.iter_outcome_aggregates():
-                    self._add_outcome(outcome.workflow_id, outcome.outcome, outcome.count)
+                # Calls and outcomes share the workflow_id admissions: replay them in ledger order.
+                merged: Iterator[Aggregate | OutcomeAggregate] = heapq.merge(
+                    ledger.iter_aggregates(), ledger.iter_outcome_aggregates(), key=lambda a: 0 if isinstance(a, Aggregate) else 1
+                )
+                for aggregate in merged:
+                    if isinstance(aggregate, Aggregate):
+                        self._add_aggregate(aggregate)
+                    else:
+                        self._add_outcome(aggregate.workflow_id, aggregate.outcome, aggregate.count)
             finally:
                 self._seeding = False
-            self.start_time_ns = ledger.first_record_ns or self.start_time_ns
+            # The ledger's creation, not this process's start: the cumulative series never restart.
+            self.start_time_ns = ledger.created_ns
             if self._service_instance_id is None:
                 self._service_instance_id = ledger.instance_id
 

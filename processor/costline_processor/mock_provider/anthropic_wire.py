@@ -71,20 +71,23 @@ def _stop_reason(call: Call) -> str:
     return call.behaviour.finish_reason or ("tool_use" if call.behaviour.tool_calls else "end_turn")
 
 
+def _thinking(call: Call) -> list[dict[str, Any]]:
+    """A thinking block when the request enables extended thinking and the usage has reasoning tokens."""
+    thinking = call.body.get("thinking")
+    enabled = isinstance(thinking, dict) and thinking.get("type") in ("enabled", "adaptive")
+    if not enabled or not call.behaviour.usage.reasoning_tokens:
+        return []
+    return [{"type": "thinking", "thinking": call.behaviour.reasoning_text, "signature": THINKING_SIGNATURE}]
+
+
 def _blocks(call: Call, text: str) -> list[dict[str, Any]]:
-    """Content blocks: the text (unless empty with tool calls), then one tool_use block per tool call."""
+    """Blocks: thinking (if enabled), the text (unless empty with tool calls), then tool_use blocks."""
     tools = [
-        {
-            "type": "tool_use",
-            "id": call.tool_call_id(index, "toolu_"),
-            "name": tool.name,
-            "input": tool.arguments,
-        }
-        for index, tool in enumerate(call.behaviour.tool_calls)
+        {"type": "tool_use", "id": call.tool_call_id(i, "toolu_"), "name": tool.name, "input": tool.arguments}
+        for i, tool in enumerate(call.behaviour.tool_calls)
     ]
-    if not text and tools:
-        return tools
-    return [{"type": "text", "text": text, "citations": None}, *tools]
+    text_block = [] if not text and tools else [{"type": "text", "text": text, "citations": None}]
+    return [*_thinking(call), *text_block, *tools]
 
 
 def _message(call: Call, text: str | None) -> dict[str, Any]:
@@ -113,31 +116,25 @@ def messages(call: Call) -> Reply:
 
 
 def _block_events(call: Call, index: int, block: dict[str, Any]) -> list[dict[str, Any]]:
-    """content_block_start, its deltas (text_delta or input_json_delta pieces), content_block_stop."""
-    extra: list[dict[str, Any]] = []
-    if block["type"] == "text":
+    """content_block_start, its deltas (text, thinking + signature, or tool JSON), content_block_stop."""
+    kind = block["type"]
+    if kind == "text":
         start: dict[str, Any] = {"type": "text", "text": ""}
-        pieces, delta_type, field = split_text(block["text"], call.behaviour.chunks), "text_delta", "text"
-    elif block["type"] == "thinking":
+        deltas = [{"type": "text_delta", "text": p} for p in split_text(block["text"], call.behaviour.chunks)]
+    elif kind == "thinking":
         start = {"type": "thinking", "thinking": "", "signature": ""}
-        pieces, delta_type, field = (
-            split_text(block["thinking"], call.behaviour.chunks),
-            "thinking_delta",
-            "thinking",
-        )
-        extra = [{"type": "signature_delta", "signature": block["signature"]}]
+        pieces = split_text(block["thinking"], call.behaviour.chunks)
+        deltas = [{"type": "thinking_delta", "thinking": piece} for piece in pieces]
+        deltas.append({"type": "signature_delta", "signature": block["signature"]})
     else:
         start = {**block, "input": {}}
-        arguments = json.dumps(block["input"])
-        pieces, delta_type, field = (
-            split_text(arguments, call.behaviour.chunks),
-            "input_json_delta",
-            "partial_json",
-        )
-    deltas = [{"type": delta_type, field: piece} for piece in pieces] + extra
-    delta_events = [{"type": "content_block_delta", "index": index, "delta": delta} for delta in deltas]
-    start_event = {"type": "content_block_start", "index": index, "content_block": start}
-    return [start_event, *delta_events, {"type": "content_block_stop", "index": index}]
+        pieces = split_text(json.dumps(block["input"]), call.behaviour.chunks)
+        deltas = [{"type": "input_json_delta", "partial_json": piece} for piece in pieces]
+    return [
+        {"type": "content_block_start", "index": index, "content_block": start},
+        *({"type": "content_block_delta", "index": index, "delta": delta} for delta in deltas),
+        {"type": "content_block_stop", "index": index},
+    ]
 
 
 def stream_events(call: Call, text: str) -> list[SseEvent]:

@@ -68,8 +68,8 @@ class MockBehaviour:
     """How the fake provider answers one request (or every request, as ``MockProvider.default``).
 
     ``error_status`` answers with that HTTP status and the provider's JSON error body.
-    ``reasoning_text`` is the visible reasoning, sent when the usage has reasoning tokens: an Anthropic thinking
-    block if the request enables thinking, a Responses reasoning item if the request sets ``reasoning``.
+    ``reasoning_text`` is the visible reasoning, sent when the usage has reasoning tokens: an Anthropic
+    thinking block if the request enables thinking, a Responses reasoning item if it sets ``reasoning``.
     ``tool_calls`` adds tool calls after the text (set ``text=""`` for a pure tool-call turn); the finish
     reason becomes ``tool_calls`` / ``tool_use``.
     ``fail_after_events`` cuts a stream's connection after that many SSE events (a non-streaming request's
@@ -80,6 +80,8 @@ class MockBehaviour:
     ``retry_after_s`` adds ``retry-after``/``retry-after-ms`` headers, which the SDKs honour when retrying.
     ``latency_s`` delays the reply (time to first byte); ``event_delay_s`` spaces stream events.
     ``response_model``/``response_id`` default to echoing the request's model and a generated id.
+    ``finish_reason`` is sent as given (OpenAI: ``stop``, ``length``...; Anthropic: ``end_turn``,
+    ``max_tokens``...); None picks the natural one.
     """
 
     usage: MockUsage = field(default_factory=MockUsage)

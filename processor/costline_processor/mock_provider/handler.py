@@ -7,12 +7,12 @@ import socket
 import sys
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 from urllib.parse import urlsplit
 
 from costline_processor.mock_provider.behaviour import MockBehaviour, RecordedRequest
 from costline_processor.mock_provider.routes import Route, route
-from costline_processor.mock_provider.wire import Reply
+from costline_processor.mock_provider.wire import Reply, SseEvent
 
 # Keep-alive connections the client abandons must not pin a thread forever.
 _IDLE_TIMEOUT_S = 30.0
@@ -70,19 +70,17 @@ class Handler(BaseHTTPRequestHandler):
         """Silent: the provider logs requests itself when asked to."""
 
     def _serve(self) -> None:
-        length = int(self.headers.get("content-length") or 0)
-        raw = self.rfile.read(length) if length else b""
+        raw = self._read_body()
         split = urlsplit(self.path)
         body = parse_body(raw)
-        assert isinstance(self.server, Server)
-        provider = self.server.provider
+        provider = cast(Server, self.server).provider
         headers = {key.lower(): value for key, value in self.headers.items()}
         request = RecordedRequest(self.command, split.path, split.query, headers, body)
         provider.record(request)
         behaviour, reply = provider.answer(route(self.command, split.path), request)
         try:
             if reply.events is not None and behaviour is not None:
-                self._send_stream(reply, behaviour)
+                self._send_stream(reply, reply.events, behaviour)
             elif reply.status == 200 and behaviour is not None and behaviour.fail_after_events is not None:
                 self._abort()  # a non-streaming call "fails mid-response": the connection drops unanswered
             else:
@@ -90,6 +88,18 @@ class Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):
             # The client went away (e.g. it stopped reading a stream early): normal, not a server error.
             self.close_connection = True
+
+    def _read_body(self) -> bytes:
+        if "chunked" in self.headers.get("transfer-encoding", "").lower():
+            parts = []
+            while size := int(self.rfile.readline().split(b";")[0].strip() or b"0", 16):
+                parts.append(self.rfile.read(size))
+                self.rfile.readline()  # the CRLF after each chunk
+            while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                pass  # trailers
+            return b"".join(parts)
+        length = int(self.headers.get("content-length") or 0)
+        return self.rfile.read(length) if length else b""
 
     def _send_json(self, reply: Reply) -> None:
         payload = json.dumps(reply.body).encode()
@@ -102,8 +112,7 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(payload)
         self.wfile.flush()
 
-    def _send_stream(self, reply: Reply, behaviour: MockBehaviour) -> None:
-        assert reply.events is not None
+    def _send_stream(self, reply: Reply, events: list[SseEvent], behaviour: MockBehaviour) -> None:
         self.send_response(reply.status)
         for key, value in reply.headers.items():
             self.send_header(key, value)
@@ -114,7 +123,7 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.flush()
         fail_after = behaviour.fail_after_events
-        for index, event in enumerate(reply.events):
+        for index, event in enumerate(events):
             if fail_after is not None and index >= fail_after:
                 if behaviour.fail_with_error_event and reply.error_event is not None:
                     self._write_chunk(reply.error_event.encode())

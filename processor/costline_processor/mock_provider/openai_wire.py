@@ -1,4 +1,4 @@
-"""OpenAI wire format: chat completions, responses, embeddings, legacy completions, errors."""
+"""OpenAI wire format: chat completions, embeddings, legacy completions, errors (Responses: own module)."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ _ERRORS: dict[int, tuple[str, str | None]] = {
 
 
 def error_body(status: int, message: str | None = None) -> dict[str, Any]:
-    kind, code = _ERRORS.get(status, ("server_error", None))
+    kind, code = _ERRORS.get(status, ("server_error" if status >= 500 else "invalid_request_error", None))
     text = message or f"Mock provider error {status} ({kind})."
     return {"error": {"message": text, "type": kind, "param": None, "code": code}}
 

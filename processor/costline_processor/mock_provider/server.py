@@ -63,7 +63,10 @@ class MockProvider:
             return self
         httpd = Server((self._host, self._port), self)
         self._httpd = httpd
-        self._thread = threading.Thread(target=httpd.serve_forever, name="mock-provider", daemon=True)
+        # A short poll interval keeps stop() fast (serve_forever checks for shutdown between polls).
+        self._thread = threading.Thread(
+            target=httpd.serve_forever, args=(0.05,), name="mock-provider", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -118,11 +121,14 @@ class MockProvider:
             self._queue.extend(behaviours)
 
     def reset(self) -> None:
-        """Forget requests and queued behaviours, restore the default behaviour and restart ids."""
+        """Forget requests and queued behaviours and restore the default behaviour.
+
+        Generated ids keep counting: like a real provider's, they never repeat within a server's life, so
+        deduplication by response id is never fooled across tests (set ``response_id`` for a fixed one).
+        """
         with self._lock:
             self._queue.clear()
             self._requests.clear()
-            self._counter = 0
             self.default = MockBehaviour()
 
     # -- called by the request handler --------------------------------------------------------------------
@@ -168,9 +174,10 @@ class MockProvider:
         body = request.body if request.method == "POST" else {}
         if not isinstance(body, dict):
             problem = "The request body must be a JSON object."
-        if behaviour.error_status is not None or problem is not None:
-            status = behaviour.error_status or 400
-            reply = error_reply(route, status, behaviour.error_message or problem, request_id)
+        if problem is not None:
+            return behaviour, _with_headers(error_reply(route, 400, problem, request_id), headers)
+        if behaviour.error_status is not None:
+            reply = error_reply(route, behaviour.error_status, behaviour.error_message, request_id)
             return behaviour, _with_headers(reply, headers)
         call = _call(route, behaviour, body, number)
         return behaviour, _with_headers(build_reply(route, call), headers)

@@ -20,10 +20,13 @@ from costline_processor.normalize import foreign_names as fn
 from costline_processor.normalize._values import Attributes, BadUsage, flag, label, text, to_dict
 from costline_processor.normalize.providers import normalize_provider, provider_from_host, provider_from_scope
 from costline_processor.normalize.sources import (
+    OPENINFERENCE_KEYS,
+    SEMCONV_KEYS,
     SOURCE_ANTHROPIC_SDK,
     SOURCE_COSTLINE,
     SOURCE_OPENINFERENCE,
     SOURCES,
+    TRACELOOP_MARKERS,
     detect,
     keys_for,
     read_usage,
@@ -60,6 +63,41 @@ _TIERS: Final = {
     "batch": "batch",
 }
 _OPENINFERENCE_MODELS: Final = (fn.OI_RESPONSE_MODEL_NAME, fn.OI_MODEL_NAME, fn.OI_EMBEDDING_MODEL_NAME)
+_PROVIDER_KEYS: Final = (attr.GEN_AI_PROVIDER_NAME, attr.GEN_AI_SYSTEM, fn.OI_PROVIDER, fn.OI_SYSTEM)
+_TIER_KEYS: Final = (  # response tiers (what was served) before request tiers (what was asked for)
+    attr.LLM_SERVICE_TIER,
+    attr.GEN_AI_OPENAI_RESPONSE_SERVICE_TIER,
+    fn.ANTHROPIC_RESPONSE_SERVICE_TIER,
+    fn.OPENAI_RESPONSE_SERVICE_TIER,
+    attr.GEN_AI_OPENAI_REQUEST_SERVICE_TIER,
+    fn.ANTHROPIC_REQUEST_SERVICE_TIER,
+    fn.OPENAI_REQUEST_SERVICE_TIER,
+)
+# Every span attribute the normaliser reads; the others (message content, ...) are never decoded.
+_SPAN_KEYS: Final = frozenset(
+    {
+        *SEMCONV_KEYS.all(),
+        *OPENINFERENCE_KEYS.all(),
+        *TRACELOOP_MARKERS,
+        *_PROVIDER_KEYS,
+        *_TIER_KEYS,
+        *_OPENINFERENCE_MODELS,
+        *attr.ATTRIBUTION_KEYS,
+        fn.OPENINFERENCE_SPAN_KIND,
+        fn.OI_REQUEST_MODEL_NAME,
+        attr.GEN_AI_OPERATION_NAME,
+        attr.GEN_AI_REQUEST_MODEL,
+        attr.GEN_AI_RESPONSE_MODEL,
+        attr.GEN_AI_RESPONSE_ID,
+        attr.LLM_USAGE_ESTIMATED,
+        attr.LLM_REQUEST_BATCH,
+        attr.ERROR_TYPE,
+        attr.SERVER_ADDRESS,
+        attr.LLM_OUTCOME_NAME,
+        attr.LLM_OUTCOME_COUNT,
+    }
+)
+_RESOURCE_KEYS: Final = frozenset({fn.SERVICE_NAME, fn.SERVICE_INSTANCE_ID, fn.TELEMETRY_SDK_NAME})
 _OTHER_ERROR: Final = "_OTHER"
 _MAX_OUTCOME_COUNT: Final = 1_000_000
 
@@ -76,8 +114,8 @@ def normalize_span(span: Span, resource: Resource, scope: InstrumentationScope) 
 def _normalize(span: Span, resource: Resource, scope: InstrumentationScope) -> LlmCall | None:
     if span.name == attr.OUTCOME_SPAN_NAME:
         return None
-    attrs = to_dict(span.attributes)
-    res = to_dict(resource.attributes)
+    attrs = to_dict(span.attributes, _SPAN_KEYS)
+    res = to_dict(resource.attributes, _RESOURCE_KEYS)
     source = detect(scope.name, attrs, text(res, fn.TELEMETRY_SDK_NAME))
     operation = _operation(span, attrs, source)
     if operation is None:
@@ -135,7 +173,7 @@ def _operation(span: Span, attrs: Attributes, source: str) -> str | None:
 
 
 def _provider(attrs: Attributes, scope_name: str) -> str:
-    raw = text(attrs, attr.GEN_AI_PROVIDER_NAME, attr.GEN_AI_SYSTEM, fn.OI_PROVIDER, fn.OI_SYSTEM)
+    raw = text(attrs, *_PROVIDER_KEYS)
     if raw is not None:
         return normalize_provider(raw)
     return (
@@ -146,16 +184,7 @@ def _provider(attrs: Attributes, scope_name: str) -> str:
 
 
 def _service_tier(attrs: Attributes) -> tuple[str | None, bool]:
-    raw = text(
-        attrs,
-        attr.LLM_SERVICE_TIER,
-        attr.GEN_AI_OPENAI_RESPONSE_SERVICE_TIER,
-        fn.ANTHROPIC_RESPONSE_SERVICE_TIER,
-        fn.OPENAI_RESPONSE_SERVICE_TIER,
-        attr.GEN_AI_OPENAI_REQUEST_SERVICE_TIER,
-        fn.ANTHROPIC_REQUEST_SERVICE_TIER,
-        fn.OPENAI_REQUEST_SERVICE_TIER,
-    )
+    raw = text(attrs, *_TIER_KEYS)
     tier = _TIERS.get(raw.lower()) if raw is not None else None
     batch = flag(attrs, attr.LLM_REQUEST_BATCH) or tier == "batch"
     return tier, batch
@@ -165,7 +194,7 @@ def extract_outcome(span: Span, resource: Resource) -> Outcome | None:
     """The business outcome a `costline.outcome` span records; None for any other (or a malformed) span."""
     if span.name != attr.OUTCOME_SPAN_NAME:
         return None
-    attrs = to_dict(span.attributes)
+    attrs = to_dict(span.attributes, _SPAN_KEYS)
     outcome = text(attrs, attr.LLM_OUTCOME_NAME)
     count = attrs.get(attr.LLM_OUTCOME_COUNT, 1)
     if outcome is None or isinstance(count, bool) or not isinstance(count, int):
@@ -179,5 +208,7 @@ def extract_outcome(span: Span, resource: Resource) -> Outcome | None:
         workflow_id=label(text(attrs, attr.WORKFLOW_ID) or attr.UNATTRIBUTED),
         outcome=label(outcome),
         count=count,
-        service_name=label(text(to_dict(resource.attributes), fn.SERVICE_NAME) or "unknown_service"),
+        service_name=label(
+            text(to_dict(resource.attributes, _RESOURCE_KEYS), fn.SERVICE_NAME) or "unknown_service"
+        ),
     )

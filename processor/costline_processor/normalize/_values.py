@@ -18,10 +18,16 @@ class BadUsage(ValueError):
     """A token attribute that cannot be a provider-reported count (wrong type, negative, NaN, absurd)."""
 
 
-def to_dict(pairs: Iterable[KeyValue]) -> dict[str, Any]:
-    """Scalar and array attributes as Python values; nested maps and bytes are skipped (never needed)."""
+def to_dict(pairs: Iterable[KeyValue], wanted: frozenset[str]) -> dict[str, Any]:
+    """The `wanted` scalar and array attributes as Python values; nested maps and bytes are skipped.
+
+    Filtering first matters: prompt/completion content attributes can be large, and every value read from a
+    protobuf message is a copy.
+    """
     out: dict[str, Any] = {}
     for pair in pairs:
+        if pair.key not in wanted:
+            continue
         value = pair.value
         kind = value.WhichOneof("value")
         if kind == "string_value":

@@ -77,7 +77,7 @@ OPENINFERENCE_KEYS: Final = UsageKeys(
     reasoning=(fn.OI_REASONING,),
 )
 
-_TRACELOOP_MARKERS: Final = (
+TRACELOOP_MARKERS: Final = (
     fn.TRACELOOP_LLM_REQUEST_TYPE,
     fn.TRACELOOP_USAGE_TOTAL_TOKENS,
     fn.TRACELOOP_GEN_AI_TOTAL_TOKENS,
@@ -95,7 +95,7 @@ def detect(scope_name: str, attrs: Attributes, sdk_name: str | None) -> str:
         return SOURCE_OPENINFERENCE
     if scope_name.startswith(fn.OPENLIT_SCOPE_PREFIX) or sdk_name == fn.OPENLIT_SCOPE_PREFIX:
         return SOURCE_OPENLIT
-    if scope_name in fn.TRACELOOP_SCOPES or any(key in attrs for key in _TRACELOOP_MARKERS):
+    if scope_name in fn.TRACELOOP_SCOPES or any(key in attrs for key in TRACELOOP_MARKERS):
         return SOURCE_OPENLLMETRY
     return SOURCE_OTEL_GENAI
 

@@ -195,7 +195,7 @@ class _Checker:
         if entry is None:
             return None
         model = self.text(entry, "model", where, required=True)
-        provider = self.text(entry, "provider", where, required=False)
+        provider = _lower(self.text(entry, "provider", where, required=False))
         rates = self.rates(entry, where)
         window = self.window(entry, where)
         rule_id = entry.get("id")
@@ -208,7 +208,7 @@ class _Checker:
         if entry is None:
             return None
         model = self.text(entry, "model", where, required=False)
-        provider = self.text(entry, "provider", where, required=False)
+        provider = _lower(self.text(entry, "provider", where, required=False))
         if model is None and provider is None and "model" not in entry and "provider" not in entry:
             self.problem(
                 entry.line, where, "needs `provider` and/or `model` (a discount on everything is a typo)"
@@ -309,6 +309,11 @@ class _Checker:
                 pass
         self.problem(entry.key_lines[key], f"{where}.{key}", f"must be a date YYYY-MM-DD, got {value!r}")
         return False
+
+
+def _lower(provider: str | None) -> str | None:
+    """Providers match `gen_ai.provider.name`, which the normaliser lowercases."""
+    return provider.lower() if provider is not None else None
 
 
 def _rates(values: dict[Any, Decimal | None], key: str) -> Decimal | None:

@@ -16,6 +16,7 @@ from costline_processor.report.analysis import Report
 
 LOOP_CALLS_PER_TRACE = 4  # a trace with this many LLM calls of one workflow is a retry/agent loop
 POWER_USER_FACTOR = 5  # a user spending this many times the workflow's median user
+POWER_USER_MIN_SHARE = Decimal("0.2")  # ... and together such users hold this share of the workflow's spend
 BLOATED_INPUT_TOKENS = 4000  # average uncached input tokens per call that suggest an oversized prompt
 
 
@@ -108,9 +109,9 @@ def _power_users(rows: list[Mapping[str, object]]) -> list[Finding]:
             (u for u, c in users.items() if typical and c >= typical * POWER_USER_FACTOR),
             key=lambda u: -users[u],
         )
-        if heavy:
-            cost = sum((users[u] for u in heavy), Decimal(0))
-            share = cost / sum(users.values(), Decimal(0))
+        cost = sum((users[u] for u in heavy), Decimal(0))
+        share = cost / sum(users.values(), Decimal(0)) if heavy else Decimal(0)
+        if share >= POWER_USER_MIN_SHARE:
             findings.append(
                 Finding(
                     "power_user",

@@ -28,7 +28,11 @@ def render_html(report: Report, daily: dict[str, dict[date, Decimal]], findings:
         f"<style>{_STYLE}</style></head><body><h1>{escape(title)}</h1>",
         _kpis(report),
         "<h2>Spend by " + escape(", ".join(report.by)) + "</h2>",
-        _bar_chart([(" / ".join(row.key), row.cost) for row in report.rows[:15]], chart_id="spend-by-group"),
+        _bar_chart(
+            [(" / ".join(row.key), row.cost) for row in report.rows[:15]],
+            colors=_colors(daily),
+            chart_id="spend-by-group",
+        ),
         "<h2>Daily spend by workflow</h2>",
         _line_chart(daily, report),
     ]
@@ -52,16 +56,22 @@ def _kpis(report: Report) -> str:
     )
 
 
-def _bar_chart(bars: list[tuple[str, Decimal]], *, chart_id: str) -> str:
+def _colors(daily: dict[str, dict[date, Decimal]]) -> dict[str, str]:
+    """One color per workflow, the same in every chart."""
+    return {workflow: PALETTE[i % len(PALETTE)] for i, workflow in enumerate(sorted(daily))}
+
+
+def _bar_chart(bars: list[tuple[str, Decimal]], *, colors: dict[str, str], chart_id: str) -> str:
     height = 24 * len(bars) + 10
     top = max((value for _, value in bars), default=Decimal(1)) or Decimal(1)
     rows = []
     for i, (label, value) in enumerate(bars):
         width = float(value / top) * 560
         y = 5 + 24 * i
+        color = colors.get(label, PALETTE[i % len(PALETTE)])
         rows.append(
             f'<text x="0" y="{y + 15}">{escape(label[:40])}</text>'
-            f'<rect x="300" y="{y}" width="{width:.1f}" height="18" fill="{PALETTE[i % len(PALETTE)]}">'
+            f'<rect x="300" y="{y}" width="{width:.1f}" height="18" fill="{color}">'
             f"<title>{escape(label)}: {usd(value)}</title></rect>"
             f'<text x="{305 + width:.1f}" y="{y + 14}">{usd(value)}</text>'
         )
@@ -78,8 +88,9 @@ def _line_chart(daily: dict[str, dict[date, Decimal]], report: Report) -> str:
     step = (width - left) / max(len(days) - 1, 1)
     lines, legend = [], []
     anomalies = {(a.workflow_id, a.day) for a in report.anomalies}
-    for i, (workflow, series) in enumerate(sorted(daily.items())):
-        color = PALETTE[i % len(PALETTE)]
+    colors = _colors(daily)
+    for workflow, series in sorted(daily.items()):
+        color = colors[workflow]
         points = [
             (left + step * n, height - 20 - float(series.get(day, Decimal(0)) / top) * (height - 40))
             for n, day in enumerate(days)

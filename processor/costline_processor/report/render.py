@@ -22,7 +22,8 @@ CSV_HEADER_SUFFIX = ("cost_usd", "share_pct", "requests", "cost_per_request_usd"
 
 
 def usd(value: Decimal) -> str:
-    return f"${value:,.2f}"
+    """Dollars with cents; sub-dollar amounts (unit costs) keep four decimals so they do not read as $0.00."""
+    return f"${value:,.2f}" if abs(value) >= 1 or not value else f"${value:,.4f}"
 
 
 def exact(value: Decimal) -> str:
@@ -54,13 +55,13 @@ def table(report: Report, findings: list[Finding] | None = None, *, width: int =
         "",
     )
     console.print(grid)
-    console.print(_summary_lines(report))
+    # Plain text from here: workflow ids and summaries contain brackets that are not rich markup.
+    console.print(_summary_lines(report), markup=False, highlight=False)
     if findings:
         console.print("\nWhat drives the bill:")
         for finding in findings:
-            console.print(
-                f"  - [{finding.kind}] {finding.workflow_id}: {finding.summary} ({usd(finding.cost)})"
-            )
+            line = f"  - [{finding.kind}] {finding.workflow_id}: {finding.summary} ({usd(finding.cost)})"
+            console.print(line, markup=False, highlight=False, soft_wrap=True)
     return buffer.getvalue()
 
 

@@ -1,0 +1,35 @@
+"""What `Ledger.record()` and `Ledger.purge_older_than()` return."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final, Literal
+
+from costline_processor.model import Outcome, PricedCall
+
+RecordStatus = Literal["new", "redelivered", "duplicate_call"]
+STATUS_NEW: Final = "new"
+STATUS_REDELIVERED: Final = "redelivered"
+STATUS_DUPLICATE_CALL: Final = "duplicate_call"
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedItem:
+    """What the ledger did with one priced call; `canonical_span_id` is the span carrying its cost."""
+
+    priced: PricedCall
+    status: RecordStatus
+    canonical_span_id: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class RecordResult:
+    items: list[RecordedItem]  # same order as the `priced` argument
+    new_outcomes: list[Outcome]
+    duplicate_outcomes: int
+
+
+@dataclass(frozen=True, slots=True)
+class PurgeResult:
+    calls: int
+    outcomes: int

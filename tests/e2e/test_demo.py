@@ -1,0 +1,148 @@
+"""`costline demo` as a user runs it: real processes end to end, numbers checked against list prices by hand.
+
+Expected spend is computed here from the scenario's planned usage and the providers' published per-million
+token list prices (written below), never with costline's pricing code.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections import defaultdict
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from costline_processor.demo.scenario import plan
+
+COSTLINE = Path(sys.executable).with_name("costline")
+END = date(2026, 11, 22)
+SEED = 7
+
+# USD per million tokens: (input, cache read, cache write 5m, output). Published list prices (Anthropic and
+# OpenAI pricing pages, November 2026); all demo requests are below Sonnet's 200k long-context threshold.
+LIST_PRICES = {
+    "claude-sonnet-4-5": ("3", "0.30", "3.75", "15"),
+    "claude-haiku-4-5": ("1", "0.10", "1.25", "5"),
+    "gpt-4o-mini": ("0.15", "0.075", "0", "0.60"),
+    "o4-mini": ("1.10", "0.275", "0", "4.40"),
+    "gpt-4.1": ("2", "0.50", "0", "8"),
+    "text-embedding-3-small": ("0.02", "0", "0", "0"),
+}
+
+
+def _expected_spend() -> dict[str, Decimal]:
+    spend: dict[str, Decimal] = defaultdict(Decimal)
+    for call in plan(SEED, END):
+        rate_in, rate_read, rate_write, rate_out = (Decimal(r) / 1_000_000 for r in LIST_PRICES[call.model])
+        usage = call.usage
+        uncached = usage.input_tokens - usage.cache_read_tokens - usage.cache_write_tokens
+        spend[call.workflow_id or "unattributed"] += (
+            uncached * rate_in
+            + usage.cache_read_tokens * rate_read
+            + usage.cache_write_tokens * rate_write
+            + usage.output_tokens * rate_out
+        )
+    return spend
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    workdir = tmp_path_factory.mktemp("demo")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("COSTLINE_", "OTEL_"))}
+    result = subprocess.run(
+        [str(COSTLINE), "demo", "--dir", str(workdir), "--seed", str(SEED), "--end", END.isoformat()],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env=env,
+        check=False,
+    )
+    assert result.returncode == 0, (
+        f"{result.stdout}\n{result.stderr}\n{(workdir / 'serve.log').read_text()[-3000:]}"
+    )
+    return workdir, result.stdout
+
+
+def test_every_planned_call_is_priced_exactly(demo_run: tuple[Path, str]) -> None:
+    workdir, stdout = demo_run
+    report = subprocess.run(
+        [
+            str(COSTLINE),
+            "report",
+            "--ledger",
+            str(workdir / "ledger.sqlite3"),
+            "--since",
+            "2026-10-01",
+            "--until",
+            "2026-12-01",
+            "--format",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    data = json.loads(report.stdout)
+    expected = _expected_spend()
+    got = {row["workflow_id"]: Decimal(row["cost_usd"]) for row in data["rows"]}
+    assert got == expected
+    assert data["total_requests"] == len(plan(SEED, END))
+    assert data["unpriced_requests"] == 0
+    assert f"{len(plan(SEED, END)):,} of {len(plan(SEED, END)):,} calls recorded" in stdout
+
+
+def test_table_names_workflows_and_the_hidden_drivers(demo_run: tuple[Path, str]) -> None:
+    _, stdout = demo_run
+    for workflow, cost in _expected_spend().items():
+        assert workflow in stdout
+        assert (f"${cost:,.2f}" if cost >= 1 else f"${cost:,.4f}") in stdout
+    assert "[spike] revenue_management_copilot" in stdout
+    assert "[retry_loop] housekeeping_dispatcher" in stdout
+    assert "property-17" in stdout
+    assert "[power_user] payroll_question_assistant" in stdout
+    for user in ("night-auditor-ana", "payroll-lead-raj", "gm-chen"):
+        assert user in stdout
+    assert "[bloated_prompt] procurement_assistant" in stdout
+    assert "[unattributed]" in stdout
+
+
+def test_html_report_renders_in_headless_chromium(demo_run: tuple[Path, str], tmp_path: Path) -> None:
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("chromium is not installed (scripts/system-packages installs it)")
+        pytest.skip("chromium is not installed; run scripts/system-packages")
+    workdir, _ = demo_run
+    screenshot = tmp_path / "report.png"
+    flags = [
+        "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        f"--user-data-dir={tmp_path / 'profile'}", "--enable-logging=stderr", "--v=0",
+        "--window-size=1200,1800",
+    ]  # fmt: skip
+    url = (workdir / "report.html").as_uri()
+    shot = subprocess.run(
+        [chromium, *flags, f"--screenshot={screenshot}", url],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
+    )
+    assert screenshot.exists(), shot.stderr[-2000:]
+    assert screenshot.stat().st_size > 20_000  # a blank page is a few kB
+    dom = subprocess.run(
+        [chromium, *flags, "--dump-dom", url], capture_output=True, text=True, timeout=90, check=False
+    )
+    console_errors = [line for line in (shot.stderr + dom.stderr).splitlines() if "CONSOLE" in line]
+    assert console_errors == []
+    for chart in ("spend-by-group", "daily-spend"):
+        assert f'id="{chart}"' in dom.stdout
+    assert dom.stdout.count("<polyline") == len(_expected_spend())
+    assert dom.stdout.count("<rect") >= len(_expected_spend())

@@ -1,0 +1,174 @@
+"""`costline report` from a ledger of known calls: every number is a hand-computed sum."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from costline.attributes import FEATURE_ID, TENANT_ID, USER_ID, WORKFLOW_ID
+from costline_processor.cli import _register, cli
+from costline_processor.ledger import Ledger
+from costline_processor.model import Cost, LlmCall, Outcome, PricedCall, Unpriced, Usage
+
+START = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+def _call(
+    n: int,
+    day: int,
+    workflow: str | None,
+    model: str,
+    cost: str,
+    *,
+    tenant: str = "acme",
+    user: str = "u1",
+    trace: int | None = None,
+) -> PricedCall:
+    attribution = {TENANT_ID: tenant, USER_ID: user, FEATURE_ID: "f"}
+    if workflow:
+        attribution[WORKFLOW_ID] = workflow
+    at = int((START + timedelta(days=day, hours=12)).timestamp() * 1e9)
+    call = LlmCall(
+        trace_id=(trace if trace is not None else n).to_bytes(16, "big"),
+        span_id=n.to_bytes(8, "big"),
+        start_time_ns=at,
+        end_time_ns=at + 1000,
+        source="costline",
+        provider="openai",
+        operation="chat",
+        request_model=model,
+        response_model=model,
+        response_id=f"resp-{n}",
+        usage=Usage(input_tokens=100, output_tokens=10),
+        service_name="app",
+        attribution=attribution,
+    )
+    # All of a call's cost is put on output so the hand sums stay readable.
+    return PricedCall(call, Cost(Decimal(0), Decimal(0), Decimal(0), Decimal(cost), "test"))
+
+
+@pytest.fixture
+def ledger(tmp_path: Path) -> Path:
+    path = tmp_path / "ledger.sqlite3"
+    calls = [
+        # support: 7 quiet days at $1.00/day, then a $5.00 day (5x its 7-day average)
+        *[_call(n, n, "support", "gpt-4o", "1.00") for n in range(7)],
+        _call(7, 7, "support", "gpt-4o", "5.00"),
+        _call(8, 3, "research", "o3", "2.50"),
+        _call(9, 4, "research", "gpt-4o", "0.25"),
+        _call(10, 5, None, "gpt-4o-mini", "0.125"),  # unattributed
+    ]
+    unpriced = PricedCall(_call(11, 2, "support", "mystery", "0").call, Unpriced("unknown_model"))
+    outcomes = [
+        Outcome(b"o" * 16, bytes([1]) * 8, int(START.timestamp() * 1e9) + 5, "support", "ticket_resolved", 3),
+        Outcome(b"o" * 16, bytes([2]) * 8, int(START.timestamp() * 1e9) + 6, "support", "ticket_resolved", 1),
+    ]
+    with Ledger(path) as store:
+        store.record([*calls, unpriced], outcomes)
+    return path
+
+
+def _run(*args: str) -> str:
+    _register()
+    result = CliRunner().invoke(cli, ["report", *args], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+WINDOW = ("--since", "2026-11-01", "--until", "2026-11-09")
+
+
+def test_json_report_numbers_are_exact_sums(ledger: Path) -> None:
+    data = json.loads(_run("--ledger", str(ledger), *WINDOW, "--format", "json"))
+    assert data["total_cost_usd"] == "14.875"  # 7*1 + 5 + 2.5 + 0.25 + 0.125
+    assert data["total_requests"] == 12  # the unpriced call is a request, with no cost
+    assert data["unpriced_requests"] == 1
+    rows = {row[WORKFLOW_ID]: row for row in data["rows"]}
+    assert rows["support"]["cost_usd"] == "12"
+    assert rows["support"]["requests"] == 9
+    assert rows["research"]["cost_usd"] == "2.75"
+    assert rows["research"]["top_model"] == "o3"
+    assert rows["unattributed"]["cost_usd"] == "0.125"
+    assert data["unattributed_cost_usd"] == "0.125"
+    assert data["unattributed_share"] == pytest.approx(0.125 / 14.875)
+    assert [r[WORKFLOW_ID] for r in data["rows"]] == ["support", "research", "unattributed"]
+    # cost per outcome: support's $12 over 4 resolved tickets
+    assert data["cost_per_outcome"] == [
+        {WORKFLOW_ID: "support", "outcome": "ticket_resolved", "count": 4, "cost_per_outcome_usd": "3"}
+    ]
+
+
+def test_anomaly_is_a_day_against_its_seven_day_average(ledger: Path) -> None:
+    data = json.loads(_run("--ledger", str(ledger), *WINDOW, "--format", "json"))
+    assert data["anomalies"] == [
+        {WORKFLOW_ID: "support", "day": "2026-11-08", "cost_usd": "5", "baseline_usd": "1", "ratio": 5.0}
+    ]
+
+
+def test_month_end_projection_and_budget_use(ledger: Path, tmp_path: Path) -> None:
+    budgets = tmp_path / "budgets.yaml"
+    budgets.write_text("support: 40\nresearch: 10\n")
+    data = json.loads(_run("--ledger", str(ledger), *WINDOW, "--format", "json", "--budgets", str(budgets)))
+    # 8 elapsed days of November's 30: 14.875 * 30 / 8
+    assert Decimal(data["projected_month_end_usd"]) == Decimal("55.78125")
+    use = {b[WORKFLOW_ID]: b for b in data["budgets"]}
+    assert use["support"]["month_to_date_usd"] == "12"
+    assert use["support"]["used_share"] == pytest.approx(0.3)
+    assert Decimal(use["support"]["projected_usd"]) == Decimal(45)
+
+
+def test_csv_opens_as_a_spreadsheet(ledger: Path) -> None:
+    text = _run("--ledger", str(ledger), *WINDOW, "--format", "csv", "--by", "workflow_id,model")
+    rows = list(csv.reader(io.StringIO(text)))
+    assert rows[0] == [
+        WORKFLOW_ID,
+        "model",
+        "cost_usd",
+        "share_pct",
+        "requests",
+        "cost_per_request_usd",
+        "top_model",
+    ]
+    assert rows[1][:5] == ["support", "gpt-4o", "12", "80.67", "8"]
+    assert rows[-1][:3] == ["TOTAL", "", "14.875"]
+    assert sum(Decimal(r[2]) for r in rows[1:-1]) == Decimal("14.875")
+
+
+def test_table_shows_the_unattributed_line(ledger: Path) -> None:
+    text = _run("--ledger", str(ledger), *WINDOW)
+    assert "unattributed (untagged)" in text
+    assert "$12.00" in text
+    assert "unattributed: $0.1250 (0.8% of spend)" in text  # unit amounts keep 4 decimals
+
+
+def test_window_filters_by_call_time(ledger: Path) -> None:
+    data = json.loads(
+        _run("--ledger", str(ledger), "--since", "2026-11-04", "--until", "2026-11-05", "--format", "json")
+    )
+    assert data["total_cost_usd"] == "3.5"  # Nov 4 (day 3): support $1 + research $2.50
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--by", "colour"), "--by must be a comma-separated list"),
+        (("--since", "yesterday-ish"), "is not a date"),
+        (("--since", "2026-11-09", "--until", "2026-11-01"), "must be before"),
+        (("--anomaly-ratio", "0.5"), "must be a number above 1"),
+        (("--ledger", "/nonexistent/ledger.sqlite3"), "no ledger at"),
+    ],
+)
+def test_bad_input_is_one_clear_error(ledger: Path, args: tuple[str, ...], message: str) -> None:
+    _register()
+    base = () if "--ledger" in args else ("--ledger", str(ledger))
+    result = CliRunner().invoke(cli, ["report", *base, *args])
+    assert result.exit_code == 2
+    assert message in result.output
+    assert "Traceback" not in result.output
