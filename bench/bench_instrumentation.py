@@ -43,7 +43,6 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, Sp
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
-from costline import attributes as a
 from costline.instrumentor import CostlineInstrumentor
 
 TARGET_RATIO = 1.3

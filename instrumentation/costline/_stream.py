@@ -153,64 +153,91 @@ class _RawBase(wrapt.ObjectProxy[Any]):
         self._self_adopted: tuple[Any, Any] | None = None
         self._self_finalizer = _register_abandon(self, call)
 
-    def _self_adopt(self, parsed: Any) -> Any:
-        """What `parse()` returns, proxied if it is a stream (the same proxy for the same cached stream)."""
+    def _self_adopt(self, parsed: Any, custom: bool) -> Any:
+        """What `parse()` returns, proxied if it is a stream (the same proxy for the same cached stream).
+
+        `custom`: the app asked for its own type (`parse(to=...)`), which costline does not read.
+        """
         adopted = self._self_adopted
         if adopted is not None and adopted[0] is parsed:
             return adopted[1]
         call = self._self_call
         try:
-            if isinstance(parsed, call.surface.stream_types + call.surface.async_stream_types):
+            if isinstance(parsed, call.surface.all_stream_types):
                 proxy = wrap_stream(parsed, call, self._self_state)
                 self._self_adopted = (parsed, proxy)
                 # The stream proxy now owns the call: dropping this response must not end it.
                 self._self_finalizer.detach()
                 return proxy
-            call.end_response(parsed)
+            if not custom:
+                call.end_response(parsed)
         except Exception as exc:
             report_internal_error(f"{call.surface.name}.raw_parse", exc)
         return parsed
 
-    def _self_end_after_close(self) -> None:
-        """A closed raw response: end with the body if it was read, else with what is known."""
+    def _self_body_to_parse(self) -> bool:
+        """After close (or a custom parse): whether the call can still end with its parsed body."""
         call = self._self_call
         if call.done or self._self_adopted is not None:
-            return
+            return False
         http_response = getattr(self.__wrapped__, "http_response", None)
         read = http_response is not None and hasattr(http_response, "_content")
         if read and self._self_state is None:
-            try:
-                call.end_response(self.__wrapped__.parse())
-            except Exception:  # an unparsable body: the app sees that error itself
-                call.end_response(None)
-        else:
-            call.end_stream(complete=False)
+            return True
+        call.end_stream(complete=False)
+        return False
 
 
 class SyncRawProxy(_RawBase):
     """`with_raw_response` / `with_streaming_response` results whose `parse()` is sync."""
 
     def parse(self, *args: Any, **kwargs: Any) -> Any:
-        return self._self_adopt(self.__wrapped__.parse(*args, **kwargs))
+        parsed = self.__wrapped__.parse(*args, **kwargs)
+        custom = bool(args or kwargs)
+        adopted = self._self_adopt(parsed, custom)
+        if custom:
+            self._self_end_with_body()
+        return adopted
 
     def close(self) -> None:
         try:
             self.__wrapped__.close()
         finally:
-            self._self_end_after_close()
+            self._self_end_with_body()
+
+    def _self_end_with_body(self) -> None:
+        if self._self_body_to_parse():
+            try:
+                parsed = self.__wrapped__.parse()
+            except Exception:  # an unparsable body: the app sees that error itself
+                parsed = None
+            self._self_call.end_response(parsed)
 
 
 class AsyncRawProxy(_RawBase):
     """`with_streaming_response` results of async clients (`parse()` and `close()` are coroutines)."""
 
     async def parse(self, *args: Any, **kwargs: Any) -> Any:
-        return self._self_adopt(await self.__wrapped__.parse(*args, **kwargs))
+        parsed = await self.__wrapped__.parse(*args, **kwargs)
+        custom = bool(args or kwargs)
+        adopted = self._self_adopt(parsed, custom)
+        if custom:
+            await self._self_end_with_body()
+        return adopted
 
     async def close(self) -> None:
         try:
             await self.__wrapped__.close()
         finally:
-            self._self_end_after_close()
+            await self._self_end_with_body()
+
+    async def _self_end_with_body(self) -> None:
+        if self._self_body_to_parse():
+            try:
+                parsed = await self.__wrapped__.parse()
+            except Exception:  # an unparsable body: the app sees that error itself
+                parsed = None
+            self._self_call.end_response(parsed)
 
 
 EnterHook = Callable[[Callable[[], Any]], tuple[Any, Call | None]]

@@ -26,13 +26,11 @@ from typing import Any
 from opentelemetry import trace
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
 
-from costline import anthropic_install, openai_install
+from costline import __version__, anthropic_install, openai_install
 from costline import attributes as a
 from costline._config import load_settings
 from costline._patching import Patch, apply, revert
 from costline._safety import guard
-
-_VERSION = "0.1.0"
 
 
 class CostlineInstrumentor(BaseInstrumentor):  # type: ignore[misc]
@@ -51,7 +49,7 @@ class CostlineInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             provider_overrides=kwargs.get("provider_overrides"),
         )
         tracer_provider = kwargs.get("tracer_provider")
-        tracer = trace.get_tracer(a.INSTRUMENTATION_SCOPE, _VERSION, tracer_provider=tracer_provider)
+        tracer = trace.get_tracer(a.INSTRUMENTATION_SCOPE, __version__, tracer_provider=tracer_provider)
         applied: list[Patch] = []
         for patch in openai_install.patches(tracer, settings) + anthropic_install.patches(tracer, settings):
             if apply(patch):

@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,7 @@ from costline_processor.metric_names import (
     PROM_REQUESTS_TOTAL,
     PROM_WORKFLOW_OUTCOMES_TOTAL,
 )
+from costline_processor.report import build_report, load_facts
 
 # D2's helpers: tests/ is on sys.path under pytest (rootdir conftest); tests/e2e only when its tests run.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
@@ -225,3 +227,34 @@ def test_cost_exemplars_link_to_the_sent_traces(live: LiveRun) -> None:
 def test_variable_values_come_from_the_live_labels(live: LiveRun) -> None:
     got = live.prometheus.label_values(FILTER_VARIABLES[0], PROM_COST_USD_TOTAL, live.started_s, live.at_s)
     assert sorted(got) == sorted({"customer_support", "sales_research", attr.UNATTRIBUTED})
+
+
+@pytest.mark.parametrize("by", ["workflow_id", "workflow_id,model", "tenant_id,service_name,provider"])
+def test_report_from_prometheus_equals_report_from_the_ledger(live: LiveRun, by: str) -> None:
+    """`costline report --prometheus` and `--ledger` give the same numbers for the same calls."""
+    since = datetime.fromtimestamp(live.started_s - 60, tz=UTC)
+    until = datetime.fromtimestamp(live.at_s, tz=UTC)  # serve stopped after it: later samples are stale
+    reports = {}
+    for source in ("ledger", "prometheus"):
+        facts = load_facts(
+            ledger_path=live.ledger_path,
+            prometheus_url=live.prometheus.url if source == "prometheus" else None,
+            headers={},
+            by=by,
+            since=since,
+            until=until,
+        )
+        reports[source] = build_report(facts)
+    ledger, prom = reports["ledger"], reports["prometheus"]
+    assert ledger.rows, "the ledger report is empty"
+    assert [row.key for row in prom.rows] == [row.key for row in ledger.rows]
+    for from_prom, from_ledger in zip(prom.rows, ledger.rows, strict=True):
+        # Prometheus holds float64 values; the ledger's exact Decimals must match to float precision.
+        assert float(from_prom.cost) == pytest.approx(float(from_ledger.cost), rel=1e-12, abs=1e-15)
+        assert from_prom.requests == from_ledger.requests
+        assert from_prom.top_model == from_ledger.top_model
+    assert prom.unpriced_requests == ledger.unpriced_requests == 1
+    assert float(prom.unattributed_cost) == pytest.approx(float(ledger.unattributed_cost), rel=1e-12)
+    assert [(o.workflow_id, o.outcome, o.count) for o in prom.outcome_costs] == [
+        (o.workflow_id, o.outcome, o.count) for o in ledger.outcome_costs
+    ]

@@ -27,7 +27,7 @@ SEED = 7
 # USD per million tokens: (input, cache read, cache write 5m, output). Published list prices (Anthropic and
 # OpenAI pricing pages, November 2026); all demo requests are below Sonnet's 200k long-context threshold.
 LIST_PRICES = {
-    "claude-sonnet-4-5": ("3", "0.30", "3.75", "15"),
+    "claude-sonnet-4-6": ("3", "0.30", "3.75", "15"),
     "claude-haiku-4-5": ("1", "0.10", "1.25", "5"),
     "gpt-4o-mini": ("0.15", "0.075", "0", "0.60"),
     "o4-mini": ("1.10", "0.275", "0", "4.40"),

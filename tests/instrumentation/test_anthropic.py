@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 import anthropic
 import pytest
 from anthropic.lib.streaming import AsyncMessageStream, MessageStream, MessageStreamManager
@@ -172,3 +174,37 @@ async def test_async_http_error_is_reraised_unchanged(
     values = attrs(only_span(instrumented))
     assert values[a.ERROR_TYPE] == str(status)
     assert usage_of(values) == {}
+
+
+async def test_async_streaming_response_stream(
+    instrumented: InMemorySpanExporter, async_anthropic_client: anthropic.AsyncAnthropic
+) -> None:
+    create = async_anthropic_client.messages.with_streaming_response.create
+    async with create(model=MODEL, max_tokens=64, messages=MESSAGES, stream=True) as response:  # type: ignore[arg-type]
+        stream = await response.parse()
+        assert isinstance(stream, anthropic.AsyncStream)
+        kinds = [event.type async for event in stream]
+    assert kinds[0] == "message_start"
+    assert kinds[-1] == "message_stop"
+    assert usage_of(attrs(only_span(instrumented))) == exact_usage(cache_write_1h=True)
+
+
+async def test_async_abandoned_stream_ends_once_on_garbage_collection(
+    instrumented: InMemorySpanExporter, async_anthropic_client: anthropic.AsyncAnthropic
+) -> None:
+    stream = await async_anthropic_client.messages.create(
+        model=MODEL,
+        max_tokens=64,
+        messages=MESSAGES,  # type: ignore[arg-type]
+        stream=True,
+    )
+    assert isinstance(stream, anthropic.AsyncStream)
+    await stream.__anext__()
+    await stream.response.aclose()  # release the connection; the stream object itself is dropped
+    del stream
+    gc.collect()
+    values = attrs(only_span(instrumented))
+    assert values[a.LLM_USAGE_ESTIMATED] is True
+    assert values[a.GEN_AI_USAGE_INPUT_TOKENS] == USAGE.input_tokens  # from message_start: exact
+    gc.collect()
+    assert len(llm_spans(instrumented)) == 1

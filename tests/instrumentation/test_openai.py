@@ -295,3 +295,23 @@ def test_content_is_captured_only_when_opted_in(
     assert json.loads(str(values[a.GEN_AI_INPUT_MESSAGES])) == MESSAGES
     output = json.loads(str(values[a.GEN_AI_OUTPUT_MESSAGES]))
     assert output[0]["parts"][0]["content"] == behaviour().text
+
+
+async def test_async_with_streaming_response_read_as_json(
+    instrumented: InMemorySpanExporter, async_openai_client: openai.AsyncOpenAI
+) -> None:
+    create = async_openai_client.chat.completions.with_streaming_response.create
+    async with create(model="m", messages=MESSAGES) as response:
+        body = await response.json()
+    assert body["usage"]["completion_tokens"] == USAGE.output_tokens
+    assert usage_of(attrs(only_span(instrumented))) == exact_usage(cache_write_1h=False)
+
+
+def test_raw_response_parsed_to_a_custom_type(
+    instrumented: InMemorySpanExporter, openai_client: openai.OpenAI
+) -> None:
+    create = openai_client.chat.completions.with_streaming_response.create
+    with create(model="m", messages=MESSAGES) as response:
+        body = response.parse(to=dict)
+    assert body["usage"]["prompt_tokens"] == USAGE.input_tokens
+    assert usage_of(attrs(only_span(instrumented))) == exact_usage(cache_write_1h=False)

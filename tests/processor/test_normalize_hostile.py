@@ -123,3 +123,8 @@ def test_hostile_spans_never_raise_and_usage_is_always_consistent(
     assert usage.cache_read_tokens + usage.cache_write_tokens <= usage.input_tokens
     assert usage.cache_write_1h_tokens <= usage.cache_write_tokens
     assert usage.reasoning_tokens <= usage.output_tokens
+
+
+def test_model_names_are_bounded() -> None:
+    result = normalized({**BASE, "gen_ai.request.model": "m" * 10_000, "gen_ai.response.model": "r" * 10_000})
+    assert (result.request_model, result.response_model) == ("m" * 256, "r" * 256)

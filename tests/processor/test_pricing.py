@@ -292,3 +292,11 @@ def test_plans_are_cached_per_day_segment_not_per_span(pricer: Pricer) -> None:
         fresh.price(call(attr.PROVIDER_DEEPSEEK, "deepseek-chat", Usage(10, 10), at=at))
     # one marker plan + one plan per segment (00:00-00:30, 00:30-16:30, 16:30-24:00)
     assert fresh.cache_info()["misses"] == 4
+
+
+def test_openai_fast_tier(pricer: Pricer) -> None:
+    # OpenAI's "fast" service tier bills the priority rates: gpt-5 $2.50/M input, $20/M output
+    usage = Usage(10_000, 1_000)
+    at = datetime(2026, 11, 1, tzinfo=UTC)
+    cost = priced(pricer, call(attr.PROVIDER_OPENAI, "gpt-5", usage, service_tier="fast", at=at))
+    assert cost.total == 10_000 * Decimal("2.50") / M + 1_000 * Decimal(20) / M

@@ -87,7 +87,7 @@ class CostMetrics:
             try:
                 # Calls and outcomes share the workflow_id admissions: replay them in ledger order.
                 merged: Iterator[Aggregate | OutcomeAggregate] = heapq.merge(
-                    ledger.iter_aggregates(), ledger.iter_outcome_aggregates(), key=lambda a: 0 if isinstance(a, Aggregate) else 1
+                    ledger.iter_aggregates(), ledger.iter_outcome_aggregates(), key=lambda a: a.first_seq
                 )
                 for aggregate in merged:
                     if isinstance(aggregate, Aggregate):

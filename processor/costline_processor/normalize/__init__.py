@@ -60,6 +60,7 @@ _TIERS: Final = {
     "standard_only": "default",
     "flex": "flex",
     "priority": "priority",
+    "fast": "fast",
     "batch": "batch",
 }
 _OPENINFERENCE_MODELS: Final = (fn.OI_RESPONSE_MODEL_NAME, fn.OI_MODEL_NAME, fn.OI_EMBEDDING_MODEL_NAME)
@@ -120,8 +121,8 @@ def _normalize(span: Span, resource: Resource, scope: InstrumentationScope) -> L
     operation = _operation(span, attrs, source)
     if operation is None:
         return None
-    request_model = text(attrs, attr.GEN_AI_REQUEST_MODEL, fn.OI_REQUEST_MODEL_NAME)
-    response_model = text(attrs, attr.GEN_AI_RESPONSE_MODEL, *_OPENINFERENCE_MODELS)
+    request_model = _bounded(text(attrs, attr.GEN_AI_REQUEST_MODEL, fn.OI_REQUEST_MODEL_NAME))
+    response_model = _bounded(text(attrs, attr.GEN_AI_RESPONSE_MODEL, *_OPENINFERENCE_MODELS))
     provider = _provider(attrs, scope.name)
     model_hint = (response_model or request_model or "").lower()
     usage: Usage | None
@@ -153,6 +154,10 @@ def _normalize(span: Span, resource: Resource, scope: InstrumentationScope) -> L
         error_type=text(attrs, attr.ERROR_TYPE)
         or (_OTHER_ERROR if span.status.code == Status.STATUS_CODE_ERROR else None),
     )
+
+
+def _bounded(value: str | None) -> str | None:
+    return label(value) if value is not None else None
 
 
 def _operation(span: Span, attrs: Attributes, source: str) -> str | None:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from costline._safety import report_internal_error
 from costline_processor.metric_names import REASON_INVALID_USAGE, REASON_NO_USAGE, REASON_UNKNOWN_MODEL
 from costline_processor.model import Cost, LlmCall, Unpriced, Usage
 from costline_processor.pricing.catalog import DATA_VERSION, Catalog
@@ -56,7 +57,7 @@ class Pricer:
     def __init__(self, overrides: Overrides | None = None, catalog: Catalog | None = None) -> None:
         self._overrides = overrides or Overrides()
         self._catalog = catalog or Catalog()
-        self._plan = functools.lru_cache(maxsize=PLAN_CACHE_SIZE)(self._compile)
+        self._plan = functools.lru_cache(maxsize=PLAN_CACHE_SIZE)(self._compile_guarded)
 
     @classmethod
     def load(cls, overrides_path: Path | None = None) -> Pricer:
@@ -118,7 +119,17 @@ class Pricer:
             provider, model, plan.model_id, when, service_tier, plan.source, plan.base, plan.tiers, plan.notes
         )
 
-    def _compile(  # noqa: PLR0917 - positional: the lru_cache key on the hot path
+    def _compile_guarded(  # noqa: PLR0917 - positional: the lru_cache key on the hot path
+        self, provider: str, model: str, request_model: str | None, tier: str | None, day: int, second: int
+    ) -> _Plan:
+        """`_compile`; a failure in one model's price data makes that model unknown, not the batch fail."""
+        try:
+            return self._compile(provider, model, request_model, tier, day, second)
+        except Exception as exc:  # re-raised under pytest; logged once in production
+            report_internal_error("pricing.compile", exc)
+            return Unpriced(REASON_UNKNOWN_MODEL, f"price resolution failed for {model!r}: {exc}")
+
+    def _compile(  # noqa: PLR0917 - positional like the cache key
         self, provider: str, model: str, request_model: str | None, tier: str | None, day: int, second: int
     ) -> _Plan:
         """Resolve a plan (slow path, cached): overrides first, then the catalogue with any discount."""

@@ -14,7 +14,8 @@ TIER_DEFAULT: Final = "default"
 TIER_BATCH: Final = "batch"
 TIER_FLEX: Final = "flex"
 TIER_PRIORITY: Final = "priority"
-TIERS: Final = (TIER_DEFAULT, TIER_BATCH, TIER_FLEX, TIER_PRIORITY)
+TIER_FAST: Final = "fast"  # OpenAI's low-latency tier, priced like priority
+TIERS: Final = (TIER_DEFAULT, TIER_BATCH, TIER_FLEX, TIER_PRIORITY, TIER_FAST)
 
 _HALF = Decimal("0.5")
 
@@ -38,6 +39,7 @@ _RULES: dict[tuple[str, str], tuple[Decimal, str]] = {
     # OpenAI publishes priority rates per model (1.7x-2x standard); 2x is the highest ratio, so an unlisted
     # model is never under-costed.
     ("openai", TIER_PRIORITY): (Decimal(2), "OpenAI Priority processing: up to 2x standard"),
+    ("openai", TIER_FAST): (Decimal(2), "OpenAI fast processing: priority rates, up to 2x standard"),
     ("anthropic", TIER_PRIORITY): (Decimal(1), "Anthropic Priority Tier bills standard token rates"),
 }
 
@@ -45,6 +47,7 @@ _CONTEXTS: dict[str, dict[str, str]] = {
     TIER_BATCH: {"processing": "batch"},
     TIER_FLEX: {"service_tier": "flex"},
     TIER_PRIORITY: {"service_tier": "priority"},
+    TIER_FAST: {"service_tier": "fast"},
 }
 
 
@@ -60,6 +63,6 @@ def effective_tier(service_tier: str | None, batch: bool) -> str | None:
     """The tier that prices a call: batch wins; `default` and unknown tiers price as standard (None)."""
     if batch or service_tier == TIER_BATCH:
         return TIER_BATCH
-    if service_tier in (TIER_FLEX, TIER_PRIORITY):
+    if service_tier in (TIER_FLEX, TIER_PRIORITY, TIER_FAST):
         return service_tier
     return None

@@ -70,9 +70,14 @@ def facts_from_prometheus(
         key: int(value)
         for key, value in _increase(client, names.PROM_REQUESTS_TOTAL, by, since, until).items()
     }
+    for key in facts.requests:
+        facts.cost.setdefault(key, Decimal(0))  # requests with no priced cost (unpriced calls) still show
     with_model = by if names.LABEL_MODEL in by else (*by, names.LABEL_MODEL)
+    model_at = with_model.index(names.LABEL_MODEL)
+    for key in _increase(client, names.PROM_REQUESTS_TOTAL, with_model, since, until):
+        facts.model_cost.setdefault(key[: len(by)], {})[key[model_at]] = Decimal(0)
     for key, cost in _increase(client, names.PROM_COST_USD_TOTAL, with_model, since, until).items():
-        facts.model_cost.setdefault(key[: len(by)], {})[key[with_model.index(names.LABEL_MODEL)]] = cost
+        facts.model_cost.setdefault(key[: len(by)], {})[key[model_at]] = cost
     facts.daily_cost = _daily(client, since, until)
     outcome_labels = (WORKFLOW_ID, names.LABEL_OUTCOME)
     for (workflow, outcome), count in _increase(
