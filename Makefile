@@ -33,7 +33,9 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 bench: install
-	$(BIN)/python bench/run.py
+	mkdir -p bench/results
+	for b in instrumentation pricing ledger processor; do \
+	  $(BIN)/python bench/bench_$$b.py --out bench/results/$$b.json || exit 1; done
 
 # Regenerate dashboards/*.json, the rule file and provisioning from dashboards/*.py (tests check they match).
 dashboards: $(STAMP)

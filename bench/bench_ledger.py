@@ -120,13 +120,15 @@ def main() -> None:
     parser.add_argument("--workflows", type=int, default=20)
     parser.add_argument("--synchronous", choices=("FULL", "NORMAL"), default="FULL")
     parser.add_argument("--dir", type=Path, default=None, help="where the ledger file is written")
+    parser.add_argument("--out", type=Path, default=None, help="also write the JSON result to this file")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(dir=args.dir) as directory:
-        print(
-            json.dumps(
-                run(args.calls, args.batch, args.synchronous, Path(directory), args.workflows), indent=2
-            )
-        )
+        result = run(args.calls, args.batch, args.synchronous, Path(directory), args.workflows)
+    text = json.dumps(result, indent=2)
+    print(text)
+    if args.out is not None:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ Editable installs hide mapping mistakes, so this builds the real wheel and insta
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import zipfile
@@ -47,17 +48,23 @@ def test_wheel_installs_and_imports_in_fresh_venv(wheel: Path, tmp_path: Path) -
         timeout=300,
     )
     probe = (
-        "import importlib.metadata as md, costline, costline_processor, costline_processor.cli;"
+        "import importlib.metadata as md, json, costline, costline_processor, costline_processor.cli;"
         "eps = md.entry_points();"
-        "inst = {e.name: e.load() for e in eps.select(group='opentelemetry_instrumentor')};"
-        "smp = {e.name: e.load() for e in eps.select(group='opentelemetry_traces_sampler')};"
-        "cli = {e.name: e.load() for e in eps.select(group='console_scripts') if e.name == 'costline'};"
-        "print(sorted(inst), sorted(smp), sorted(cli), costline.__file__)"
+        "load = lambda group: sorted(e.name for e in eps.select(group=group) if e.load());"
+        "print(json.dumps({'instrumentors': load('opentelemetry_instrumentor'),"
+        " 'samplers': load('opentelemetry_traces_sampler'),"
+        " 'scripts': [e.name for e in eps.select(group='console_scripts', name='costline') if e.load()],"
+        " 'file': costline.__file__}))"
     )
-    result = subprocess.run([str(python), "-c", probe], capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [str(python), "-c", probe], check=False, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stderr
-    assert "['costline'] ['costline_genai'] ['costline']" in result.stdout
-    assert str(venv) in result.stdout  # imported from the wheel, not from the source tree
+    found = json.loads(result.stdout)
+    assert found["instrumentors"] == ["costline"]
+    assert "costline_genai" in found["samplers"]  # the SDK registers its own samplers in the same group
+    assert found["scripts"] == ["costline"]
+    assert found["file"].startswith(str(venv))  # imported from the wheel, not from the source tree
     help_text = subprocess.run(
         [str(venv / "bin" / "costline"), "--help"], check=True, capture_output=True, text=True, timeout=60
     )

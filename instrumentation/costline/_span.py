@@ -22,7 +22,7 @@ from costline._safety import report_internal_error
 AttrDict = dict[str, AttributeValue]
 
 # True while costline's wrapper runs an SDK call: the anthropic SDK's own call span is then suppressed
-# (anthropic_native), so each call yields exactly one GenAI span.
+# (see anthropic_install), so each call yields exactly one GenAI span.
 IN_COSTLINE_CALL: Final[contextvars.ContextVar[bool]] = contextvars.ContextVar(
     "costline_in_call", default=False
 )

@@ -10,7 +10,7 @@ exception inside `with`, or garbage collection of an abandoned stream (`weakref.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Any
 
@@ -83,25 +83,13 @@ class SyncStreamProxy(wrapt.ObjectProxy[Any]):
             self._self_call.end_stream(complete=False)
 
 
-class AsyncStreamProxy(wrapt.ObjectProxy[Any]):
-    """The async twin of `SyncStreamProxy` (openai.AsyncStream, anthropic.AsyncStream)."""
-
-    def __init__(self, wrapped: Any, call: Call, state: StreamState) -> None:
-        super().__init__(wrapped)
-        self._self_call = call
-        self._self_state = state
-        self._self_anext = wrapped.__anext__
-        _register_abandon(self, call)
-
-    def __aiter__(self) -> AsyncStreamProxy:
-        return self
-
-    async def __anext__(self) -> Any:
-        call = self._self_call
-        observe = self._self_state.observe
+def _async_step(
+    next_item: Callable[[], Awaitable[Any]], observe: Callable[[Any], bool], call: Call
+) -> Callable[[], Awaitable[Any]]:
+    async def step() -> Any:
         while True:
             try:
-                item = await self._self_anext()
+                item = await next_item()
             except StopAsyncIteration:
                 call.end_stream(complete=True)
                 raise
@@ -115,6 +103,24 @@ class AsyncStreamProxy(wrapt.ObjectProxy[Any]):
                 hidden = False
             if not hidden:
                 return item
+
+    return step
+
+
+class AsyncStreamProxy(wrapt.ObjectProxy[Any]):
+    """The async twin of `SyncStreamProxy` (openai.AsyncStream, anthropic.AsyncStream)."""
+
+    def __init__(self, wrapped: Any, call: Call, state: StreamState) -> None:
+        super().__init__(wrapped)
+        self._self_call = call
+        self._self_step = _async_step(wrapped.__anext__, state.observe, call)
+        _register_abandon(self, call)
+
+    def __aiter__(self) -> AsyncStreamProxy:
+        return self
+
+    def __anext__(self) -> Awaitable[Any]:
+        return self._self_step()
 
     async def __aenter__(self) -> AsyncStreamProxy:
         return self

@@ -152,7 +152,17 @@ def sync_wrapper(starter: Starter) -> Wrapper:
         if started is None:
             return wrapped(*args, **kwargs)
         call, request = started
-        return returned(call, request, run_sync(call, wrapped, *args, **request.kwargs))
+        # run_sync, inlined: this is the hot path of every non-streamed call.
+        token, flag = _activate(call)
+        try:
+            result = wrapped(*args, **request.kwargs)
+        except BaseException as exc:
+            call.end_error(exc)
+            raise
+        finally:
+            IN_COSTLINE_CALL.reset(flag)
+            otel_context.detach(token)  # type: ignore[arg-type]
+        return returned(call, request, result)
 
     return traced
 
@@ -165,7 +175,16 @@ def async_wrapper(starter: Starter) -> Wrapper:
         if started is None:
             return await wrapped(*args, **kwargs)
         call, request = started
-        return returned(call, request, await run_async(call, wrapped, *args, **request.kwargs))
+        token, flag = _activate(call)
+        try:
+            result = await wrapped(*args, **request.kwargs)
+        except BaseException as exc:
+            call.end_error(exc)
+            raise
+        finally:
+            IN_COSTLINE_CALL.reset(flag)
+            otel_context.detach(token)  # type: ignore[arg-type]
+        return returned(call, request, result)
 
     return traced
 

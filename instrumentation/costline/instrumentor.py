@@ -13,9 +13,12 @@ keys (`workflow_id`, ...) in force (`costline.workflow`). Both SDKs are optional
 importable is instrumented. Keyword arguments of `instrument()`: `tracer_provider`, `capture_content`,
 `inject_stream_usage`, `provider_overrides` (defaults from the environment, see `costline._config`).
 
-When the global tracer provider is an OTel SDK `TracerProvider` (as under `opentelemetry-instrument`),
-one `AttributionSpanProcessor` is registered on it, so spans costline does not create carry the
-attribution too. `uninstrument()` restores the SDK methods exactly.
+When the tracer provider (the one given, else the global one, as under `opentelemetry-instrument`) is
+an OTel SDK `TracerProvider`, one `AttributionSpanProcessor` is registered on it, so spans costline
+does not create carry the attribution too. `uninstrument()` restores the SDK methods exactly.
+
+What each SDK module wraps: `costline.openai_install`, `costline.anthropic_install` (which also explains
+why the anthropic SDK's own span is suppressed during wrapped calls).
 """
 
 from __future__ import annotations
@@ -56,7 +59,7 @@ class CostlineInstrumentor(BaseInstrumentor):  # type: ignore[misc]
                 applied.append(patch)
         # Accumulate: a second _instrument() (bypassing BaseInstrumentor's guard) applies nothing new.
         self._patches = [*getattr(self, "_patches", []), *applied]
-        _register_attribution_processor()
+        _register_attribution_processor(tracer_provider)
 
     def _uninstrument(self, **kwargs: Any) -> None:
         for patch in reversed(getattr(self, "_patches", [])):
@@ -64,11 +67,12 @@ class CostlineInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         self._patches = []
 
 
-def _register_attribution_processor() -> None:
-    """Add the AttributionSpanProcessor to the global SDK provider, once (idempotent in `register`)."""
+def _register_attribution_processor(tracer_provider: Any) -> None:
+    """Add the AttributionSpanProcessor to the SDK provider (given, else global), once (`register` is
+    idempotent and ignores providers that are not the OTel SDK's)."""
     with guard("instrumentor.register_span_processor"):
         try:
             from costline.span_processor import register  # noqa: PLC0415 - needs the optional OTel SDK
         except ImportError:  # the OTel SDK is not installed: there is no SDK provider to add it to
             return
-        register()
+        register(tracer_provider)

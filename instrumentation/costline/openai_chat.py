@@ -14,7 +14,7 @@ from typing import Any, Final
 from costline import attributes as a
 from costline._config import Settings
 from costline._span import AttrDict, Request, StreamState
-from costline._values import capped_json, common_request, neutral_tier, output_messages, put_int, put_str
+from costline._values import capped_json, common_request, neutral_tier, output_messages, put_str
 
 # Providers whose OpenAI-compatible endpoint accepts stream_options.include_usage. Mistral and Perplexity
 # send usage on the last chunk unasked; Gemini's compatibility layer is left alone. Self-hosted servers
@@ -38,15 +38,20 @@ _USAGE: Final = "usage"
 
 def write_usage(attrs: AttrDict, usage: Any) -> None:
     """`CompletionUsage` (chat and legacy completions): prompt_tokens is already cache-inclusive."""
-    put_int(attrs, a.GEN_AI_USAGE_INPUT_TOKENS, usage.prompt_tokens)
-    put_int(attrs, a.GEN_AI_USAGE_OUTPUT_TOKENS, usage.completion_tokens)
+    # Inlined type checks (no helper calls): this runs on every call.
+    if type(value := usage.prompt_tokens) is int:
+        attrs[a.GEN_AI_USAGE_INPUT_TOKENS] = value
+    if type(value := usage.completion_tokens) is int:
+        attrs[a.GEN_AI_USAGE_OUTPUT_TOKENS] = value
     details = usage.prompt_tokens_details
     if details is not None:
-        put_int(attrs, a.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, details.cached_tokens)
-        put_int(attrs, a.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS, getattr(details, "cache_write_tokens", None))
+        if type(value := details.cached_tokens) is int:
+            attrs[a.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = value
+        if type(value := getattr(details, "cache_write_tokens", None)) is int:
+            attrs[a.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS] = value
     out_details = usage.completion_tokens_details
-    if out_details is not None:
-        put_int(attrs, a.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS, out_details.reasoning_tokens)
+    if out_details is not None and type(value := out_details.reasoning_tokens) is int:
+        attrs[a.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] = value
 
 
 def _write_tier(attrs: AttrDict, tier: Any) -> None:
@@ -69,7 +74,8 @@ def _read_request(
     kwargs: dict[str, Any], settings: Settings, endpoint: AttrDict, content_key: str
 ) -> Request:
     model, stream, attrs = common_request(kwargs, _MAX_TOKENS_KEYS)
-    put_str(attrs, a.GEN_AI_OPENAI_REQUEST_SERVICE_TIER, kwargs.get("service_tier"))
+    if type(tier := kwargs.get("service_tier")) is str and tier:
+        attrs[a.GEN_AI_OPENAI_REQUEST_SERVICE_TIER] = tier
     if settings.capture_content and content_key in kwargs:
         attrs[a.GEN_AI_INPUT_MESSAGES] = capped_json(kwargs[content_key])
     state = None
@@ -101,13 +107,17 @@ def _choice_text(choice: Any) -> str | None:
 
 def read_response(response: Any, attrs: AttrDict, settings: Settings) -> None:
     """A `ChatCompletion` / `ParsedChatCompletion` / legacy `Completion`."""
-    put_str(attrs, a.GEN_AI_RESPONSE_ID, response.id)
-    put_str(attrs, a.GEN_AI_RESPONSE_MODEL, response.model)
+    if type(value := response.id) is str and value:
+        attrs[a.GEN_AI_RESPONSE_ID] = value
+    if type(value := response.model) is str and value:
+        attrs[a.GEN_AI_RESPONSE_MODEL] = value
     choices = response.choices or ()
     reasons = tuple([str(c.finish_reason) for c in choices if c.finish_reason])
     if reasons:
         attrs[a.GEN_AI_RESPONSE_FINISH_REASONS] = reasons
-    _write_tier(attrs, getattr(response, "service_tier", None))
+    tier = getattr(response, "service_tier", None)
+    if tier is not None:
+        _write_tier(attrs, tier)
     usage = response.usage
     if usage is not None:
         write_usage(attrs, usage)

@@ -27,7 +27,7 @@ from costline_processor.forwarder import DownstreamUnavailable, Forwarder
 from costline_processor.ledger import STATUS_NEW, Ledger, RecordResult
 from costline_processor.metrics import CostMetrics, SelfTelemetry
 from costline_processor.model import LlmCall, Outcome, PricedCall
-from costline_processor.normalize import extract_outcome, normalize_span
+from costline_processor.normalize import extract_outcome, normalize_in_scope, scope_view
 from costline_processor.pricing import Pricer
 
 logger = logging.getLogger("costline.pipeline")
@@ -74,11 +74,16 @@ def extract(request: ExportTraceServiceRequest) -> Extracted:
     for resource_spans in request.resource_spans:
         resource = resource_spans.resource
         for scope_spans in resource_spans.scope_spans:
-            scope = scope_spans.scope
+            try:
+                view = scope_view(resource, scope_spans.scope)  # shared by the scope's spans: read once
+            except Exception as exc:
+                report_internal_error("pipeline.extract", exc)
+                count += len(scope_spans.spans)
+                continue
             for span in scope_spans.spans:
                 count += 1
                 try:
-                    call = normalize_span(span, resource, scope)
+                    call = normalize_in_scope(span, view)
                     if call is None:
                         outcome = extract_outcome(span, resource)
                         if outcome is not None:

@@ -6,6 +6,7 @@ import sqlite3
 import tempfile
 import threading
 from collections.abc import Iterator
+from contextlib import closing
 from decimal import Decimal
 from pathlib import Path
 
@@ -301,3 +302,11 @@ def test_any_costs_sum_exactly_across_checkpoints_and_restarts(costs: list[tuple
             rows = list(ledger.iter_calls())
     assert live.cost_total == sum((sum(parts, Decimal(0)) for parts in costs), Decimal(0))
     assert sum(Decimal(str(row["cost_total"])) for row in rows) == live.cost_total
+
+
+def test_a_file_that_is_not_a_ledger_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "other.sqlite3"
+    with closing(sqlite3.connect(path)) as other:
+        other.execute("CREATE TABLE t (x)")
+    with pytest.raises(LedgerSchemaError, match="not a costline ledger"):
+        Ledger(path, read_only=True)

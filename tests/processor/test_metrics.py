@@ -121,7 +121,7 @@ def _batches(start: int, count: int) -> list[tuple[list[PricedCall], list[Outcom
     for batch in range(start, start + count, 10):
         calls = [
             priced(make_call(n, workflow=f"wf{n % 13}", tenant=f"t{n % 3}"), output=f"0.00{n % 7}1")
-            if n % 5 else unpriced(make_call(n, workflow=f"wf{n % 13}", model=f"m{n % 4}"), names.REASON_UNKNOWN_MODEL)
+            if n % 5 else unpriced(make_call(n, workflow=f"wf{n % 13}", model=f"m{n % 4}"), "unknown_model")
             for n in range(batch, batch + 10)
         ]  # fmt: skip
         wins = [

@@ -168,9 +168,16 @@ def test_metrics_and_health_endpoints(tmp_path: Path, tempo: GrpcTraceCapture) -
             assert (response.status, response.read()) == (200, want)
         connection.request("GET", "/metrics")
         text = connection.getresponse().read().decode()
+        connection.request(
+            "GET", "/metrics", headers={"Accept": "application/openmetrics-text; version=1.0.0"}
+        )
+        response = connection.getresponse()
+        openmetrics = response.read().decode()
         connection.close()
     assert "llm_cost_usd_total{" in text
     assert "costline_spans_received_total" in text
+    assert response.getheader("Content-Type", "").startswith("application/openmetrics-text")
+    assert openmetrics.endswith("# EOF\n")
 
 
 def test_connections_beyond_the_cap_are_closed(
@@ -198,3 +205,14 @@ def post_status(service: Service) -> int:
         return post(service, payload(), PROTOBUF)[0]
     except (ConnectionError, http.client.HTTPException):
         return 0
+
+
+def test_prometheus_endpoint_can_be_turned_off(tmp_path: Path, tempo: GrpcTraceCapture) -> None:
+    with running_service(tmp_path, tempo, prometheus=False) as service:
+        connection = http.client.HTTPConnection("127.0.0.1", service.admin.port, timeout=10)
+        connection.request("GET", "/metrics")
+        response = connection.getresponse()
+        assert (response.status, response.read()) == (404, b"not found\n")
+        connection.request("GET", "/healthz")
+        assert connection.getresponse().status == 200
+        connection.close()

@@ -137,6 +137,14 @@ def connect(path: str, *, synchronous: str) -> sqlite3.Connection:
     return conn
 
 
+def read_meta(conn: sqlite3.Connection, path: object) -> dict[str, str]:
+    """The ledger's identity and checkpoint (what a read-only opener needs)."""
+    try:
+        return dict(conn.execute("SELECT key, value FROM meta").fetchall())
+    except sqlite3.OperationalError as exc:
+        raise LedgerSchemaError(f"{path} is not a costline ledger ({exc})") from exc
+
+
 def migrate(conn: sqlite3.Connection) -> None:
     """Create or upgrade the schema to SCHEMA_VERSION in one transaction."""
     version = conn.execute("PRAGMA user_version").fetchone()[0]

@@ -8,7 +8,6 @@ Writes are serialised by a lock; SQLite has one writer anyway.
 
 from __future__ import annotations
 
-import decimal
 import os
 import sqlite3
 import threading
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Final, Literal
 
 from costline_processor.ledger import schema
+from costline_processor.ledger.calls import TotalsKey, record_calls
 from costline_processor.ledger.locking import take_writer_lock
 from costline_processor.ledger.maintenance import (
     aggregates_with_uncheckpointed,
@@ -28,28 +28,18 @@ from costline_processor.ledger.maintenance import (
     verify,
 )
 from costline_processor.ledger.results import (
-    STATUS_DUPLICATE_CALL,
-    STATUS_NEW,
-    STATUS_REDELIVERED,
     PurgeResult,
     RecordedItem,
     RecordResult,
 )
 from costline_processor.ledger.rows import (
-    MONEY_CONTEXT,
     Aggregate,
-    LabelKey,
     OutcomeAggregate,
     Totals,
-    call_row,
-    label_key,
-    reason_of,
-    status_of,
     totals_of,
 )
-from costline_processor.ledger.schema import LedgerLockedError, LedgerSchemaError
+from costline_processor.ledger.schema import LedgerLockedError
 from costline_processor.ledger.sql import (
-    INSERT_CALL,
     INSERT_OUTCOME,
     ROLLUP_SELECT,
     TOTALS_COLUMNS,
@@ -66,7 +56,6 @@ NS_PER_DAY: Final = 86_400 * 1_000_000_000
 # sets are pending; rows written since the last checkpoint are replayed into them after a crash.
 CHECKPOINT_INTERVAL_S: Final = 5.0
 CHECKPOINT_MAX_KEYS: Final = 4096
-TotalsKey = tuple[LabelKey, str, str]  # labels, status, unpriced reason ("" when priced)
 
 
 class Ledger:
@@ -107,7 +96,7 @@ class Ledger:
         try:
             self._conn = schema.connect(os.fspath(self.path), synchronous=synchronous)
             if self.read_only:
-                self._meta = self._read_meta(self._conn)
+                self._meta = schema.read_meta(self._conn, self.path)
             else:
                 schema.migrate(self._conn)
                 with self._lock, self._transaction() as conn:
@@ -115,12 +104,6 @@ class Ledger:
         except BaseException:
             self._release()
             raise
-
-    def _read_meta(self, conn: sqlite3.Connection) -> dict[str, str]:
-        try:
-            return dict(conn.execute("SELECT key, value FROM meta").fetchall())
-        except sqlite3.OperationalError as exc:
-            raise LedgerSchemaError(f"{self.path} is not a costline ledger ({exc})") from exc
 
     def _release(self) -> None:
         if self._conn is not None:
@@ -232,45 +215,7 @@ class Ledger:
 
     def _record_calls(self, conn: sqlite3.Connection, priced: Sequence[PricedCall]) -> list[RecordedItem]:
         """Insert the new calls and add them to `_pending` (dropped by `record()` if this fails)."""
-        if not priced:
-            return []
-        span_keys = [p.call.trace_id + p.call.span_id for p in priced]
-        call_keys = [
-            p.call.trace_id + p.call.response_id.encode() if p.call.response_id else None for p in priced
-        ]
-        known_spans = {row[0] for row in lookup(conn, "SELECT span_key FROM calls", "span_key", span_keys)}
-        wanted = [key for key in call_keys if key is not None]
-        known_calls: dict[bytes, bytes] = {}
-        if wanted:
-            select = "SELECT call_key, substr(span_key, 17) FROM calls"
-            known_calls.update((row[0], row[1]) for row in lookup(conn, select, "call_key", wanted))
-        items: list[RecordedItem] = []
-        rows: list[tuple[object, ...]] = []
-        pending = self._pending
-        context = decimal.localcontext(MONEY_CONTEXT)  # exact sums: Inexact raises
-        with context:
-            for p, span_key, call_key in zip(priced, span_keys, call_keys, strict=True):
-                if span_key in known_spans:
-                    items.append(RecordedItem(p, STATUS_REDELIVERED, p.call.span_id))
-                    continue
-                if call_key is not None and call_key in known_calls:
-                    items.append(RecordedItem(p, STATUS_DUPLICATE_CALL, known_calls[call_key]))
-                    continue
-                seq = self._next_seq
-                self._next_seq += 1
-                known_spans.add(span_key)
-                if call_key is not None:
-                    known_calls[call_key] = p.call.span_id
-                labels, status = label_key(p), status_of(p)
-                rows.append(call_row(seq, p, labels, status=status, span_key=span_key, call_key=call_key))
-                key = (labels, status, reason_of(p))
-                agg = pending.get(key)
-                if agg is None:
-                    agg = pending[key] = Aggregate(*key, first_seq=seq, first_time_ns=p.call.start_time_ns)
-                agg.add(p)
-                items.append(RecordedItem(p, STATUS_NEW, p.call.span_id))
-        if rows:
-            conn.executemany(INSERT_CALL, rows)
+        items, self._next_seq = record_calls(conn, priced, self._next_seq, self._pending)
         return items
 
     def _record_outcomes(self, conn: sqlite3.Connection, outcomes: Sequence[Outcome]) -> list[Outcome]:
@@ -357,14 +302,14 @@ class Ledger:
     def iter_aggregates(self) -> Iterator[Aggregate]:
         """Cumulative totals per label set, first appearance first (what `CostMetrics.seed_from` reads)."""
         columns = ", ".join(TOTALS_COLUMNS)
-        with self._lock:
-            if not self.read_only:
+        with self._lock:  # rows are fetched under the lock, yielded after it (never hold it across a yield)
+            if self.read_only:
+                with self._transaction(write=False) as conn:  # one consistent snapshot
+                    aggregates = aggregates_with_uncheckpointed(conn)
+            else:
                 self._checkpoint_locked()
                 rows = self.conn.execute(f"SELECT {columns} FROM call_totals ORDER BY first_seq").fetchall()
-                yield from map(aggregate_from_row, rows)
-                return
-            with self._transaction(write=False) as conn:  # one consistent snapshot
-                aggregates = aggregates_with_uncheckpointed(conn)
+                aggregates = [aggregate_from_row(row) for row in rows]
         yield from aggregates
 
     def iter_outcome_aggregates(self) -> Iterator[OutcomeAggregate]:

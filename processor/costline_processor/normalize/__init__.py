@@ -7,6 +7,7 @@ Pure: no I/O, no clock. Hostile spans never raise: an impossible usage becomes `
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Final
 
 from opentelemetry.proto.common.v1.common_pb2 import InstrumentationScope
@@ -17,7 +18,15 @@ from costline import attributes as attr
 from costline._safety import report_internal_error
 from costline_processor.model import LlmCall, Outcome, Usage
 from costline_processor.normalize import foreign_names as fn
-from costline_processor.normalize._values import Attributes, BadUsage, flag, label, text, to_dict
+from costline_processor.normalize._values import (
+    MAX_LABEL_CHARS,
+    Attributes,
+    BadUsage,
+    flag,
+    label,
+    text,
+    to_dict,
+)
 from costline_processor.normalize.providers import normalize_provider, provider_from_host, provider_from_scope
 from costline_processor.normalize.sources import (
     OPENINFERENCE_KEYS,
@@ -32,7 +41,7 @@ from costline_processor.normalize.sources import (
     read_usage,
 )
 
-__all__ = ["SOURCES", "extract_outcome", "normalize_span"]
+__all__ = ["SOURCES", "ScopeView", "extract_outcome", "normalize_in_scope", "normalize_span", "scope_view"]
 
 # Operations that are one billable model call; agent/tool/workflow spans aggregate or cost nothing.
 LLM_OPERATIONS: Final = frozenset(
@@ -103,30 +112,60 @@ _OTHER_ERROR: Final = "_OTHER"
 _MAX_OUTCOME_COUNT: Final = 1_000_000
 
 
+@dataclass(frozen=True, slots=True)
+class ScopeView:
+    """What every span of one ResourceSpans/ScopeSpans shares, read once instead of once per span."""
+
+    scope_name: str
+    sdk_name: str | None
+    service_name: str
+    service_instance_id: str | None
+
+
+def scope_view(resource: Resource, scope: InstrumentationScope) -> ScopeView:
+    res = to_dict(resource.attributes, _RESOURCE_KEYS)
+    return ScopeView(
+        scope_name=scope.name,
+        sdk_name=text(res, fn.TELEMETRY_SDK_NAME),
+        service_name=label(text(res, fn.SERVICE_NAME) or "unknown_service"),
+        service_instance_id=text(res, fn.SERVICE_INSTANCE_ID),
+    )
+
+
 def normalize_span(span: Span, resource: Resource, scope: InstrumentationScope) -> LlmCall | None:
     """The LLM call `span` records, or None when it is not one. Never raises on hostile input."""
     try:
-        return _normalize(span, resource, scope)
+        view = scope_view(resource, scope)
+    except Exception as exc:  # a bug here must not drop the whole batch (re-raised under pytest)
+        report_internal_error("normalize_span", exc)
+        return None
+    return normalize_in_scope(span, view)
+
+
+def normalize_in_scope(span: Span, view: ScopeView) -> LlmCall | None:
+    """`normalize_span` for a span of the scope `view` was read from (the batch path: one view per scope)."""
+    try:
+        return _normalize(span, view)
     except Exception as exc:  # a bug here must not drop the whole batch (re-raised under pytest)
         report_internal_error("normalize_span", exc)
         return None
 
 
-def _normalize(span: Span, resource: Resource, scope: InstrumentationScope) -> LlmCall | None:
-    if span.name == attr.OUTCOME_SPAN_NAME:
+def _normalize(span: Span, view: ScopeView) -> LlmCall | None:
+    name = span.name
+    if name == attr.OUTCOME_SPAN_NAME:
         return None
     attrs = to_dict(span.attributes, _SPAN_KEYS)
-    res = to_dict(resource.attributes, _RESOURCE_KEYS)
-    source = detect(scope.name, attrs, text(res, fn.TELEMETRY_SDK_NAME))
-    operation = _operation(span, attrs, source)
+    source = detect(view.scope_name, attrs, view.sdk_name)
+    operation = _operation(name, attrs, source)
     if operation is None:
         return None
     request_model = _bounded(text(attrs, attr.GEN_AI_REQUEST_MODEL, fn.OI_REQUEST_MODEL_NAME))
     response_model = _bounded(text(attrs, attr.GEN_AI_RESPONSE_MODEL, *_OPENINFERENCE_MODELS))
-    provider = _provider(attrs, scope.name)
-    model_hint = (response_model or request_model or "").lower()
+    provider = _provider(attrs, view.scope_name)
     usage: Usage | None
     usage_error: str | None = None
+    model_hint = (response_model or request_model or "").lower()
     try:
         usage = read_usage(attrs, source, provider == attr.PROVIDER_ANTHROPIC or "claude" in model_hint)
     except BadUsage as exc:
@@ -145,9 +184,9 @@ def _normalize(span: Span, resource: Resource, scope: InstrumentationScope) -> L
         response_id=text(attrs, attr.GEN_AI_RESPONSE_ID),
         usage=usage,
         usage_error=usage_error,
-        service_name=label(text(res, fn.SERVICE_NAME) or "unknown_service"),
-        service_instance_id=text(res, fn.SERVICE_INSTANCE_ID),
-        attribution={key: label(value) for key in attr.ATTRIBUTION_KEYS if (value := text(attrs, key))},
+        service_name=view.service_name,
+        service_instance_id=view.service_instance_id,
+        attribution=_attribution(attrs),
         service_tier=tier,
         batch=batch,
         estimated=flag(attrs, attr.LLM_USAGE_ESTIMATED),
@@ -156,17 +195,26 @@ def _normalize(span: Span, resource: Resource, scope: InstrumentationScope) -> L
     )
 
 
+def _attribution(attrs: Attributes) -> dict[str, str]:
+    out = {}
+    for key in attr.ATTRIBUTION_KEYS:
+        value = attrs.get(key)
+        if isinstance(value, str) and value:
+            out[key] = value[:MAX_LABEL_CHARS]
+    return out
+
+
 def _bounded(value: str | None) -> str | None:
     return label(value) if value is not None else None
 
 
-def _operation(span: Span, attrs: Attributes, source: str) -> str | None:
+def _operation(span_name: str, attrs: Attributes, source: str) -> str | None:
     """The span's GenAI operation when it is one billable model call, else None."""
     if source == SOURCE_OPENINFERENCE:
         kind = attrs.get(fn.OPENINFERENCE_SPAN_KIND)
         return _OPENINFERENCE_KINDS.get(kind) if isinstance(kind, str) else None
     operation = text(attrs, attr.GEN_AI_OPERATION_NAME, fn.TRACELOOP_LLM_REQUEST_TYPE)
-    if source == SOURCE_ANTHROPIC_SDK and span.name != fn.ANTHROPIC_MESSAGES_CREATE_SPAN:
+    if source == SOURCE_ANTHROPIC_SDK and span_name != fn.ANTHROPIC_MESSAGES_CREATE_SPAN:
         return None  # count_tokens, sessions, tools: spans of the SDK that are not a billed message
     if operation is not None:
         return operation if operation in LLM_OPERATIONS else None

@@ -26,36 +26,39 @@ def to_dict(pairs: Iterable[KeyValue], wanted: frozenset[str]) -> dict[str, Any]
     """
     out: dict[str, Any] = {}
     for pair in pairs:
-        if pair.key not in wanted:
+        key = pair.key  # every field read from a protobuf message makes a new Python object: read once
+        if key not in wanted:
             continue
         value = pair.value
         kind = value.WhichOneof("value")
         if kind == "string_value":
-            out[pair.key] = value.string_value
+            out[key] = value.string_value
         elif kind == "int_value":
-            out[pair.key] = value.int_value
+            out[key] = value.int_value
         elif kind == "double_value":
-            out[pair.key] = value.double_value
+            out[key] = value.double_value
         elif kind == "bool_value":
-            out[pair.key] = value.bool_value
+            out[key] = value.bool_value
         elif kind == "array_value":
-            out[pair.key] = [item.string_value for item in value.array_value.values]
+            out[key] = [item.string_value for item in value.array_value.values]
     return out
-
-
-def first_present(attrs: Attributes, keys: tuple[str, ...]) -> tuple[str, Any] | None:
-    for key in keys:
-        if key in attrs:
-            return key, attrs[key]
-    return None
 
 
 def token_count(attrs: Attributes, keys: tuple[str, ...]) -> int | None:
     """The first of `keys` present, as a valid token count; None when absent; BadUsage when invalid."""
-    found = first_present(attrs, keys)
-    if found is None:
+    for key in keys:
+        if key in attrs:
+            value = attrs[key]
+            break
+    else:
         return None
-    key, value = found
+    if type(value) is int and 0 <= value <= MAX_TOKENS:  # the common case first (bool is not `int`)
+        return value
+    return _checked_count(key, value)
+
+
+def _checked_count(key: str, value: Any) -> int:
+    """`value` as a token count, or BadUsage saying why it cannot be one."""
     if isinstance(value, bool):
         raise BadUsage(f"{key} is a boolean, not a token count")
     if isinstance(value, float):
