@@ -18,6 +18,8 @@ from typing import Final
 from costline_processor.ledger.rows import MONEY_CONTEXT, ZERO, money
 
 SCHEMA_VERSION: Final = 1
+CACHE_KIB: Final = 64 * 1024  # SQLite page cache per connection (default 2 MiB)
+WAL_CHECKPOINT_PAGES: Final = 10_000  # ~40 MiB of WAL between automatic checkpoints (default 1000 pages)
 
 # Order matters: rows.call_row() produces values in this order.
 CALL_COLUMNS: Final = (
@@ -131,6 +133,12 @@ def connect(path: str, *, synchronous: str) -> sqlite3.Connection:
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute(f"PRAGMA synchronous={synchronous}")
     conn.execute("PRAGMA busy_timeout=10000")
+    # Dedupe keys (trace ids) are random: every request's rows land on ~1000 different index pages. A
+    # larger page cache keeps the indexes' upper levels and hot leaves in memory instead of re-reading them,
+    # and checkpointing the WAL less often writes a page touched by many commits to the file once.
+    # Durability is unchanged: each commit still fsyncs the WAL (synchronous=FULL).
+    conn.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
+    conn.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
     conn.execute("PRAGMA foreign_keys=OFF")
     conn.create_function("dec_add", 2, _dec_add, deterministic=True)
     conn.create_aggregate("dec_sum", 1, _DecSum)  # type: ignore[arg-type]  # typeshed wants a protocol
