@@ -17,7 +17,7 @@ install: $(STAMP) system-packages
 system-packages:
 	./scripts/system-packages
 
-demo: install
+demo: $(STAMP)
 	$(BIN)/costline demo
 
 test: install

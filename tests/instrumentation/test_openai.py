@@ -315,3 +315,12 @@ def test_raw_response_parsed_to_a_custom_type(
         body = response.parse(to=dict[str, Any])  # a bare `dict` is not accepted by openai 2.x
     assert body["usage"]["prompt_tokens"] == USAGE.input_tokens
     assert usage_of(attrs(only_span(instrumented))) == exact_usage(cache_write_1h=False)
+
+
+def test_openai_sdk_does_not_trace_itself_yet(
+    otel_spans: InMemorySpanExporter, openai_client: openai.OpenAI
+) -> None:
+    """The anthropic SDK emits its own GenAI span; this fails the day openai starts to, so that costline
+    can suppress or adopt that span (one span per call) before users see doubled costs."""
+    openai_client.chat.completions.create(model="m", messages=MESSAGES)
+    assert llm_spans(otel_spans) == []

@@ -26,8 +26,10 @@ from costline_processor.demo.scenario import DAYS, plan
 from costline_processor.mock_provider import MockProvider
 
 READY = re.compile(r"costline serve ready: grpc=\S+ http=[^ ]+:(\d+) metrics=[^ ]+:(\d+)")
-OPENAI_HOST: Final = "127.0.0.2"  # a second loopback address, so the OpenAI client is told apart by host
-ANTHROPIC_HOST: Final = "127.0.0.1"
+# One mock server; the OpenAI client reaches it by another name, so costline tells the providers apart by host
+# (COSTLINE_PROVIDER_OVERRIDES maps that name to `openai`; the Anthropic client class is `anthropic` anyway).
+MOCK_HOST: Final = "127.0.0.1"
+OPENAI_HOST: Final = "localhost"
 SERVICE_NAME: Final = "hotel-group-ai"
 START_TIMEOUT_S: Final = 30.0
 DRAIN_TIMEOUT_S: Final = 30.0
@@ -147,12 +149,12 @@ def run_demo(
         stale.unlink()
     planned = len(plan(seed, end))
     with (
-        MockProvider(host=ANTHROPIC_HOST) as anthropic_server,
-        MockProvider(host=OPENAI_HOST) as openai_server,
+        MockProvider(host=MOCK_HOST) as mock,
         _serve(workdir, ledger) as (http_port, _metrics_port),
         (workdir / "app.log").open("w") as app_log,
     ):
-        env = _app_env(http_port, anthropic_server.url, openai_server.url, seed, end)
+        openai_url = mock.url.replace(MOCK_HOST, OPENAI_HOST, 1)
+        env = _app_env(http_port, mock.url, openai_url, seed, end)
         _run_app(_instrument_command(), env, on_progress, app_log)
         deadline = time.monotonic() + DRAIN_TIMEOUT_S
         recorded = _recorded_calls(ledger)

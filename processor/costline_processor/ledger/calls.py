@@ -44,20 +44,24 @@ def record_calls(
     """
     if not priced:
         return [], next_seq
-    span_keys = [p.call.trace_id + p.call.span_id for p in priced]
-    call_keys = [
-        p.call.trace_id + p.call.response_id.encode() if p.call.response_id else None for p in priced
-    ]
-    keys = [(label_key(p), status_of(p), reason_of(p)) for p in priced]
-    rows = [
-        call_row(seq, p, key[0], status=key[1], span_key=span_key, call_key=call_key)
-        for seq, p, key, span_key, call_key in zip(
-            range(next_seq, next_seq + len(priced)), priced, keys, span_keys, call_keys, strict=True
-        )
-    ]
+    span_keys: list[bytes] = []
+    call_keys: list[bytes | None] = []
+    keys: list[TotalsKey] = []
+    rows: list[tuple[object, ...]] = []
+    seq = next_seq
+    for p in priced:  # one pass, no helper lists: this loop runs for every LLM span received
+        call = p.call
+        span_key = call.trace_id + call.span_id
+        call_key = call.trace_id + call.response_id.encode() if call.response_id else None
+        key = (label_key(p), status_of(p), reason_of(p))
+        span_keys.append(span_key)
+        call_keys.append(call_key)
+        keys.append(key)
+        rows.append(call_row(seq, p, key[0], status=key[1], span_key=span_key, call_key=call_key))
+        seq += 1
     conn.execute("SAVEPOINT all_new")
     try:
-        conn.executemany(INSERT_CALL, rows)
+        insert_rows(conn, rows)
     except sqlite3.IntegrityError:  # some call is known already: undo, then do it the careful way
         conn.execute("ROLLBACK TO all_new")
         conn.execute("RELEASE all_new")
@@ -114,3 +118,21 @@ def _record_known(  # noqa: PLR0917 - the hot path's precomputed per-call lists,
     if rows:
         conn.executemany(INSERT_CALL, rows)
     return items, next_seq
+
+
+import itertools, os
+from costline_processor.ledger.schema import CALL_COLUMNS
+_CHUNK = int(os.environ.get("CL_CHUNK", "0"))
+_MARKS = "(" + ", ".join("?" * len(CALL_COLUMNS)) + ")"
+_MULTI = f"INSERT INTO calls ({', '.join(CALL_COLUMNS)}) VALUES " + ", ".join([_MARKS] * max(_CHUNK, 1))
+
+
+def insert_rows(conn, rows):
+    if not _CHUNK:
+        conn.executemany(INSERT_CALL, rows)
+        return
+    whole = len(rows) - len(rows) % _CHUNK
+    for i in range(0, whole, _CHUNK):
+        conn.execute(_MULTI, list(itertools.chain.from_iterable(rows[i:i + _CHUNK])))
+    if whole < len(rows):
+        conn.executemany(INSERT_CALL, rows[whole:])
