@@ -11,13 +11,9 @@ span flattened with its resource and scope. Other paths get 404, JSON bodies 415
 
 from __future__ import annotations
 
-import gzip
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
@@ -25,6 +21,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+
+from otlp_http_server import ProtobufPostServer
 
 TRACES_PATH = "/v1/traces"
 
@@ -91,56 +89,19 @@ def spans_of(request: ExportTraceServiceRequest) -> list[CapturedSpan]:
     return found
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server: _CaptureServer
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        if self.path.split("?")[0] != TRACES_PATH:
-            self._reply(404, b"")
-            return
-        if "protobuf" not in (self.headers.get("Content-Type") or ""):
-            self._reply(415, b"")
-            return
-        if self.headers.get("Content-Encoding") == "gzip":
-            body = gzip.decompress(body)
-        request = ExportTraceServiceRequest()
-        request.ParseFromString(body)
-        self.server.capture.add(spans_of(request))
-        self._reply(200, ExportTraceServiceResponse().SerializeToString())
-
-    def _reply(self, status: int, body: bytes) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", "application/x-protobuf")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return None
-
-
-class _CaptureServer(ThreadingHTTPServer):
-    daemon_threads = True
-    capture: OtlpCapture
-
-
-class OtlpCapture:
+class OtlpCapture(ProtobufPostServer):
     """Receives OTLP/HTTP traces on an ephemeral 127.0.0.1 port while used as a context manager."""
 
+    path = TRACES_PATH
+
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        super().__init__()
         self._spans: list[CapturedSpan] = []
         self._exports = 0
-        self._server = _CaptureServer(("127.0.0.1", 0), _Handler)
-        self._server.capture = self
-        self._thread = threading.Thread(target=self._server.serve_forever, name="otlp-capture", daemon=True)
 
-    @property
-    def endpoint(self) -> str:
-        """The base URL for OTEL_EXPORTER_OTLP_ENDPOINT (exporters append /v1/traces)."""
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+    def handle(self, body: bytes, headers: dict[str, str]) -> bytes:
+        self.add(spans_of(ExportTraceServiceRequest.FromString(body)))
+        return ExportTraceServiceResponse().SerializeToString()
 
     @property
     def traces_url(self) -> str:
@@ -180,14 +141,3 @@ class OtlpCapture:
             if time.monotonic() >= deadline:
                 raise TimeoutError(f"spans not ready after {timeout}s; got {[s.name for s in spans]}")
             time.sleep(0.05)
-
-    def __enter__(self) -> OtlpCapture:
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)

@@ -9,12 +9,8 @@ Accepts POST /v1/metrics (protobuf, gzip or not) and keeps every request with it
 
 from __future__ import annotations
 
-import gzip
-import threading
 import time
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any
 
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
@@ -23,54 +19,29 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 )
 
 from otlp_capture import key_values
+from otlp_http_server import ProtobufPostServer
 
 METRICS_PATH = "/v1/metrics"
 Point = tuple[frozenset[tuple[str, Any]], float]
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        if self.path.split("?")[0] != METRICS_PATH:
-            self._reply(404, b"")
-            return
-        if self.headers.get("Content-Encoding") == "gzip":
-            body = gzip.decompress(body)
-        self.server.capture.add(ExportMetricsServiceRequest.FromString(body), dict(self.headers))
-        self._reply(200, ExportMetricsServiceResponse().SerializeToString())
-
-    def _reply(self, status: int, body: bytes) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", "application/x-protobuf")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return None
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    capture: OtlpMetricsCapture
-
-
-class OtlpMetricsCapture:
+class OtlpMetricsCapture(ProtobufPostServer):
     """Receives OTLP/HTTP metrics on an ephemeral port while used as a context manager."""
 
+    path = METRICS_PATH
+
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        super().__init__()
         self.requests: list[ExportMetricsServiceRequest] = []
         self.headers: list[dict[str, str]] = []
-        self._server = _Server(("127.0.0.1", 0), _Handler)
-        self._server.capture = self
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
+
+    def handle(self, body: bytes, headers: dict[str, str]) -> bytes:
+        self.add(ExportMetricsServiceRequest.FromString(body), headers)
+        return ExportMetricsServiceResponse().SerializeToString()
 
     @property
     def metrics_url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}{METRICS_PATH}"
+        return self.endpoint + METRICS_PATH
 
     def add(self, request: ExportMetricsServiceRequest, headers: dict[str, str]) -> None:
         with self._lock:
@@ -104,17 +75,6 @@ class OtlpMetricsCapture:
             if time.monotonic() >= deadline:
                 raise TimeoutError(f"metrics not ready after {timeout}s ({len(self.requests)} pushes)")
             time.sleep(0.05)
-
-    def __enter__(self) -> OtlpMetricsCapture:
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
 
 
 def point_sum(points: list[Point], **labels: str) -> float:

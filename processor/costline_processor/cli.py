@@ -6,8 +6,8 @@ import importlib
 
 import click
 
-# (module, attribute) of each subcommand, imported only when the CLI starts so `costline --help` stays fast
-# and a broken optional part cannot take the others down with it at import time.
+# (module, attribute) of each subcommand. The command modules import their heavy dependencies (grpc, SQLite,
+# price data) inside the command body, so `costline --help` stays fast.
 _SUBCOMMANDS: tuple[tuple[str, str], ...] = (
     ("costline_processor.commands.serve", "serve"),
     ("costline_processor.commands.prices", "prices"),
@@ -25,13 +25,9 @@ def cli() -> None:
 
 def _register() -> None:
     for module_name, attribute in _SUBCOMMANDS:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name != module_name:
-                raise
-            continue  # subcommand not built yet
-        cli.add_command(getattr(module, attribute))
+        command = getattr(importlib.import_module(module_name), attribute)
+        if command.name not in cli.commands:
+            cli.add_command(command)
 
 
 def main() -> None:
