@@ -27,6 +27,15 @@ def _register_abandon(proxy: object, call: Call) -> weakref.finalize[Any, Any]:
     return finalizer
 
 
+def _observed_and_hidden(observe: Callable[[Any], bool], item: Any, call: Call) -> bool:
+    """Feed one item to the stream state; True when the caller must not see it (an injected usage chunk)."""
+    try:
+        return observe(item)
+    except Exception as exc:  # a bug of ours must not break the app's stream
+        report_internal_error(f"{call.surface.name}.observe", exc)
+        return False
+
+
 def _sync_step(next_item: Callable[[], Any], observe: Callable[[Any], bool], call: Call) -> Callable[[], Any]:
     """The per-item hot path as a closure over locals (no attribute lookups per chunk)."""
 
@@ -40,12 +49,7 @@ def _sync_step(next_item: Callable[[], Any], observe: Callable[[Any], bool], cal
             except BaseException as exc:
                 call.end_stream(complete=False, error=exc)
                 raise
-            try:
-                hidden = observe(item)
-            except Exception as exc:  # a bug of ours must not break the app's stream
-                report_internal_error(f"{call.surface.name}.observe", exc)
-                hidden = False
-            if not hidden:
+            if not _observed_and_hidden(observe, item, call):
                 return item
 
     return step
@@ -96,12 +100,7 @@ def _async_step(
             except BaseException as exc:
                 call.end_stream(complete=False, error=exc)
                 raise
-            try:
-                hidden = observe(item)
-            except Exception as exc:  # a bug of ours must not break the app's stream
-                report_internal_error(f"{call.surface.name}.observe", exc)
-                hidden = False
-            if not hidden:
+            if not _observed_and_hidden(observe, item, call):
                 return item
 
     return step
