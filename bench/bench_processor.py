@@ -8,7 +8,10 @@ Two runs with the same sender (its own process, pinned to the other core when `t
 2. the baseline, pinned the same way: a gRPC server that only decodes each request and acknowledges it.
 The sender sends pre-encoded ExportTraceServiceRequests of `--batch` distinct LLM spans (no redelivery:
 every call is new to the ledger) with `--concurrency` requests in flight. Prints one JSON object and writes
-it to `--out`; the counted calls are checked against the service's /metrics.
+it to `--out`; the counted calls are checked against the service's /metrics. On a shared machine the
+wall-clock rates depend on who else runs on the pinned core; `llm_spans_per_cpu_s` (spans per second of
+the service's own CPU time, read from /proc by the sender over the measured window) does not.
+Last, `in_process_llm_spans_per_s`: `Pipeline.export` called in the driver, one thread, no network.
 """
 
 from __future__ import annotations
@@ -33,6 +36,11 @@ from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from costline import attributes as attr
+from costline_processor.commands.serve import tune_gc
+from costline_processor.ledger import Ledger
+from costline_processor.metrics import CostMetrics, SelfTelemetry
+from costline_processor.pipeline import Pipeline
+from costline_processor.pricing import Pricer
 
 EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 SERVICE = "opentelemetry.proto.collector.trace.v1.TraceService"
@@ -126,7 +134,18 @@ def run_baseline_receiver(port_file: Path) -> None:
     server.wait_for_termination()
 
 
-def run_sender(target: str, seconds: float, batch: int, concurrency: int, result_file: Path) -> None:
+def cpu_seconds(pid: int) -> float | None:
+    """CPU time (user + system, all threads) a process has used so far; None where /proc is missing."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
+
+def run_sender(  # noqa: PLR0917 - the subprocess's command-line arguments
+    target: str, seconds: float, batch: int, concurrency: int, result_file: Path, watch_pid: int
+) -> None:
     warmup_s = 2.0
     batches = make_batches(BASE_BATCHES, batch)
     lock = threading.Lock()
@@ -154,8 +173,12 @@ def run_sender(target: str, seconds: float, batch: int, concurrency: int, result
                     acked.append(time.monotonic())
 
     with ThreadPoolExecutor(concurrency) as pool:
-        for future in [pool.submit(worker) for _ in range(concurrency)]:
+        futures = [pool.submit(worker) for _ in range(concurrency)]
+        time.sleep(max(0.0, start + warmup_s - time.monotonic()))
+        cpu_start = cpu_seconds(watch_pid)
+        for future in futures:
             future.result()
+    cpu_end = cpu_seconds(watch_pid)
     window = [t for t in acked if t >= start + warmup_s]
     result = {
         "acked_batches": len(acked),
@@ -164,6 +187,10 @@ def run_sender(target: str, seconds: float, batch: int, concurrency: int, result
         "seconds": seconds,
     }
     result["spans_per_s"] = len(window) * batch / seconds
+    if cpu_start is not None and cpu_end is not None and cpu_end > cpu_start:
+        # The receiver's own CPU time: its throughput on a core of its own, whatever else shares the machine.
+        result["cpu_seconds"] = cpu_end - cpu_start
+        result["spans_per_cpu_s"] = len(window) * batch / (cpu_end - cpu_start)
     result_file.write_text(json.dumps(result))
 
 
@@ -183,11 +210,12 @@ def _pinned(core: int, command: list[str]) -> tuple[list[str], bool]:
     return command, False
 
 
-def _sender(target: str, args: argparse.Namespace, workdir: Path) -> dict[str, float]:
+def _sender(target: str, args: argparse.Namespace, workdir: Path, watch_pid: int) -> dict[str, float]:
     result_file = workdir / f"sender-{time.monotonic_ns()}.json"
     command = [
         sys.executable, __file__, "--role=sender", f"--target={target}", f"--seconds={args.seconds}",
         f"--batch={args.batch}", f"--concurrency={args.concurrency}", f"--result={result_file}",
+        f"--watch-pid={watch_pid}",
     ]  # fmt: skip
     subprocess.run(_pinned(1, command)[0], check=True, timeout=args.seconds + 300)
     result: dict[str, float] = json.loads(result_file.read_text())
@@ -208,7 +236,7 @@ def measure_baseline(args: argparse.Namespace, workdir: Path) -> dict[str, float
     command, _ = _pinned(0, [sys.executable, __file__, "--role=baseline", f"--result={port_file}"])
     receiver = subprocess.Popen(command)
     try:
-        return _sender(f"127.0.0.1:{_wait_for(port_file)}", args, workdir)
+        return _sender(f"127.0.0.1:{_wait_for(port_file)}", args, workdir, receiver.pid)
     finally:
         receiver.terminate()
         receiver.wait(timeout=30)
@@ -229,7 +257,7 @@ def measure_costline(args: argparse.Namespace, workdir: Path) -> tuple[dict[str,
         serve = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
     try:
         ready = _wait_for_ready(log_path)
-        sender = _sender(f"127.0.0.1:{ready['grpc']}", args, workdir)
+        sender = _sender(f"127.0.0.1:{ready['grpc']}", args, workdir, serve.pid)
         with urllib.request.urlopen(f"http://127.0.0.1:{ready['metrics']}/metrics", timeout=30) as reply:
             counted = _requests_total(reply.read().decode())
     finally:
@@ -261,18 +289,57 @@ def _requests_total(text: str) -> float:
     )
 
 
+class _SerializingSink:
+    """Stands in for the gRPC forwarder: serialises the enriched request, sends nothing."""
+
+    def forward(self, request: ExportTraceServiceRequest, span_count: int) -> None:
+        request.SerializeToString()
+
+    def close(self) -> None:
+        pass
+
+
+def measure_in_process(batches: int, spans_per_batch: int, workdir: Path) -> float:
+    """LLM spans/s of `Pipeline.export` in this process: one thread, the parts `costline serve` builds."""
+    if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
+        os.sched_setaffinity(0, {0})
+    base = make_batches(BASE_BATCHES, spans_per_batch)
+    payloads = [variant(base[i % BASE_BATCHES], 1 + i // BASE_BATCHES) for i in range(batches)]
+    telemetry = SelfTelemetry()
+    with Ledger(workdir / "in-process.sqlite3") as ledger:
+        pipeline = Pipeline(
+            pricer=Pricer.load(None), ledger=ledger, metrics=CostMetrics(telemetry=telemetry),
+            telemetry=telemetry, forwarder=_SerializingSink(), max_inflight=1,
+        )  # fmt: skip
+        tune_gc()
+        warmup = 4
+        for raw in payloads[:warmup]:
+            pipeline.export(ExportTraceServiceRequest.FromString(raw), raw)
+        start = time.perf_counter()
+        for raw in payloads[warmup:]:  # decoded here as the receiver does
+            pipeline.export(ExportTraceServiceRequest.FromString(raw), raw)
+        elapsed = time.perf_counter() - start
+    return (batches - warmup) * spans_per_batch / elapsed
+
+
+def _rounded(value: float | None) -> int | None:
+    return round(value) if value is not None else None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "processor.json")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--batch", type=int, default=512)
     parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--in-process-batches", type=int, default=64)
     parser.add_argument("--role", choices=("driver", "sender", "baseline"), default="driver")
     parser.add_argument("--target", default="")
     parser.add_argument("--result", type=Path, default=None)
+    parser.add_argument("--watch-pid", type=int, default=0)
     args = parser.parse_args()
     if args.role == "sender":
-        run_sender(args.target, args.seconds, args.batch, args.concurrency, args.result)
+        run_sender(args.target, args.seconds, args.batch, args.concurrency, args.result, args.watch_pid)
         return
     if args.role == "baseline":
         run_baseline_receiver(args.result)
@@ -281,11 +348,17 @@ def main() -> None:
         workdir = Path(tmp)
         baseline = measure_baseline(args, workdir)
         costline, counted, pinned = measure_costline(args, workdir)
+        in_process = measure_in_process(args.in_process_batches, args.batch, workdir)
     report = {
         "benchmark": "costline serve: sustained LLM spans/s on one core, ledger on (SQLite synchronous=FULL)",
         "llm_spans_per_s": round(costline["spans_per_s"]),
         "baseline_decode_ack_spans_per_s": round(baseline["spans_per_s"]),
         "share_of_baseline": round(costline["spans_per_s"] / baseline["spans_per_s"], 3),
+        # Per second of the service's own CPU time: the one-core rate when the core is not shared.
+        "llm_spans_per_cpu_s": _rounded(costline.get("spans_per_cpu_s")),
+        "baseline_decode_ack_spans_per_cpu_s": _rounded(baseline.get("spans_per_cpu_s")),
+        # Pipeline.export in the driver, one thread on the same core, no gRPC: what the network adds
+        "in_process_llm_spans_per_s": round(in_process),
         "target_spans_per_s": TARGET_SPANS_PER_S,
         "meets_target": costline["spans_per_s"] >= TARGET_SPANS_PER_S,
         "refused_batches": costline["refused"],

@@ -6,6 +6,7 @@ environment variables, the YAML keys and the README table cannot drift apart.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import signal
@@ -30,6 +31,8 @@ from costline_processor.config import (
 
 EXIT_CONFIG = 2
 EXIT_STARTUP = 1
+# Net container allocations between young-generation collections (CPython's default: 700).
+GC_GEN0_THRESHOLD = 50_000
 
 logger = logging.getLogger("costline.serve")
 
@@ -84,6 +87,20 @@ def serve(config_file: Path | None, print_config_table: bool, **options: Any) ->
     sys.exit(run(config))
 
 
+def tune_gc() -> None:
+    """Make the cyclic garbage collector cheap for a service that allocates thousands of objects per request.
+
+    A 512-span request keeps ~4,000 objects alive until it is acknowledged, so with the default threshold
+    every request set off several collections, and the older generations' passes walked every object loaded
+    at startup (price data, grpc, protobuf): ~6% of the CPU at full load. Freezing moves the startup objects
+    out of the collector's reach; request garbage is acyclic and freed by reference counting anyway, and
+    cyclic garbage is still collected, in rarer passes bounded by the threshold.
+    """
+    gc.freeze()
+    _, gen1, gen2 = gc.get_threshold()
+    gc.set_threshold(GC_GEN0_THRESHOLD, gen1, gen2)
+
+
 def run(config: ServeConfig) -> int:
     """Start the service, block until SIGTERM/SIGINT, stop gracefully; returns the exit code."""
     # Imported here so `--help` and `--print-config-table` do not load grpc, SQLite and the price data.
@@ -109,6 +126,7 @@ def run(config: ServeConfig) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    tune_gc()
     service.start()
     while not stop.wait(1.0):
         pass

@@ -61,7 +61,7 @@ def record_calls(
         seq += 1
     conn.execute("SAVEPOINT all_new")
     try:
-        insert_rows(conn, rows)
+        conn.executemany(INSERT_CALL, rows)
     except sqlite3.IntegrityError:  # some call is known already: undo, then do it the careful way
         conn.execute("ROLLBACK TO all_new")
         conn.execute("RELEASE all_new")
@@ -118,21 +118,3 @@ def _record_known(  # noqa: PLR0917 - the hot path's precomputed per-call lists,
     if rows:
         conn.executemany(INSERT_CALL, rows)
     return items, next_seq
-
-
-import itertools, os
-from costline_processor.ledger.schema import CALL_COLUMNS
-_CHUNK = int(os.environ.get("CL_CHUNK", "0"))
-_MARKS = "(" + ", ".join("?" * len(CALL_COLUMNS)) + ")"
-_MULTI = f"INSERT INTO calls ({', '.join(CALL_COLUMNS)}) VALUES " + ", ".join([_MARKS] * max(_CHUNK, 1))
-
-
-def insert_rows(conn, rows):
-    if not _CHUNK:
-        conn.executemany(INSERT_CALL, rows)
-        return
-    whole = len(rows) - len(rows) % _CHUNK
-    for i in range(0, whole, _CHUNK):
-        conn.execute(_MULTI, list(itertools.chain.from_iterable(rows[i:i + _CHUNK])))
-    if whole < len(rows):
-        conn.executemany(INSERT_CALL, rows[whole:])

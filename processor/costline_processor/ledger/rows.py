@@ -20,6 +20,7 @@ from costline_processor.model import Cost, PricedCall, Unpriced, Usage
 # would round raises instead of silently losing a fraction of a cent.
 MONEY_CONTEXT: Final = decimal.Context(prec=60, traps=[decimal.Inexact, decimal.InvalidOperation])
 ZERO: Final = Decimal(0)
+SQL_NULL: Final = 0  # NULL in a NULLIF(?, 0) column of sql.INSERT_CALL: binds faster than None
 
 # (workflow_id, feature_id, tenant_id, service_name, provider, model): the labels every call metric shares.
 LabelKey = tuple[str, str, str, str, str, str]
@@ -185,15 +186,22 @@ def call_row(
         total = add(add(result.input, result.cache_read), add(result.cache_write, result.output))
         if not total.is_finite():
             raise ValueError(f"cost must be a finite Decimal, got {result!r}")
-        costs: tuple[str | None, ...] = (
+        costs: tuple[str | int, ...] = (
             str(result.input), str(result.cache_read), str(result.cache_write), str(result.output),
-            str(total), result.source, None, None,
+            str(total), result.source, SQL_NULL, SQL_NULL,
         )  # fmt: skip
     else:
-        costs = (None, None, None, None, None, None, result.reason, result.detail)
+        costs = (SQL_NULL, SQL_NULL, SQL_NULL, SQL_NULL, SQL_NULL, SQL_NULL, result.reason, result.detail)
+    # bytearray, unlike bytes, binds without sqlite3's adaptation lookups; both are stored as the same BLOB
     return (
-        seq, call.start_time_ns, call.end_time_ns, span_key, call_key, *labels,
-        call.attribution.get(USER_ID), call.service_instance_id, call.request_model, call.operation,
-        call.service_tier, int(call.batch), status, *tokens, *costs,
-        call.usage_error, int(call.estimated), call.error_type, call.source,
+        seq, call.start_time_ns, call.end_time_ns, bytearray(span_key),
+        bytearray(call_key) if call_key is not None else None, *labels,
+        call.attribution.get(USER_ID), _text(call.service_instance_id), call.request_model, call.operation,
+        _text(call.service_tier), int(call.batch), status, *tokens, *costs,
+        _text(call.usage_error), int(call.estimated), _text(call.error_type), call.source,
     )  # fmt: skip
+
+
+def _text(value: str | None) -> str | int:
+    """A nullable TEXT value of a call row (usually NULL): SQL_NULL for NULL, see sql.NULLIF_ZERO_COLUMNS."""
+    return SQL_NULL if value is None else value

@@ -46,9 +46,21 @@ def outcome_upsert(table: str) -> str:
     )
 
 
+# The calls insert binds 36 values per LLM span, and sqlite3 binds None (and bytes) through its adaptation
+# lookups, ~4x slower than an int or a str. So call_row() passes SQL_NULL (the integer 0) for the NULLs of
+# these TEXT columns and the statement turns it back: NULLIF(0, 0) is NULL, NULLIF(None, 0) is NULL, and
+# no text value equals an integer in SQLite, so every string is stored as it is.
+NULLIF_ZERO_COLUMNS: Final = frozenset(
+    {
+        "user_id", "service_instance_id", "request_model", "operation", "service_tier",
+        "cost_input", "cost_cache_read", "cost_cache_write", "cost_output", "cost_total", "pricing_source",
+        "unpriced_reason", "unpriced_detail", "usage_error", "error_type",
+    }
+)  # fmt: skip
 INSERT_CALL: Final = (
-    f"INSERT INTO calls ({', '.join(schema.CALL_COLUMNS)})"
-    f" VALUES ({', '.join('?' * len(schema.CALL_COLUMNS))})"
+    f"INSERT INTO calls ({', '.join(schema.CALL_COLUMNS)}) VALUES ("
+    + ", ".join("NULLIF(?, 0)" if column in NULLIF_ZERO_COLUMNS else "?" for column in schema.CALL_COLUMNS)
+    + ")"
 )
 INSERT_OUTCOME: Final = (
     f"INSERT INTO outcomes ({', '.join(schema.OUTCOME_COLUMNS)})"

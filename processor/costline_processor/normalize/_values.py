@@ -30,9 +30,13 @@ def to_dict(pairs: Iterable[KeyValue], wanted: frozenset[str]) -> dict[str, Any]
         if key not in wanted:
             continue
         value = pair.value
+        string = value.string_value
+        if string:  # most attributes are strings: a non-empty one is the oneof's value, no need to ask
+            out[key] = string
+            continue
         kind = value.WhichOneof("value")
         if kind == "string_value":
-            out[key] = value.string_value
+            out[key] = string
         elif kind == "int_value":
             out[key] = value.int_value
         elif kind == "double_value":
