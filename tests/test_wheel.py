@@ -6,6 +6,7 @@ Editable installs hide mapping mistakes, so this builds the real wheel and insta
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import zipfile
@@ -43,7 +44,15 @@ def test_wheel_installs_and_imports_in_fresh_venv(wheel: Path, tmp_path: Path) -
     subprocess.run([str(uv), "venv", "-q", "--python", sys.executable, str(venv)], check=True, timeout=120)
     python = venv / "bin" / "python"
     subprocess.run(
-        [str(uv), "pip", "install", "-q", "--python", str(python), f"costline[processor] @ {wheel.as_uri()}"],
+        [
+            str(uv),
+            "pip",
+            "install",
+            "-q",
+            "--python",
+            str(python),
+            f"costline[processor,sdks] @ {wheel.as_uri()}",
+        ],
         check=True,
         timeout=300,
     )
@@ -69,3 +78,21 @@ def test_wheel_installs_and_imports_in_fresh_venv(wheel: Path, tmp_path: Path) -
         [str(venv / "bin" / "costline"), "--help"], check=True, capture_output=True, text=True, timeout=60
     )
     assert "serve" in help_text.stdout
+    assert "demo" in help_text.stdout
+
+
+def test_demo_runs_from_the_installed_wheel(wheel: Path, tmp_path: Path) -> None:
+    """`pip install 'costline[processor,sdks]'` then `costline demo`, outside the source tree."""
+    venv = tmp_path / "venv"
+    uv = Path(sys.executable).with_name("uv")
+    subprocess.run([str(uv), "venv", "-q", "--python", sys.executable, str(venv)], check=True, timeout=120)
+    install = [str(uv), "pip", "install", "-q", "--python", str(venv / "bin" / "python")]
+    subprocess.run([*install, f"costline[processor,sdks] @ {wheel.as_uri()}"], check=True, timeout=300)
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path)}
+    result = subprocess.run(
+        [str(venv / "bin" / "costline"), "demo", "--dir", str(tmp_path / "demo"), "--end", "2026-11-22"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "calls recorded" in result.stdout
+    assert (tmp_path / "demo" / "report.html").exists()

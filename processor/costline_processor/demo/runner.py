@@ -89,7 +89,16 @@ def _wait_ready(process: subprocess.Popen[bytes], log_path: Path) -> tuple[int, 
     raise DemoError(f"costline serve did not start:\n{log_path.read_text(errors='replace')}")
 
 
+def _check_installed() -> None:
+    from importlib.util import find_spec  # noqa: PLC0415
+
+    missing = [name for name in ("openai", "anthropic", "opentelemetry.distro") if find_spec(name) is None]
+    if missing:
+        raise DemoError(f"the demo needs {', '.join(missing)}: pip install 'costline[processor,sdks]'")
+
+
 def _instrument_command() -> list[str]:
+    _check_installed()
     script = Path(sys.executable).with_name("opentelemetry-instrument")
     found = str(script) if script.exists() else shutil.which("opentelemetry-instrument")
     if found is None:
