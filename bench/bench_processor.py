@@ -290,10 +290,10 @@ def _requests_total(text: str) -> float:
 
 
 class _SerializingSink:
-    """Stands in for the gRPC forwarder: serialises the enriched request, sends nothing."""
+    """Stands in for the gRPC forwarder: sends nothing (the pipeline serialises the request for it)."""
 
-    def forward(self, request: ExportTraceServiceRequest, span_count: int) -> None:
-        request.SerializeToString()
+    def forward(self, payload: bytes, span_count: int) -> None:
+        pass
 
     def close(self) -> None:
         pass

@@ -17,10 +17,7 @@ from urllib.parse import urlsplit
 
 import grpc
 from google.protobuf.message import DecodeError
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-    ExportTraceServiceRequest,
-    ExportTraceServiceResponse,
-)
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
 from costline_processor import metric_names as names
 from costline_processor.metrics import SelfTelemetry
@@ -48,7 +45,8 @@ class DownstreamUnavailable(Exception):
 
 
 class Forwarder(Protocol):
-    def forward(self, request: ExportTraceServiceRequest, span_count: int) -> None: ...
+    def forward(self, payload: bytes, span_count: int) -> None:
+        """Send one serialised `ExportTraceServiceRequest` holding `span_count` spans."""
 
     def close(self) -> None: ...
 
@@ -104,19 +102,18 @@ class GrpcForwarder:
             self._channel = grpc.secure_channel(target, grpc.ssl_channel_credentials(), options)
         else:
             self._channel = grpc.insecure_channel(target, options)
+        # No request serializer: the pipeline serialises the enriched request itself, under its work lock.
         self._export = self._channel.unary_unary(
-            EXPORT_METHOD,
-            request_serializer=ExportTraceServiceRequest.SerializeToString,
-            response_deserializer=ExportTraceServiceResponse.FromString,
+            EXPORT_METHOD, response_deserializer=ExportTraceServiceResponse.FromString
         )
         # gRPC metadata keys are lower-case (X-Scope-OrgID travels as x-scope-orgid, which Tempo accepts).
         self._metadata = tuple((key.lower(), value) for key, value in headers)
         self._timeout_s = timeout_s
         self._accounting = _Accounting(endpoint, telemetry)
 
-    def forward(self, request: ExportTraceServiceRequest, span_count: int) -> None:
+    def forward(self, payload: bytes, span_count: int) -> None:
         try:
-            response = self._export(request, timeout=self._timeout_s, metadata=self._metadata)
+            response = self._export(payload, timeout=self._timeout_s, metadata=self._metadata)
         except grpc.RpcError as error:
             code: grpc.StatusCode = error.code()
             why = f"{code.name}: {error.details()}"
@@ -166,16 +163,16 @@ class HttpForwarder:
                 self._connections.append(connection)
         return connection
 
-    def forward(self, request: ExportTraceServiceRequest, span_count: int) -> None:
-        status, payload = self._post(request.SerializeToString())
+    def forward(self, payload: bytes, span_count: int) -> None:
+        status, body = self._post(payload)
         if status in RETRYABLE_HTTP_STATUSES:
             raise self._accounting.retryable(f"HTTP {status}")
         if not 200 <= status < 300:
-            self._accounting.dropped(span_count, f"HTTP {status}: {payload[:200]!r}")
+            self._accounting.dropped(span_count, f"HTTP {status}: {body[:200]!r}")
             return
         rejected, message = 0, ""
         try:
-            parsed = ExportTraceServiceResponse.FromString(payload)
+            parsed = ExportTraceServiceResponse.FromString(body)
             rejected, message = parsed.partial_success.rejected_spans, parsed.partial_success.error_message
         except DecodeError:  # a 2xx with an unreadable body still means accepted
             logger.debug("unreadable OTLP response body from %s", self._host)

@@ -48,7 +48,7 @@ def test_http_endpoint_down_is_retryable() -> None:
         telemetry=telemetry,
     )
     with pytest.raises(DownstreamUnavailable, match="ConnectionRefusedError"):
-        forwarder.forward(encode_request(make_spans([GPT])), 2)
+        forwarder.forward(encode_request(make_spans([GPT])).SerializeToString(), 2)
     assert telemetry.value(names.SELF_FORWARD_FAILURES) == 1
     forwarder.close()
 
@@ -60,6 +60,6 @@ def test_http_permanent_refusal_is_dropped_and_counted() -> None:
         forwarder = HttpForwarder(
             f"{tempo_http.endpoint}/wrong/path", headers=[], timeout_s=2, telemetry=telemetry
         )
-        forwarder.forward(encode_request(make_spans([GPT])), 2)
+        forwarder.forward(encode_request(make_spans([GPT])).SerializeToString(), 2)
         forwarder.close()
     assert telemetry.value(names.SELF_SPANS_DROPPED, reason="downstream_rejected") == 2

@@ -85,7 +85,6 @@ CREATE TABLE calls (
     estimated INTEGER NOT NULL, error_type TEXT, source TEXT NOT NULL
 );
 CREATE INDEX calls_time ON calls (time_ns);
-CREATE INDEX calls_workflow_time ON calls (workflow_id, time_ns);
 CREATE TABLE outcomes (
     seq INTEGER PRIMARY KEY, time_ns INTEGER NOT NULL, span_key BLOB NOT NULL UNIQUE,
     trace_id BLOB NOT NULL, span_id BLOB NOT NULL,
