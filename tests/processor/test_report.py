@@ -172,3 +172,16 @@ def test_bad_input_is_one_clear_error(ledger: Path, args: tuple[str, ...], messa
     assert result.exit_code == 2
     assert message in result.output
     assert "Traceback" not in result.output
+
+
+def test_html_report_is_self_contained(ledger: Path, tmp_path: Path) -> None:
+    out = tmp_path / "report.html"
+    _run("--ledger", str(ledger), *WINDOW, "--format", "html", "--output", str(out))
+    html = out.read_text(encoding="utf-8")
+    assert html.startswith("<!doctype html>")
+    for chart in ("spend-by-group", "daily-spend"):
+        assert f'id="{chart}"' in html
+    assert "<script" not in html
+    assert "http://" not in html
+    assert "https://" not in html  # nothing fetched: it opens offline and in mail clients
+    assert "$12.00" in html
