@@ -7,11 +7,31 @@ import logging
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from types import FrameType
 
 import click
 
 from costline_processor.mock_provider import MockBehaviour, MockProvider, MockUsage
+
+# (option, default, help) of the usage every reply reports, in the semconv (inclusive) model.
+_USAGE_OPTIONS: tuple[tuple[str, int, str], ...] = (
+    ("--input-tokens", 100, "Input tokens per call, INCLUDING cache read/write tokens (semconv model)."),
+    ("--output-tokens", 20, "Output tokens per call, INCLUDING reasoning tokens."),
+    ("--cache-read-tokens", 0, "Part of the input read from the prompt cache."),
+    ("--cache-write-tokens", 0, "Part of the input written to the prompt cache."),
+    ("--cache-write-1h-tokens", 0, "Part of the cache writes with a 1-hour TTL (Anthropic)."),
+    ("--reasoning-tokens", 0, "Part of the output spent on reasoning."),
+)
+
+
+def _usage_options(command: Callable[..., None]) -> Callable[..., None]:
+    for flag, default, help_text in reversed(_USAGE_OPTIONS):
+        option = click.option(
+            flag, default=default, show_default=True, type=click.IntRange(0), help=help_text
+        )
+        command = option(command)
+    return command
 
 
 @click.command("mock-provider")
@@ -19,48 +39,7 @@ from costline_processor.mock_provider import MockBehaviour, MockProvider, MockUs
 @click.option(
     "--port", default=8089, show_default=True, type=click.IntRange(0, 65535), help="0 picks a free port."
 )
-@click.option(
-    "--input-tokens",
-    default=100,
-    show_default=True,
-    type=click.IntRange(0),
-    help="Input tokens per call, INCLUDING cache read/write tokens (semconv model).",
-)
-@click.option(
-    "--output-tokens",
-    default=20,
-    show_default=True,
-    type=click.IntRange(0),
-    help="Output tokens per call, INCLUDING reasoning tokens.",
-)
-@click.option(
-    "--cache-read-tokens",
-    default=0,
-    show_default=True,
-    type=click.IntRange(0),
-    help="Part of the input read from the prompt cache.",
-)
-@click.option(
-    "--cache-write-tokens",
-    default=0,
-    show_default=True,
-    type=click.IntRange(0),
-    help="Part of the input written to the prompt cache.",
-)
-@click.option(
-    "--cache-write-1h-tokens",
-    default=0,
-    show_default=True,
-    type=click.IntRange(0),
-    help="Part of the cache writes with a 1-hour TTL (Anthropic).",
-)
-@click.option(
-    "--reasoning-tokens",
-    default=0,
-    show_default=True,
-    type=click.IntRange(0),
-    help="Part of the output spent on reasoning.",
-)
+@_usage_options
 @click.option("--text", default=MockBehaviour().text, show_default=True, help="Assistant reply text.")
 @click.option(
     "--chunks", default=3, show_default=True, type=click.IntRange(1), help="Text deltas per streamed reply."
