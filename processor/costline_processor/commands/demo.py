@@ -37,7 +37,7 @@ def demo(workdir: Path, seed: int, end: str | None) -> None:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn  # noqa: PLC0415
 
     from costline_processor.demo.runner import DemoError, run_demo  # noqa: PLC0415
-    from costline_processor.report import build_report, facts_from_ledger, ledger_findings  # noqa: PLC0415
+    from costline_processor.report import build_report, facts_from_ledger, find_drivers  # noqa: PLC0415
     from costline_processor.report.html import render_html  # noqa: PLC0415
     from costline_processor.report.render import table  # noqa: PLC0415
 
@@ -61,7 +61,7 @@ def demo(workdir: Path, seed: int, end: str | None) -> None:
             sys.exit(EXIT_FAILED)
     facts = facts_from_ledger(result.ledger_path, ("workflow_id",), result.since, result.until)
     report = build_report(facts, anomaly_ratio=Decimal("1.5"))
-    findings = ledger_findings(result.ledger_path, report)
+    findings = find_drivers(facts.calls, report)
     click.echo(table(report, findings))
     html_path = workdir / "report.html"
     html_path.write_text(render_html(report, facts.daily_cost, findings), encoding="utf-8")

@@ -26,7 +26,7 @@ __all__ = [
     "ReportInputError",
     "build_report",
     "facts_from_ledger",
-    "ledger_findings",
+    "find_drivers",
     "load_facts",
     "produce",
 ]
@@ -65,14 +65,6 @@ def _budgets(path: Path | None) -> dict[str, Decimal]:
         raise ReportInputError(str(exc)) from exc
 
 
-def ledger_findings(ledger_path: Path, report: Report) -> list[Finding]:
-    from costline_processor.ledger import Ledger  # noqa: PLC0415
-
-    since_ns, until_ns = (int(t.timestamp() * 1e9) for t in (report.since, report.until))
-    with Ledger(ledger_path) as ledger:
-        return find_drivers(ledger.iter_calls(since_ns=since_ns, until_ns=until_ns), report)
-
-
 def produce(
     *,
     ledger_path: Path,
@@ -95,7 +87,7 @@ def produce(
         until=until,
     )
     report = build_report(facts, budgets=_budgets(budgets_path), anomaly_ratio=anomaly_ratio)
-    findings = [] if prometheus_url else ledger_findings(ledger_path, report)
+    findings = [] if prometheus_url else find_drivers(facts.calls, report)
     if output_format == "csv":
         return to_csv(report)
     if output_format == "json":

@@ -48,6 +48,8 @@ class ReportFacts:
     daily_cost: dict[str, dict[date, Decimal]] = field(default_factory=dict)  # workflow -> day -> cost
     outcomes: dict[str, dict[str, int]] = field(default_factory=dict)  # workflow -> outcome -> count
     unpriced_requests: int = 0
+    # The call rows themselves, kept when the source has them (the ledger) for the per-call findings.
+    calls: list[Mapping[str, object]] = field(default_factory=list)
 
     @property
     def total_cost(self) -> Decimal:
@@ -83,9 +85,8 @@ def facts_from_ledger(path: Path, by: tuple[str, ...], since: datetime, until: d
             f"no ledger at {path} (run `costline serve` or `costline demo` first, or pass --ledger)"
         )
     with Ledger(path) as ledger:
-        facts = _aggregate_calls(
-            ledger.iter_calls(since_ns=_ns(since), until_ns=_ns(until)), by, since, until
-        )
+        calls: list[Mapping[str, object]] = list(ledger.iter_calls(since_ns=_ns(since), until_ns=_ns(until)))
+        facts = _aggregate_calls(calls, by, since, until)
         sql = "SELECT workflow_id, outcome, count FROM outcomes WHERE time_ns >= ? AND time_ns < ?"
         for workflow, outcome, count in ledger.conn.execute(sql, (_ns(since), _ns(until))):
             per_workflow = facts.outcomes.setdefault(str(workflow), {})
@@ -94,9 +95,9 @@ def facts_from_ledger(path: Path, by: tuple[str, ...], since: datetime, until: d
 
 
 def _aggregate_calls(
-    rows: Iterable[Mapping[str, object]], by: tuple[str, ...], since: datetime, until: datetime
+    rows: list[Mapping[str, object]], by: tuple[str, ...], since: datetime, until: datetime
 ) -> ReportFacts:
-    facts = ReportFacts(by=by, since=since, until=until)
+    facts = ReportFacts(by=by, since=since, until=until, calls=rows)
     for row in rows:
         key = tuple(str(row[name] or UNATTRIBUTED) for name in by)
         facts.requests[key] = facts.requests.get(key, 0) + 1
