@@ -24,8 +24,10 @@ from typing import IO, Final
 from costline_processor.demo import app
 from costline_processor.demo.scenario import DAYS, plan
 from costline_processor.mock_provider import MockProvider
+from costline_processor.server import READY_PREFIX
 
-READY = re.compile(r"costline serve ready: grpc=\S+ http=[^ ]+:(\d+) metrics=[^ ]+:(\d+)")
+# The service's ready line names the ports it bound (the demo asks for port 0 everywhere).
+READY = re.compile(re.escape(READY_PREFIX) + r" grpc=\S+ http=[^ ]+:(\d+) metrics=[^ ]+:(\d+)")
 # One mock server; the OpenAI client reaches it by another name, so costline tells the providers apart by host
 # (COSTLINE_PROVIDER_OVERRIDES maps that name to `openai`; the Anthropic client class is `anthropic` anyway).
 MOCK_HOST: Final = "127.0.0.1"
@@ -56,6 +58,11 @@ def _peer_instrumentors() -> str:
     return ",".join(sorted(names - {"costline", "httpx", "requests", "urllib", "urllib3"}))
 
 
+def _inherited_env() -> dict[str, str]:
+    """This process's environment without COSTLINE_/OTEL_ settings, which would redirect the demo's parts."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(("COSTLINE_", "OTEL_"))}
+
+
 @contextmanager
 def _serve(workdir: Path, ledger: Path) -> Iterator[tuple[int, int]]:
     log_path = workdir / "serve.log"
@@ -63,7 +70,7 @@ def _serve(workdir: Path, ledger: Path) -> Iterator[tuple[int, int]]:
         sys.executable, "-c", "from costline_processor.cli import main; main()", "serve",
         "--grpc-port=0", "--http-port=0", "--metrics-port=0", f"--ledger-path={ledger}", "--log-level=info",
     ]  # fmt: skip
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("COSTLINE_", "OTEL_"))}
+    env = _inherited_env()
     with log_path.open("wb") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=workdir)
     try:
@@ -107,7 +114,7 @@ def _instrument_command() -> list[str]:
 
 
 def _app_env(http_port: int, anthropic_url: str, openai_url: str, seed: int, end: date) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("COSTLINE_", "OTEL_"))}
+    env = _inherited_env()
     env.update({
         "OTEL_SERVICE_NAME": SERVICE_NAME,
         "OTEL_TRACES_EXPORTER": "otlp",

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 
-from costline.attributes import UNATTRIBUTED, WORKFLOW_ID
+from costline.attributes import UNATTRIBUTED
 from costline_processor.report.facts import GroupKey, ReportFacts
 
 ZERO = Decimal(0)
@@ -182,7 +182,3 @@ def _budget_use(
         )
         for workflow, budget in sorted(budgets.items())
     ]
-
-
-def group_label(by: tuple[str, ...], key: GroupKey) -> str:
-    return " / ".join(key) if by != (WORKFLOW_ID,) else key[0]

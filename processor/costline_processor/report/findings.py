@@ -12,7 +12,7 @@ from decimal import Decimal
 from statistics import median
 
 from costline.attributes import TENANT_ID, UNATTRIBUTED, USER_ID, WORKFLOW_ID
-from costline_processor.report.analysis import Report
+from costline_processor.report.analysis import Anomaly, Report
 
 LOOP_CALLS_PER_TRACE = 4  # a trace with this many LLM calls of one workflow is a retry/agent loop
 POWER_USER_FACTOR = 5  # a user spending this many times the workflow's median user
@@ -50,19 +50,19 @@ def _cost(row: Mapping[str, object]) -> Decimal:
 
 
 def _spikes(report: Report) -> list[Finding]:
-    worst: dict[str, list[object]] = defaultdict(list)
+    worst: dict[str, list[Anomaly]] = defaultdict(list)
     for anomaly in report.anomalies:
         worst[anomaly.workflow_id].append(anomaly)
     findings = []
     for workflow, anomalies in worst.items():
-        days = sorted(a.day for a in anomalies)  # type: ignore[attr-defined]
-        peak = max(anomalies, key=lambda a: a.ratio)  # type: ignore[attr-defined]
-        extra = sum((a.cost - a.baseline for a in anomalies), Decimal(0))  # type: ignore[attr-defined]
+        days = sorted(a.day for a in anomalies)
+        peak = max(anomalies, key=lambda a: a.ratio)
+        extra = sum((a.cost - a.baseline for a in anomalies), Decimal(0))
         findings.append(
             Finding(
                 "spike",
                 workflow,
-                f"daily spend jumped to {peak.ratio:.1f}x its 7-day average on {days[0]}"  # type: ignore[attr-defined]
+                f"daily spend jumped to {peak.ratio:.1f}x its 7-day average on {days[0]}"
                 f"{f' (and {len(days) - 1} more days)' if len(days) > 1 else ''}",
                 extra,
             )
