@@ -6,7 +6,7 @@ Decimal multiplications. Rates are held per token (USD per million / 10^6, exact
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from decimal import Decimal
 
 from costline_processor.model import Cost, Usage
@@ -50,26 +50,10 @@ class Rates:
 
     def scaled(self, multiplier: Decimal) -> Rates:
         """Every rate times `multiplier` (service-tier multipliers, negotiated discounts)."""
-        return Rates(
-            input=self.input * multiplier,
-            output=self.output * multiplier,
-            cache_read=self.cache_read * multiplier,
-            cache_write=self.cache_write * multiplier,
-            cache_write_1h=self.cache_write_1h * multiplier,
-            reasoning=self.reasoning * multiplier,
-            request=self.request * multiplier,
-        )
+        return Rates(**{name: rate * multiplier for name, rate in self.as_dict().items()})
 
     def as_dict(self) -> dict[str, Decimal]:
-        return {
-            "input": self.input,
-            "cache_read": self.cache_read,
-            "cache_write": self.cache_write,
-            "cache_write_1h": self.cache_write_1h,
-            "output": self.output,
-            "reasoning": self.reasoning,
-            "request": self.request,
-        }
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 @dataclass(frozen=True, slots=True)
