@@ -105,7 +105,6 @@ def _check_installed() -> None:
 
 
 def _instrument_command() -> list[str]:
-    _check_installed()
     script = Path(sys.executable).with_name("opentelemetry-instrument")
     found = str(script) if script.exists() else shutil.which("opentelemetry-instrument")
     if found is None:
@@ -159,6 +158,8 @@ def run_demo(
     workdir: Path, *, seed: int, end: date, on_progress: Callable[[int, int], None] = lambda done, total: None
 ) -> DemoResult:
     """Run the whole demo in `workdir` (a fresh ledger each time) and return where its results are."""
+    _check_installed()  # before any process starts, so a missing package is one clear error
+    command = _instrument_command()
     workdir.mkdir(parents=True, exist_ok=True)
     ledger = workdir / "ledger.sqlite3"
     for stale in workdir.glob("ledger.sqlite3*"):
@@ -171,7 +172,7 @@ def run_demo(
     ):
         openai_url = mock.url.replace(MOCK_HOST, OPENAI_HOST, 1)
         env = _app_env(http_port, mock.url, openai_url, seed, end)
-        _run_app(_instrument_command(), env, on_progress, app_log)
+        _run_app(command, env, on_progress, app_log)
         deadline = time.monotonic() + DRAIN_TIMEOUT_S
         recorded = _recorded_calls(ledger)
         while recorded < planned and time.monotonic() < deadline:
