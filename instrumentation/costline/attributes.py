@@ -1,7 +1,7 @@
 """Every attribute, baggage key and span name costline reads or writes, defined once.
 
 The instrumentation, the processor, the dashboards' generator and the tests import these names; a string
-literal for any of them elsewhere is a bug (DESIGN.md, "Names users will type").
+literal for any of them elsewhere is a bug (docs/architecture.md, "The names contract").
 """
 
 from __future__ import annotations

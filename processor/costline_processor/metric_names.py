@@ -1,4 +1,4 @@
-"""Metric and label names, defined once (DESIGN.md "Metrics").
+"""Metric and label names, defined once (docs/architecture.md, "The names contract").
 
 Names are the OTLP instrument names; Prometheus/Mimir show them with the standard translation
 (`llm.cost` with unit `USD` and monotonic sum -> `llm_cost_USD_total` is *not* what we want, so the OTLP
