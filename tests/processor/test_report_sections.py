@@ -203,3 +203,17 @@ def test_money_has_one_precision_rule(ledger: Path, tmp_path: Path) -> None:
     assert {len(d) for d in amounts_html} == {2}
     assert {len(d) for d in terminal} == {2}
     assert outcome_cells == {"$3.0000"}
+
+
+def test_month_figures_are_for_the_month_of_the_last_day_drawn(ledger: Path) -> None:
+    """A window ending at midnight on 1 December reports November, not an empty December."""
+    data = json.loads(
+        run_report(
+            "--ledger", str(ledger), "--since", "2026-11-01", "--until", "2026-12-01", "--format", "json"
+        )
+    )
+    assert data["month"] == "2026-11"
+    assert data["month_to_date_usd"] == data["projected_month_end_usd"] == "14.915"  # the month is over
+    text = run_report("--ledger", str(ledger), "--since", "2026-11-03", "--until", "2026-11-09")
+    # support $1 x 5 + $5, research $2.50 + $0.25 + $0.04, unattributed $0.125: $12.915
+    assert "2026-11 month-to-date: $12.92 (from 2026-11-03, where the window starts)" in text

@@ -6,7 +6,7 @@ from __future__ import annotations
 import calendar
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 
 from costline.attributes import UNATTRIBUTED
@@ -110,12 +110,12 @@ class Report:
 
     @property
     def first_day(self) -> date:
-        return self.since.date()
+        return self.since.astimezone(UTC).date()  # days are UTC days, as in the daily costs
 
     @property
     def last_day(self) -> date:
         """The last day the window touches (`until` itself is excluded)."""
-        return (self.until - timedelta(microseconds=1)).date()
+        return (self.until - timedelta(microseconds=1)).astimezone(UTC).date()
 
 
 def build_report(
