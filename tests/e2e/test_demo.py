@@ -8,19 +8,23 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 from collections import defaultdict
-from datetime import date
-from decimal import Decimal
+from datetime import UTC, date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import pytest
 
 from costline_processor.demo.scenario import plan
+from html_text import Page
 
 COSTLINE = Path(sys.executable).with_name("costline")
+MONEY = re.compile(r"<?\$[\d,]+\.\d\d")  # an amount, to the cent
+UNIT_COST = re.compile(r"<?\$[\d,]+\.\d{4}")  # a unit cost, to a hundredth of a cent
 END = date(2026, 11, 22)
 SEED = 7
 
@@ -36,9 +40,11 @@ LIST_PRICES = {
 }
 
 
-def _expected_spend() -> dict[str, Decimal]:
+def _expected_spend(*, since: datetime | None = None, before: datetime | None = None) -> dict[str, Decimal]:
     spend: dict[str, Decimal] = defaultdict(Decimal)
     for call in plan(SEED, END):
+        if (since and call.at < since) or (before and call.at >= before):
+            continue
         rate_in, rate_read, rate_write, rate_out = (Decimal(r) / 1_000_000 for r in LIST_PRICES[call.model])
         usage = call.usage
         uncached = usage.input_tokens - usage.cache_read_tokens - usage.cache_write_tokens
@@ -102,7 +108,7 @@ def test_table_names_workflows_and_the_hidden_drivers(demo_run: tuple[Path, str]
     _, stdout = demo_run
     for workflow, cost in _expected_spend().items():
         assert workflow in stdout
-        assert (f"${cost:,.2f}" if cost >= 1 else f"${cost:,.4f}") in stdout
+        assert f"${cost.quantize(Decimal('0.01'), ROUND_HALF_UP):,}" in stdout  # to the cent, half up
     assert "[spike] revenue_management_copilot" in stdout
     assert "[retry_loop] housekeeping_dispatcher" in stdout
     assert "property-17" in stdout
@@ -113,21 +119,26 @@ def test_table_names_workflows_and_the_hidden_drivers(demo_run: tuple[Path, str]
     assert "[unattributed]" in stdout
 
 
-def test_html_report_renders_in_headless_chromium(demo_run: tuple[Path, str], tmp_path: Path) -> None:
+def _chromium() -> str:
     chromium = shutil.which("chromium")
     if chromium is None:
         if os.environ.get("CI") == "true":
             pytest.fail("chromium is not installed (scripts/system-packages installs it)")
         pytest.skip("chromium is not installed; run scripts/system-packages")
-    workdir, _ = demo_run
-    screenshot = tmp_path / "report.png"
+    return chromium
+
+
+def _render(html: Path, tmp_path: Path) -> Page:
+    """The page as headless Chromium draws it: a screenshot (kept next to the report) and the DOM."""
+    chromium = _chromium()
+    screenshot = html.with_suffix(".png")
     flags = [
         "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync",
         f"--user-data-dir={tmp_path / 'profile'}", "--enable-logging=stderr", "--v=0",
-        "--window-size=1200,1800",
+        "--window-size=1200,2400",
     ]  # fmt: skip
-    url = (workdir / "report.html").as_uri()
+    url = html.as_uri()
     shot = subprocess.run(
         [chromium, *flags, f"--screenshot={screenshot}", url],
         capture_output=True,
@@ -142,7 +153,81 @@ def test_html_report_renders_in_headless_chromium(demo_run: tuple[Path, str], tm
     )
     console_errors = [line for line in (shot.stderr + dom.stderr).splitlines() if "CONSOLE" in line]
     assert console_errors == []
-    for chart in ("spend-by-group", "daily-spend"):
-        assert f'id="{chart}"' in dom.stdout
     assert dom.stdout.count("<polyline") == len(_expected_spend())
     assert dom.stdout.count("<rect") >= len(_expected_spend())
+    return Page(dom.stdout)
+
+
+def _assert_sections_filled(page: Page) -> None:
+    """Every section of the terminal report is on the page and says something."""
+    for figure in ("total-spend", "unattributed", "month-to-date", "projected-month-end"):
+        assert MONEY.search(page.text(figure)), page.text(figure)
+    assert re.fullmatch(r"requests [\d,]+", page.text("requests"))
+    assert page.text("unpriced-requests") == "unpriced requests 0 every call priced"
+    outcomes = page.table("outcome-table")[1:]
+    assert {row[0] for row in outcomes} == set(_expected_spend()) - {"unattributed"}
+    assert all(UNIT_COST.fullmatch(row[-1]) and row[-1] != "$0.0000" for row in outcomes)
+    findings = sorted(ident for ident in page.ids() if ident.startswith("finding-"))
+    assert findings
+    for finding in map(page.text, findings):
+        labelled = re.search(r"\(([a-z0-9' -]+): \$[\d,]+\.\d\d\)$", finding)  # "(what it is: $1.23)"
+        assert labelled, finding
+        assert "spend" in labelled.group(1)
+        assert "unattributed in unattributed" not in finding
+    y_ticks = page.text("y-ticks").split()
+    assert len(y_ticks) >= 4
+    assert all(MONEY.fullmatch(tick) for tick in y_ticks)
+    assert len(re.findall(r"[A-Z][a-z]{2} \d{2}", page.text("x-ticks"))) >= 4
+
+
+def test_html_report_renders_in_headless_chromium(demo_run: tuple[Path, str], tmp_path: Path) -> None:
+    workdir, _ = demo_run
+    page = _render(workdir / "report.html", tmp_path)
+    assert page.title == "LLM spend 2026-10-26 to 2026-11-22 by workflow_id"  # the four weeks drawn
+    _assert_sections_filled(page)
+    for chart in ("spend-by-group", "daily-spend"):
+        assert chart in page.ids()
+    x_dates = re.findall(r"[A-Z][a-z]{2} \d{2}", page.text("x-ticks"))
+    assert (x_dates[0], x_dates[-1]) == ("Oct 26", "Nov 22")
+    findings = page.text("findings")
+    for label in (
+        "spend above the 7-day average on those days",
+        "spend of those traces",
+        "those users' spend",
+        "uncached input spend",
+        "unattributed spend",
+    ):
+        assert re.search(rf"\({re.escape(label)}: \$\d+\.\d\d\)", findings), findings
+
+
+def test_budget_report_colours_by_projection_in_headless_chromium(
+    demo_run: tuple[Path, str], tmp_path: Path
+) -> None:
+    """Two days into November the concierge has spent under a tenth of its budget, on course for 116 %."""
+    workdir, _ = demo_run
+    november = datetime(2026, 11, 1, tzinfo=UTC)
+    spent = _expected_spend(since=november, before=november + timedelta(days=2))["front_desk_concierge"]
+    budget = (spent * 15 / Decimal("1.16")).quantize(Decimal("0.01"))  # 30 days / 2 elapsed, at 116 %
+    budgets = tmp_path / "budgets.yaml"
+    budgets.write_text(f"front_desk_concierge: {budget}\nprocurement_assistant: 1000\n")
+    html = tmp_path / "budget-report.html"
+    subprocess.run(
+        [
+            str(COSTLINE), "report", "--ledger", str(workdir / "ledger.sqlite3"), "--since", "2026-10-26",
+            "--until", "2026-11-03", "--budgets", str(budgets), "--format", "html", "--output", str(html),
+        ],
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    page = _render(html, tmp_path)
+    _assert_sections_filled(page)
+    rows = {row[0]: row for row in page.table("budget-use")[1:]}
+    concierge = rows["front_desk_concierge"]
+    assert int(re.findall(r"\((\d+)%\)", concierge[2])[0]) < 10  # spent share: looks harmless
+    assert concierge[3] == f"${budget:,}"
+    assert concierge[4].endswith("(116%)")
+    assert concierge[5] == "projected over budget"
+    assert rows["procurement_assistant"][5] == "on track"
+    dom = html.read_text(encoding="utf-8")
+    concierge_html = dom[dom.index("<td>front_desk_concierge</td>") :].split("</tr>")[0]
+    assert "#dc3912" in concierge_html  # red bar, red status
+    assert "#109618" not in concierge_html

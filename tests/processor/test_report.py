@@ -5,81 +5,23 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from _report_ledger import run_report, write_ledger
 from click.testing import CliRunner
 
-from costline.attributes import FEATURE_ID, TENANT_ID, USER_ID, WORKFLOW_ID
+from costline.attributes import WORKFLOW_ID
 from costline_processor.cli import _register, cli
-from costline_processor.ledger import Ledger
-from costline_processor.model import Cost, LlmCall, Outcome, PricedCall, Unpriced, Usage
-
-START = datetime(2026, 11, 1, tzinfo=UTC)
-
-
-def _call(
-    n: int,
-    day: int,
-    workflow: str | None,
-    model: str,
-    cost: str,
-    *,
-    tenant: str = "acme",
-    user: str = "u1",
-    trace: int | None = None,
-) -> PricedCall:
-    attribution = {TENANT_ID: tenant, USER_ID: user, FEATURE_ID: "f"}
-    if workflow:
-        attribution[WORKFLOW_ID] = workflow
-    at = int((START + timedelta(days=day, hours=12)).timestamp() * 1e9)
-    call = LlmCall(
-        trace_id=(trace if trace is not None else n).to_bytes(16, "big"),
-        span_id=n.to_bytes(8, "big"),
-        start_time_ns=at,
-        end_time_ns=at + 1000,
-        source="costline",
-        provider="openai",
-        operation="chat",
-        request_model=model,
-        response_model=model,
-        response_id=f"resp-{n}",
-        usage=Usage(input_tokens=100, output_tokens=10),
-        service_name="app",
-        attribution=attribution,
-    )
-    # All of a call's cost is put on output so the hand sums stay readable.
-    return PricedCall(call, Cost(Decimal(0), Decimal(0), Decimal(0), Decimal(cost), "test"))
 
 
 @pytest.fixture
 def ledger(tmp_path: Path) -> Path:
-    path = tmp_path / "ledger.sqlite3"
-    calls = [
-        # support: 7 quiet days at $1.00/day, then a $5.00 day (5x its 7-day average)
-        *[_call(n, n, "support", "gpt-4o", "1.00") for n in range(7)],
-        _call(7, 7, "support", "gpt-4o", "5.00"),
-        _call(8, 3, "research", "o3", "2.50"),
-        _call(9, 4, "research", "gpt-4o", "0.25"),
-        _call(10, 5, None, "gpt-4o-mini", "0.125"),  # unattributed
-    ]
-    unpriced = PricedCall(_call(11, 2, "support", "mystery", "0").call, Unpriced("unknown_model"))
-    outcomes = [
-        Outcome(b"o" * 16, bytes([1]) * 8, int(START.timestamp() * 1e9) + 5, "support", "ticket_resolved", 3),
-        Outcome(b"o" * 16, bytes([2]) * 8, int(START.timestamp() * 1e9) + 6, "support", "ticket_resolved", 1),
-    ]
-    with Ledger(path) as store:
-        store.record([*calls, unpriced], outcomes)
-    return path
+    return write_ledger(tmp_path / "ledger.sqlite3")
 
 
-def _run(*args: str) -> str:
-    _register()
-    result = CliRunner().invoke(cli, ["report", *args], catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    return result.output
+_run = run_report
 
 
 WINDOW = ("--since", "2026-11-01", "--until", "2026-11-09")
@@ -133,19 +75,20 @@ def test_csv_opens_as_a_spreadsheet(ledger: Path) -> None:
         "cost_usd",
         "share_pct",
         "requests",
+        "unpriced_requests",
         "cost_per_request_usd",
         "top_model",
     ]
     assert rows[1][:5] == ["support", "gpt-4o", "12", "80.67", "8"]
     assert rows[-1][:3] == ["TOTAL", "", "14.875"]
-    assert sum(Decimal(r[2]) for r in rows[1:-1]) == Decimal("14.875")
+    assert sum(Decimal(r[2]) for r in rows[1:-1] if r[2]) == Decimal("14.875")
 
 
 def test_table_shows_the_unattributed_line(ledger: Path) -> None:
     text = _run("--ledger", str(ledger), *WINDOW)
     assert "unattributed (untagged)" in text
     assert "$12.00" in text
-    assert "unattributed: $0.1250 (0.8% of spend)" in text  # unit amounts keep 4 decimals
+    assert "unattributed: $0.13 (0.8% of spend)" in text  # amounts to the cent, half a cent up
 
 
 def test_window_filters_by_call_time(ledger: Path) -> None:

@@ -83,7 +83,7 @@ def parse_moment(value: str, *, now: datetime) -> datetime:
     "budgets_path",
     type=click.Path(path_type=Path, exists=True, dir_okay=False),
     default=None,
-    help="Budgets YAML (workflow_id: monthly USD) for budget use.",
+    help="Budgets YAML (workflow_id: monthly USD): spent and projected month-end against each budget.",
 )
 @click.option(
     "--anomaly-ratio",

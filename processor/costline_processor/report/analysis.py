@@ -6,7 +6,7 @@ from __future__ import annotations
 import calendar
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 
 from costline.attributes import UNATTRIBUTED
@@ -14,19 +14,28 @@ from costline_processor.report.facts import GroupKey, ReportFacts
 
 ZERO = Decimal(0)
 BASELINE_DAYS = 7
+BUDGET_NEAR_SHARE = Decimal("0.8")  # a projection at this share of its budget is flagged before it breaks it
 
 
 @dataclass(frozen=True, slots=True)
 class ReportRow:
     key: GroupKey
-    cost: Decimal
+    cost: Decimal  # of the group's priced calls
     share: Decimal  # of the window's total, 0..1
     requests: int
     top_model: str
+    unpriced: int | None = None  # calls that could not be priced; None: the source cannot tell per group
+    priced: bool = True  # False when none of the group's calls was priced: its cost is unknown, not zero
 
     @property
-    def cost_per_request(self) -> Decimal:
-        return self.cost / self.requests if self.requests else ZERO
+    def known_cost(self) -> Decimal | None:
+        return self.cost if self.priced else None
+
+    @property
+    def cost_per_request(self) -> Decimal | None:
+        """Per priced request: unpriced calls have no cost to spread."""
+        priced_requests = self.requests - (self.unpriced or 0)
+        return self.cost / priced_requests if self.priced and priced_requests > 0 else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +70,22 @@ class BudgetUse:
     def used_share(self) -> Decimal:
         return self.month_to_date / self.budget if self.budget else ZERO
 
+    @property
+    def projected_share(self) -> Decimal:
+        return self.projected / self.budget if self.budget else ZERO
+
+    @property
+    def status(self) -> str:
+        """Judged by the projection: a budget 6 % spent on the 2nd of the month can already be on course to
+        break; the spent share alone would call it fine."""
+        if self.used_share >= 1:
+            return "over budget"
+        if self.projected_share > 1:
+            return "projected over budget"
+        if self.projected_share >= BUDGET_NEAR_SHARE:
+            return "projected near budget"
+        return "on track"
+
 
 @dataclass(frozen=True, slots=True)
 class Report:
@@ -83,6 +108,15 @@ class Report:
     def unattributed_share(self) -> Decimal:
         return self.unattributed_cost / self.total_cost if self.total_cost else ZERO
 
+    @property
+    def first_day(self) -> date:
+        return self.since.astimezone(UTC).date()  # days are UTC days, as in the daily costs
+
+    @property
+    def last_day(self) -> date:
+        """The last day the window touches (`until` itself is excluded)."""
+        return (self.until - timedelta(microseconds=1)).astimezone(UTC).date()
+
 
 def build_report(
     facts: ReportFacts,
@@ -90,25 +124,20 @@ def build_report(
     budgets: Mapping[str, Decimal] | None = None,
     anomaly_ratio: Decimal = Decimal("1.5"),
 ) -> Report:
-    total = facts.total_cost
     rows = sorted(
-        (
-            ReportRow(
-                key, cost, cost / total if total else ZERO, facts.requests.get(key, 0), _top(facts, key)
-            )
-            for key, cost in facts.cost.items()
-        ),
-        key=lambda row: (-row.cost, row.key),
+        (_row(facts, key) for key in {**facts.requests, **facts.cost}), key=lambda r: (-r.cost, r.key)
     )
     workflow_cost = facts.workflow_cost()
-    month_start = facts.until.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    # The month of the window's last day: a window ending at midnight on the 1st reports the month it closed.
+    last_moment = facts.until - timedelta(microseconds=1)
+    month_start = last_moment.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     month_to_date = _cost_between(facts, month_start.date(), facts.until.date())
     return Report(
         by=facts.by,
         since=facts.since,
         until=facts.until,
         rows=tuple(rows),
-        total_cost=total,
+        total_cost=facts.total_cost,
         total_requests=sum(facts.requests.values()),
         unattributed_cost=workflow_cost.get(UNATTRIBUTED, ZERO),
         unpriced_requests=facts.unpriced_requests,
@@ -118,6 +147,20 @@ def build_report(
         anomalies=tuple(find_anomalies(facts.daily_cost, anomaly_ratio)),
         outcome_costs=tuple(_outcome_costs(facts, workflow_cost)),
         budgets=tuple(_budget_use(budgets or {}, month_to_date, month_start, facts.until)),
+    )
+
+
+def _row(facts: ReportFacts, key: GroupKey) -> ReportRow:
+    total = facts.total_cost
+    cost = facts.cost.get(key, ZERO)
+    return ReportRow(
+        key,
+        cost,
+        cost / total if total else ZERO,
+        facts.requests.get(key, 0),
+        _top(facts, key),
+        unpriced=None if facts.unpriced is None else facts.unpriced.get(key, 0),
+        priced=key in facts.cost,
     )
 
 

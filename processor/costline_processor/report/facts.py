@@ -42,12 +42,14 @@ class ReportFacts:
     by: tuple[str, ...]
     since: datetime
     until: datetime
-    cost: dict[GroupKey, Decimal] = field(default_factory=dict)
+    cost: dict[GroupKey, Decimal] = field(default_factory=dict)  # only groups with at least one priced call
     requests: dict[GroupKey, int] = field(default_factory=dict)
     model_cost: dict[GroupKey, dict[str, Decimal]] = field(default_factory=dict)
     daily_cost: dict[str, dict[date, Decimal]] = field(default_factory=dict)  # workflow -> day -> cost
     outcomes: dict[str, dict[str, int]] = field(default_factory=dict)  # workflow -> outcome -> count
     unpriced_requests: int = 0
+    # Unpriced calls per group, when the source can tell (the ledger can; the metrics have no group labels).
+    unpriced: dict[GroupKey, int] | None = None
     # The call rows themselves, kept when the source has them (the ledger) for the per-call findings.
     calls: list[Mapping[str, object]] = field(default_factory=list)
 
@@ -97,14 +99,18 @@ def facts_from_ledger(path: Path, by: tuple[str, ...], since: datetime, until: d
 def _aggregate_calls(
     rows: list[Mapping[str, object]], by: tuple[str, ...], since: datetime, until: datetime
 ) -> ReportFacts:
-    facts = ReportFacts(by=by, since=since, until=until, calls=rows)
+    unpriced: dict[GroupKey, int] = {}
+    facts = ReportFacts(by=by, since=since, until=until, calls=rows, unpriced=unpriced)
     for row in rows:
         key = tuple(str(row[name] or UNATTRIBUTED) for name in by)
         facts.requests[key] = facts.requests.get(key, 0) + 1
+        cost = Decimal(0)
         if row["unpriced_reason"]:
             facts.unpriced_requests += 1
-        cost = Decimal(str(row["cost_total"])) if row["cost_total"] is not None else Decimal(0)
-        facts.cost[key] = facts.cost.get(key, Decimal(0)) + cost
+            unpriced[key] = unpriced.get(key, 0) + 1
+        else:
+            cost = Decimal(str(row["cost_total"]))
+            facts.cost[key] = facts.cost.get(key, Decimal(0)) + cost
         models = facts.model_cost.setdefault(key, {})
         model = str(row["model"])
         models[model] = models.get(model, Decimal(0)) + cost

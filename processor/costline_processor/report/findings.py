@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from statistics import median
 
@@ -18,6 +19,7 @@ LOOP_CALLS_PER_TRACE = 4  # a trace with this many LLM calls of one workflow is 
 POWER_USER_FACTOR = 5  # a user spending this many times the workflow's median user
 POWER_USER_MIN_SHARE = Decimal("0.2")  # ... and together such users hold this share of the workflow's spend
 BLOATED_INPUT_TOKENS = 4000  # average uncached input tokens per call that suggest an oversized prompt
+SPIKE_DAYS_LISTED = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +28,14 @@ class Finding:
     workflow_id: str
     summary: str
     cost: Decimal  # the spend the finding explains
+    cost_label: str  # what `cost` is, e.g. "spend above the 7-day average"
+
+    @property
+    def subject(self) -> str:
+        """Whose spend the finding is about, as a reader names it ("" when the summary already says it)."""
+        if self.kind == "unattributed":
+            return ""
+        return "spend without a workflow_id" if self.workflow_id == UNATTRIBUTED else self.workflow_id
 
 
 def find_drivers(rows: Iterable[Mapping[str, object]], report: Report) -> list[Finding]:
@@ -39,6 +49,7 @@ def find_drivers(rows: Iterable[Mapping[str, object]], report: Report) -> list[F
                 f"{report.unattributed_share:.1%} of spend carries no workflow_id:"
                 " tag that code with costline.workflow()",
                 report.unattributed_cost,
+                "unattributed spend",
             )
         )
     return findings
@@ -62,12 +73,23 @@ def _spikes(report: Report) -> list[Finding]:
             Finding(
                 "spike",
                 workflow,
-                f"daily spend jumped to {peak.ratio:.1f}x its 7-day average on {days[0]}"
-                f"{f' (and {len(days) - 1} more days)' if len(days) > 1 else ''}",
+                _spike_summary(days, peak),
                 extra,
+                "spend above the 7-day average on those days",
             )
         )
     return findings
+
+
+def _spike_summary(days: list[date], peak: Anomaly) -> str:
+    if len(days) == 1:
+        return f"daily spend jumped to {peak.ratio:.1f}x its 7-day average on {peak.day}"
+    shown = ", ".join(map(str, days[:SPIKE_DAYS_LISTED]))
+    more = f" and {len(days) - SPIKE_DAYS_LISTED} more" if len(days) > SPIKE_DAYS_LISTED else ""
+    return (
+        f"daily spend jumped above its 7-day average on {len(days)} days ({shown}{more}),"
+        f" peaking at {peak.ratio:.1f}x on {peak.day}"
+    )
 
 
 def _loops(rows: list[Mapping[str, object]]) -> list[Finding]:
@@ -88,8 +110,10 @@ def _loops(rows: list[Mapping[str, object]]) -> list[Finding]:
             Finding(
                 "retry_loop",
                 workflow,
-                f"{len(traces)} traces with {per:.0f} LLM calls each, all for tenant {tenant}: a retry loop",
+                f"{len(traces)} trace{'s' if len(traces) > 1 else ''} with {per:.0f} LLM calls each,"
+                f" all for tenant {tenant}: a retry loop",
                 sum(map(_cost, calls), Decimal(0)),
+                "spend of those traces",
             )
         )
     return findings
@@ -118,6 +142,7 @@ def _power_users(rows: list[Mapping[str, object]]) -> list[Finding]:
                     workflow,
                     f"{len(heavy)} users ({', '.join(heavy)}) account for {share:.0%} of the spend",
                     cost,
+                    "those users' spend",
                 )
             )
     return findings
@@ -142,6 +167,7 @@ def _bloated_prompts(rows: list[Mapping[str, object]]) -> list[Finding]:
             f"{sum(tokens) / len(tokens):,.0f} uncached input tokens per call on average: "
             "a long system prompt sent without prompt caching",
             cost[workflow],
+            "uncached input spend",
         )
         for workflow, tokens in sorted(uncached.items())
         if sum(tokens) / len(tokens) >= BLOATED_INPUT_TOKENS

@@ -1,164 +1,183 @@
-"""A self-contained HTML report: inline SVG charts (no scripts, no network), readable offline and in email."""
+"""A self-contained HTML report: inline SVG charts (no scripts, no network), readable offline and in email.
+
+It has every section of the terminal report (`report.summary` words them for both), each with an id:
+headline figures, budget use, spend by group, daily spend, cost per outcome, anomalies, findings, the table.
+"""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from collections.abc import Sequence
+from datetime import date
 from decimal import Decimal
 from html import escape
 
+from costline_processor.report import summary, svg
 from costline_processor.report.analysis import Report
 from costline_processor.report.findings import Finding
-from costline_processor.report.render import usd
+from costline_processor.report.money import unit_usd, usd, usd_or_unpriced
+from costline_processor.report.render import group_label, share_text, shows_unpriced_column
 
-PALETTE = ("#3366cc", "#dc3912", "#ff9900", "#109618", "#990099", "#0099c6", "#dd4477", "#66aa00", "#b82e2e")
 _STYLE = """
 body{font-family:system-ui,sans-serif;margin:2rem;color:#222;max-width:1100px}
 h1{font-size:1.5rem}h2{font-size:1.15rem;margin-top:2rem}
 table{border-collapse:collapse}td,th{padding:.25rem .6rem;border-bottom:1px solid #ddd;text-align:left}
-td.num,th.num{text-align:right}
-.kpi{display:inline-block;margin-right:2.5rem}.kpi b{display:block;font-size:1.4rem}
-svg text{font-size:11px;fill:#333}
+td.num,th.num{text-align:right;white-space:nowrap}tr.total td{font-weight:bold;border-top:2px solid #999}
+.kpi{display:inline-block;margin:0 2.5rem 1rem 0;vertical-align:top}.kpi b{display:block;font-size:1.4rem}
+.kpi small{display:block;color:#666;max-width:16rem}
+.amount{white-space:nowrap;color:#444}.status{font-weight:bold}
+svg text{font-size:11px;fill:#333}.legend span{white-space:nowrap}
 """
 
 
 def render_html(report: Report, daily: dict[str, dict[date, Decimal]], findings: list[Finding]) -> str:
-    title = f"LLM spend {report.since:%Y-%m-%d} to {report.until:%Y-%m-%d}"
-    parts = [
-        f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{escape(title)}</title>",
-        f"<style>{_STYLE}</style></head><body><h1>{escape(title)}</h1>",
-        _kpis(report),
-        "<h2>Spend by " + escape(", ".join(report.by)) + "</h2>",
-        _bar_chart(
-            [(" / ".join(row.key), row.cost) for row in report.rows[:15]],
-            colors=_colors(daily),
-            chart_id="spend-by-group",
+    title = summary.title(report)
+    sections = [
+        _headline(report),
+        _budgets(report),
+        _section("Spend by " + ", ".join(report.by), _spend_bars(report, daily)),
+        _section(
+            "Daily spend by workflow (USD per day)",
+            svg.line_chart(daily, svg.days_between(report.first_day, report.last_day), report.anomalies),
         ),
-        "<h2>Daily spend by workflow</h2>",
-        _line_chart(daily, report),
+        _section("Cost per outcome", _outcomes(report), section_id="cost-per-outcome"),
+        _section("Anomalies", _anomalies(report), section_id="anomalies"),
+        _findings(findings),
+        _section("Table", _table(report)),
     ]
-    if report.budgets:
-        parts += ["<h2>Budget use this month</h2>", _budget_chart(report)]
-    parts += [_findings(findings), _table(report), "</body></html>"]
-    return "\n".join(parts)
+    return "\n".join(
+        [
+            f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{escape(title)}</title>",
+            f"<style>{_STYLE}</style></head><body><h1>{escape(title)}</h1>",
+            *(part for part in sections if part),
+            "</body></html>",
+        ]
+    )
 
 
-def _kpis(report: Report) -> str:
-    items = [
-        ("total spend", usd(report.total_cost)),
-        ("requests", f"{report.total_requests:,}"),
-        ("unattributed", f"{usd(report.unattributed_cost)} ({report.unattributed_share:.1%})"),
-        (f"{report.month} projected", usd(report.projected_month_end)),
+def _section(heading: str, body: str, *, section_id: str = "") -> str:
+    ident = f' id="{section_id}"' if section_id else ""
+    return f"<section{ident}><h2>{escape(heading)}</h2>{body}</section>"
+
+
+def _headline(report: Report) -> str:
+    figures = "".join(
+        f'<span class=kpi id="{figure.key}">{escape(figure.label)}<b>{escape(figure.value)}</b>'
+        + (f"<small>{escape(figure.note)}</small>" if figure.note else "")
+        + "</span>"
+        for figure in summary.headline(report)
+    )
+    return f"<div id=headline>{figures}</div>"
+
+
+def _spend_bars(report: Report, daily: dict[str, dict[date, Decimal]]) -> str:
+    bars = [(" / ".join(row.key), row.known_cost) for row in report.rows[:15]]
+    return svg.bar_chart(bars, palette=svg.colors(list(daily)), chart_id="spend-by-group")
+
+
+def _grid(header: Sequence[tuple[str, bool]], rows: Sequence[Sequence[str]], *, table_id: str) -> str:
+    """A table whose cells are plain text; `header` pairs each column name with whether it is numeric."""
+    head = "".join(f"<th{' class=num' if num else ''}>{escape(name)}</th>" for name, num in header)
+    body = "".join(
+        "<tr>"
+        + "".join(
+            f"<td{' class=num' if num else ''}>{escape(cell)}</td>"
+            for cell, (_, num) in zip(row, header, strict=True)
+        )
+        + "</tr>"
+        for row in rows
+    )
+    return f"<table id={table_id}><tr>{head}</tr>{body}</table>"
+
+
+def _budgets(report: Report) -> str:
+    if not report.budgets:
+        return ""
+    head = (
+        "<tr><th>workflow_id</th><th>spent and projected vs budget</th><th class=num>spent</th>"
+        "<th class=num>budget</th><th class=num>projected month-end</th><th>status</th></tr>"
+    )
+    rows = "".join(
+        f"<tr><td>{escape(b.workflow_id)}</td><td>{svg.budget_bar(b)}</td>"
+        f"<td class=num>{usd(b.month_to_date)} ({b.used_share:.0%})</td><td class=num>{usd(b.budget)}</td>"
+        f"<td class=num>{usd(b.projected)} ({b.projected_share:.0%})</td>"
+        f'<td class=status style="color:{svg.STATUS_COLORS[b.status]}">{escape(b.status)}</td></tr>'
+        for b in report.budgets
+    )
+    return _section(f"Budget use, {report.month}", f"<table id=budget-use>{head}{rows}</table>")
+
+
+def _outcomes(report: Report) -> str:
+    if not report.outcome_costs:
+        return f"<p>{escape(summary.NO_OUTCOMES)}</p>"
+    header = [
+        ("workflow_id", False),
+        ("outcome", False),
+        ("count", True),
+        ("spend", True),
+        ("cost per outcome", True),
     ]
-    return (
-        "<div>"
-        + "".join(f"<span class=kpi>{escape(k)}<b>{escape(v)}</b></span>" for k, v in items)
-        + "</div>"
-    )
+    rows = [
+        [o.workflow_id, o.outcome, f"{o.count:,}", usd(o.workflow_cost), unit_usd(o.cost_per_outcome)]
+        for o in report.outcome_costs
+    ]
+    return _grid(header, rows, table_id="outcome-table")
 
 
-def _colors(daily: dict[str, dict[date, Decimal]]) -> dict[str, str]:
-    """One color per workflow, the same in every chart."""
-    return {workflow: PALETTE[i % len(PALETTE)] for i, workflow in enumerate(sorted(daily))}
-
-
-def _bar_chart(bars: list[tuple[str, Decimal]], *, colors: dict[str, str], chart_id: str) -> str:
-    height = 24 * len(bars) + 10
-    top = max((value for _, value in bars), default=Decimal(1)) or Decimal(1)
-    rows = []
-    for i, (label, value) in enumerate(bars):
-        width = float(value / top) * 560
-        y = 5 + 24 * i
-        color = colors.get(label, PALETTE[i % len(PALETTE)])
-        rows.append(
-            f'<text x="0" y="{y + 15}">{escape(label[:40])}</text>'
-            f'<rect x="300" y="{y}" width="{width:.1f}" height="18" fill="{color}">'
-            f"<title>{escape(label)}: {usd(value)}</title></rect>"
-            f'<text x="{305 + width:.1f}" y="{y + 14}">{usd(value)}</text>'
-        )
-    return f'<svg id="{chart_id}" class=chart width="960" height="{height}" role="img">{"".join(rows)}</svg>'
-
-
-def _line_chart(daily: dict[str, dict[date, Decimal]], report: Report) -> str:
-    first, last = report.since.date(), (report.until - timedelta(microseconds=1)).date()
-    days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
-    top = max((cost for series in daily.values() for cost in series.values()), default=Decimal(1)) or Decimal(
-        1
-    )
-    width, height, left = 900, 260, 60
-    step = (width - left) / max(len(days) - 1, 1)
-    lines, legend = [], []
-    anomalies = {(a.workflow_id, a.day) for a in report.anomalies}
-    colors = _colors(daily)
-    for workflow, series in sorted(daily.items()):
-        color = colors[workflow]
-        points = [
-            (left + step * n, height - 20 - float(series.get(day, Decimal(0)) / top) * (height - 40))
-            for n, day in enumerate(days)
-        ]
-        path = " ".join(f"{x:.1f},{y:.1f}" for x, y in points)
-        lines.append(
-            f'<polyline fill="none" stroke="{color}" stroke-width="2" points="{path}">'
-            f"<title>{escape(workflow)}</title></polyline>"
-        )
-        lines += [
-            f'<circle cx="{x:.1f}" cy="{y:.1f}" r="5" fill="none" stroke="#d00" stroke-width="2">'
-            f"<title>anomaly: {escape(workflow)} {day}</title></circle>"
-            for (x, y), day in zip(points, days, strict=True)
-            if (workflow, day) in anomalies
-        ]
-        legend.append(f'<span style="color:{color}">&#9632; {escape(workflow)}</span>')
-    axis = (
-        f'<text x="0" y="20">{usd(top)}</text><text x="0" y="{height - 20}">$0</text>'
-        f'<text x="{left}" y="{height - 4}">{days[0] if days else ""}</text>'
-        f'<text x="{width - 70}" y="{height - 4}">{days[-1] if days else ""}</text>'
-    )
-    svg = f'<svg id="daily-spend" class=chart width="{width}" height="{height}" role="img">'
-    svg += f"{axis}{''.join(lines)}</svg>"
-    return svg + "<div>" + " &nbsp; ".join(legend) + "</div>"
-
-
-def _budget_chart(report: Report) -> str:
-    bars = []
-    for i, budget in enumerate(report.budgets):
-        y = 5 + 26 * i
-        used = min(float(budget.used_share), 1.5) * 400
-        color = (
-            "#109618"
-            if budget.used_share < Decimal("0.8")
-            else "#ff9900"
-            if budget.used_share < 1
-            else "#dc3912"
-        )
-        bars.append(
-            f'<text x="0" y="{y + 15}">{escape(budget.workflow_id)}</text>'
-            f'<rect x="300" y="{y}" width="400" height="18" fill="#eee"/>'
-            f'<rect x="300" y="{y}" width="{used:.1f}" height="18" fill="{color}">'
-            f"<title>{budget.used_share:.0%}</title></rect>"
-            f'<text x="{310 + max(used, 400):.1f}" y="{y + 14}">'
-            f"{usd(budget.month_to_date)} of {usd(budget.budget)}</text>"
-        )
-    height = 26 * len(bars) + 10
-    return f'<svg id="budget-use" class=chart width="960" height="{height}" role="img">{"".join(bars)}</svg>'
+def _anomalies(report: Report) -> str:
+    if not report.anomalies:
+        return f"<p>{escape(summary.NO_ANOMALIES)}</p>"
+    header = [
+        ("workflow_id", False),
+        ("day", False),
+        ("spend", True),
+        ("7-day average", True),
+        ("ratio", True),
+    ]
+    rows = [
+        [a.workflow_id, str(a.day), usd(a.cost), usd(a.baseline), f"{a.ratio:.1f}x"] for a in report.anomalies
+    ]
+    return _grid(header, rows, table_id="anomaly-table")
 
 
 def _findings(findings: list[Finding]) -> str:
     if not findings:
         return ""
     items = "".join(
-        f"<li><b>{escape(f.kind)}</b> in {escape(f.workflow_id)}: {escape(f.summary)} ({usd(f.cost)})</li>"
-        for f in findings
+        f'<li id="finding-{n}"><b>{escape(f.kind)}</b> {escape(summary.finding_text(f))}'
+        f" <span class=amount>({escape(summary.finding_amount(f))})</span></li>"
+        for n, f in enumerate(findings, start=1)
     )
-    return f"<h2>What drives the bill</h2><ul id=findings>{items}</ul>"
+    return f"<section><h2>What drives the bill</h2><ul id=findings>{items}</ul></section>"
 
 
 def _table(report: Report) -> str:
-    head = "".join(f"<th>{escape(k)}</th>" for k in report.by)
-    head += "<th class=num>spend</th><th class=num>share</th><th class=num>requests</th><th>top model</th>"
-    rows = "".join(
-        "<tr>"
-        + "".join(f"<td>{escape(v)}</td>" for v in row.key)
-        + f"<td class=num>{usd(row.cost)}</td><td class=num>{row.share:.1%}</td>"
-        f"<td class=num>{row.requests:,}</td><td>{escape(row.top_model)}</td></tr>"
+    with_unpriced = shows_unpriced_column(report)
+    header = [
+        *((name, False) for name in report.by),
+        ("spend", True),
+        ("share", True),
+        ("requests", True),
+        *([("unpriced", True)] if with_unpriced else []),
+        ("top model", False),
+    ]
+    rows = [
+        [
+            *map(group_label, row.key),
+            usd_or_unpriced(row.known_cost),
+            share_text(row),
+            f"{row.requests:,}",
+            *([f"{row.unpriced or 0:,}"] if with_unpriced else []),
+            row.top_model,
+        ]
         for row in report.rows
-    )
-    return f"<h2>Table</h2><table id=spend-table><tr>{head}</tr>{rows}</table>"
+    ]
+    total = [
+        "total",
+        *[""] * (len(report.by) - 1),
+        usd(report.total_cost),
+        "100.0%",
+        f"{report.total_requests:,}",
+        *([f"{report.unpriced_requests:,}"] if with_unpriced else []),
+        "",
+    ]
+    return _grid(header, [*rows, total], table_id="spend-table")

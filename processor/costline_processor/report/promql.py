@@ -70,8 +70,6 @@ def facts_from_prometheus(
         key: int(value)
         for key, value in _increase(client, names.PROM_REQUESTS_TOTAL, by, since, until).items()
     }
-    for key in facts.requests:
-        facts.cost.setdefault(key, Decimal(0))  # requests with no priced cost (unpriced calls) still show
     with_model = by if names.LABEL_MODEL in by else (*by, names.LABEL_MODEL)
     model_at = with_model.index(names.LABEL_MODEL)
     for key in _increase(client, names.PROM_REQUESTS_TOTAL, with_model, since, until):

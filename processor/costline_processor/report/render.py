@@ -1,6 +1,8 @@
 """Renders a `Report` as a terminal table, CSV (opens in a spreadsheet as is) or JSON.
 
-Money is shown with cents in tables and with full precision in CSV/JSON, where finance sums it again.
+The terminal shows money by the rule of `report.money`; CSV and JSON keep exact decimal strings, where finance
+sums them again. A group none of whose calls could be priced has an empty cost (CSV), `null` (JSON) or a dash
+(table), never zero, and every row says how many of its calls are unpriced.
 """
 
 from __future__ import annotations
@@ -14,37 +16,71 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from costline.attributes import LLM_COST_UNPRICED_REASON, UNATTRIBUTED, WORKFLOW_ID
-from costline_processor.report.analysis import Report
+from costline.attributes import UNATTRIBUTED, WORKFLOW_ID
+from costline_processor.report import summary
+from costline_processor.report.analysis import Report, ReportRow
 from costline_processor.report.findings import Finding
+from costline_processor.report.money import NOT_PRICED, exact, usd, usd_or_unpriced
 
-CSV_HEADER_SUFFIX = ("cost_usd", "share_pct", "requests", "cost_per_request_usd", "top_model")
+CSV_HEADER_SUFFIX = (
+    "cost_usd",
+    "share_pct",
+    "requests",
+    "unpriced_requests",
+    "cost_per_request_usd",
+    "top_model",
+)
+UNIT_QUANTUM = Decimal("0.000001")
 
 
-def usd(value: Decimal) -> str:
-    """Dollars with cents; sub-dollar amounts (unit costs) keep four decimals so they do not read as $0.00."""
-    return f"${value:,.2f}" if abs(value) >= 1 or not value else f"${value:,.4f}"
+def shows_unpriced_column(report: Report) -> bool:
+    """The unpriced column appears once a call is unpriced and the source counts them per group."""
+    return bool(report.unpriced_requests) and any(row.unpriced is not None for row in report.rows)
 
 
-def exact(value: Decimal) -> str:
-    return format(value.normalize() if value else Decimal(0), "f")
+def group_label(value: str) -> str:
+    return f"{value} (untagged)" if value == UNATTRIBUTED else value
+
+
+def share_text(row: ReportRow) -> str:
+    return f"{row.share:.1%}" if row.priced else NOT_PRICED
 
 
 def table(report: Report, findings: list[Finding] | None = None, *, width: int = 120) -> str:
     buffer = io.StringIO()
     console = Console(file=buffer, width=width, force_terminal=False, color_system=None)
-    grid = Table(
-        title=f"LLM spend {report.since:%Y-%m-%d} .. {report.until:%Y-%m-%d} by {', '.join(report.by)}"
-    )
+    console.print(_grid(report))
+    # Plain text from here: workflow ids and summaries contain brackets that are not rich markup.
+    console.print(_summary_lines(report), markup=False, highlight=False)
+    if findings:
+        console.print("\nWhat drives the bill:")
+        for finding in findings:
+            line = f"  - [{finding.kind}] {summary.finding_text(finding)}; {summary.finding_amount(finding)}"
+            console.print(line, markup=False, highlight=False, soft_wrap=True)
+    return buffer.getvalue()
+
+
+def _grid(report: Report) -> Table:
+    with_unpriced = shows_unpriced_column(report)
+    grid = Table(title=summary.title(report))
     for name in report.by:
         grid.add_column(name)
     grid.add_column("spend", justify="right")
     grid.add_column("share", justify="right")
     grid.add_column("requests", justify="right")
+    if with_unpriced:
+        grid.add_column("unpriced", justify="right")
     grid.add_column("top model")
     for row in report.rows:
-        label = [f"{value} (untagged)" if value == UNATTRIBUTED else value for value in row.key]
-        grid.add_row(*label, usd(row.cost), f"{row.share:.1%}", f"{row.requests:,}", row.top_model)
+        unpriced = [f"{row.unpriced or 0:,}"] if with_unpriced else []
+        grid.add_row(
+            *map(group_label, row.key),
+            usd_or_unpriced(row.known_cost),
+            share_text(row),
+            f"{row.requests:,}",
+            *unpriced,
+            row.top_model,
+        )
     grid.add_section()
     grid.add_row(
         "total",
@@ -52,43 +88,26 @@ def table(report: Report, findings: list[Finding] | None = None, *, width: int =
         usd(report.total_cost),
         "100.0%",
         f"{report.total_requests:,}",
+        *([f"{report.unpriced_requests:,}"] if with_unpriced else []),
         "",
     )
-    console.print(grid)
-    # Plain text from here: workflow ids and summaries contain brackets that are not rich markup.
-    console.print(_summary_lines(report), markup=False, highlight=False)
-    if findings:
-        console.print("\nWhat drives the bill:")
-        for finding in findings:
-            line = f"  - [{finding.kind}] {finding.workflow_id}: {finding.summary} ({usd(finding.cost)})"
-            console.print(line, markup=False, highlight=False, soft_wrap=True)
-    return buffer.getvalue()
+    return grid
 
 
 def _summary_lines(report: Report) -> str:
-    lines = [
-        f"unattributed: {usd(report.unattributed_cost)} ({report.unattributed_share:.1%} of spend)",
-        f"{report.month} month-to-date {usd(report.month_to_date)},"
-        f" projected month-end {usd(report.projected_month_end)}",
-    ]
-    if report.unpriced_requests:
-        lines.append(
-            f"unpriced requests: {report.unpriced_requests:,}"
-            f" (not in the totals; their spans carry {LLM_COST_UNPRICED_REASON})"
-        )
-    for budget in report.budgets:
-        lines.append(
-            f"budget {budget.workflow_id}: {usd(budget.month_to_date)} of {usd(budget.budget)} "
-            f"({budget.used_share:.0%}), projected {usd(budget.projected)}"
-        )
-    for outcome in report.outcome_costs:
-        lines.append(f"cost per {outcome.outcome} ({outcome.workflow_id}): {usd(outcome.cost_per_outcome)}")
-    for anomaly in report.anomalies:
-        lines.append(
-            f"anomaly {anomaly.workflow_id} on {anomaly.day}: {usd(anomaly.cost)}"
-            f" = {anomaly.ratio:.1f}x its 7-day average"
-        )
+    lines = [figure.line() for figure in summary.headline(report)[2:]]  # spend and requests are in the table
+    lines += [f"budget {b.workflow_id}: {summary.budget_text(b)}" for b in report.budgets]
+    if not report.outcome_costs:
+        lines.append(f"cost per outcome: {summary.NO_OUTCOMES}")
+    lines += [f"cost per outcome, {o.workflow_id}: {summary.outcome_text(o)}" for o in report.outcome_costs]
+    if not report.anomalies:
+        lines.append(f"anomalies: {summary.NO_ANOMALIES}")
+    lines += [f"anomaly {a.workflow_id} on {summary.anomaly_text(a)}" for a in report.anomalies]
     return "\n".join(lines)
+
+
+def _optional(value: Decimal | None) -> str:
+    return "" if value is None else exact(value)
 
 
 def to_csv(report: Report) -> str:
@@ -96,13 +115,15 @@ def to_csv(report: Report) -> str:
     writer = csv.writer(out, lineterminator="\r\n")  # RFC 4180, what spreadsheets expect
     writer.writerow([*report.by, *CSV_HEADER_SUFFIX])
     for row in report.rows:
+        per_request = row.cost_per_request
         writer.writerow(
             [
                 *row.key,
-                exact(row.cost),
-                f"{row.share * 100:.2f}",
+                _optional(row.known_cost),
+                f"{row.share * 100:.2f}" if row.priced else "",
                 row.requests,
-                exact(row.cost_per_request.quantize(Decimal("0.000001"))),
+                "" if row.unpriced is None else row.unpriced,
+                _optional(None if per_request is None else per_request.quantize(UNIT_QUANTUM)),
                 row.top_model,
             ]
         )
@@ -113,6 +134,7 @@ def to_csv(report: Report) -> str:
             exact(report.total_cost),
             "100.00",
             report.total_requests,
+            report.unpriced_requests,
             "",
             "",
         ]
@@ -136,9 +158,10 @@ def to_dict(report: Report, findings: list[Finding] | None = None) -> dict[str, 
         "rows": [
             {
                 **dict(zip(report.by, row.key, strict=True)),
-                "cost_usd": exact(row.cost),
-                "share": float(row.share),
+                "cost_usd": None if row.known_cost is None else exact(row.known_cost),
+                "share": float(row.share) if row.priced else None,
                 "requests": row.requests,
+                "unpriced_requests": row.unpriced,
                 "top_model": row.top_model,
             }
             for row in report.rows
@@ -148,7 +171,7 @@ def to_dict(report: Report, findings: list[Finding] | None = None) -> dict[str, 
                 WORKFLOW_ID: a.workflow_id,
                 "day": a.day.isoformat(),
                 "cost_usd": exact(a.cost),
-                "baseline_usd": exact(a.baseline.quantize(Decimal("0.000001"))),
+                "baseline_usd": exact(a.baseline.quantize(UNIT_QUANTUM)),
                 "ratio": float(a.ratio),
             }
             for a in report.anomalies
@@ -158,7 +181,7 @@ def to_dict(report: Report, findings: list[Finding] | None = None) -> dict[str, 
                 WORKFLOW_ID: o.workflow_id,
                 "outcome": o.outcome,
                 "count": o.count,
-                "cost_per_outcome_usd": exact(o.cost_per_outcome.quantize(Decimal("0.000001"))),
+                "cost_per_outcome_usd": exact(o.cost_per_outcome.quantize(UNIT_QUANTUM)),
             }
             for o in report.outcome_costs
         ],
@@ -169,11 +192,19 @@ def to_dict(report: Report, findings: list[Finding] | None = None) -> dict[str, 
                 "month_to_date_usd": exact(b.month_to_date),
                 "projected_usd": exact(b.projected),
                 "used_share": float(b.used_share),
+                "projected_share": float(b.projected_share),
+                "status": b.status,
             }
             for b in report.budgets
         ],
         "findings": [
-            {"kind": f.kind, WORKFLOW_ID: f.workflow_id, "summary": f.summary, "cost_usd": exact(f.cost)}
+            {
+                "kind": f.kind,
+                WORKFLOW_ID: f.workflow_id,
+                "summary": f.summary,
+                "cost_usd": exact(f.cost),
+                "cost_label": f.cost_label,
+            }
             for f in findings or []
         ],
     }
