@@ -7,7 +7,6 @@ the ones in flight, flush the last metrics push, close the ledger.
 
 from __future__ import annotations
 
-import errno
 import logging
 import sqlite3
 import ssl
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import Final
 
 from costline_processor.admin_http import AdminServer
+from costline_processor.bind_errors import bind_failure
 from costline_processor.config import ServeConfig, cli_flag
 from costline_processor.forwarder import Forwarder, make_forwarder
 from costline_processor.ledger import Ledger, LedgerLockedError, LedgerSchemaError
@@ -200,15 +200,8 @@ def _listening(listener: str, host: str, port: int) -> Iterator[None]:
     try:
         yield
     except OSError as exc:
-        if exc.errno == errno.EADDRINUSE:
-            message = (
-                f"{cli_flag(listener + '_port')}: {host}:{port} is already in use by another process:"
-                " stop it, or choose another port (0 picks a free one)"
-            )
-        else:
-            options = f"{cli_flag(listener + '_host')}/{cli_flag(listener + '_port')}"
-            message = f"{options}: cannot listen on {host}:{port}: {exc.strerror or exc}"
-        raise StartupError(message) from None
+        options = cli_flag(f"{listener}_host"), cli_flag(f"{listener}_port")
+        raise StartupError(bind_failure(*options, host, port, exc)) from None
 
 
 def _read_tls(cert: Path | None, key: Path | None) -> tuple[tuple[bytes, bytes], ssl.SSLContext] | None:
