@@ -188,7 +188,7 @@ def _open_ledger(config: ServeConfig) -> Ledger:
         return Ledger(config.ledger_path, retention_days=config.retention_days, read_only=False)
     except LedgerLockedError as exc:
         raise StartupError(
-            f"{exc}; replicas run with one ledger each: give this one its own --ledger-path"
+            f"{exc}: replicas run with one ledger each, give this one its own --ledger-path"
         ) from None
     except (OSError, sqlite3.Error, LedgerSchemaError) as exc:
         raise StartupError(f"cannot open the ledger {config.ledger_path}: {exc}") from None

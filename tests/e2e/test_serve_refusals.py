@@ -70,8 +70,8 @@ def test_a_second_serve_on_a_held_ledger_refuses_to_start_and_the_first_keeps_wo
 
         line = assert_one_line_refusal(result)
         assert f"the ledger {ledger} is in use by pid {first.process.pid} (costline serve on host" in line
-        assert "replicas run with one ledger each" in line
-        assert "--ledger-path" in line
+        advice = "replicas run with one ledger each, give this one its own --ledger-path"
+        assert line.endswith(f"; a ledger has one writer: {advice}")
         assert seconds < REFUSAL_TIMEOUT_S
         # The first one never noticed: still ready, still recording.
         assert first.get("/readyz") == (200, "ready\n")

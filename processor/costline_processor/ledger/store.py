@@ -91,7 +91,7 @@ class Ledger:
         self._owner = None if read_only else take_writer_lock(self.path)
         if self._owner is None and read_only is False:
             holder = describe_holder(self.path)
-            raise LedgerLockedError(f"the ledger {self.path} is in use by {holder} (a ledger has one writer)")
+            raise LedgerLockedError(f"the ledger {self.path} is in use by {holder}; a ledger has one writer")
         self.read_only = self._owner is None
         self._conn: sqlite3.Connection | None = None
         try:
