@@ -17,6 +17,8 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from costline_processor.yaml_errors import yaml_syntax_problem
+
 ENV_PREFIX: Final = "COSTLINE_"
 TRACES_PROTOCOLS: Final = ("grpc", "http")
 LOG_LEVELS: Final = ("debug", "info", "warning", "error")
@@ -150,7 +152,19 @@ def _headers(value: object) -> tuple[tuple[str, str], ...]:
 
 
 def _meta(help_text: str, parse: Parser, shown_default: str | None = None, secret: bool = False) -> Any:
-    return {"help": help_text, "parse": parse, "shown_default": shown_default, "secret": secret}
+    """`shown_default`: what the default means when it is not a value to show (`the ledger's id`)."""
+    return {
+        "help": help_text,
+        "parse": parse,
+        "shown_default": shown_default,
+        "secret": secret,
+        "choices": (),
+    }
+
+
+def _choice_meta(help_text: str, choices: tuple[str, ...]) -> Any:
+    """An option with fixed choices: parsed, shown in `--help` and listed in the README table from here."""
+    return {**_meta(help_text, _one_of(choices)), "choices": choices}
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,8 +203,8 @@ class ServeConfig:
         "Where enriched spans go (Tempo): `http://tempo:4317` for gRPC, `http://tempo:4318` for HTTP "
         "(`/v1/traces` is appended when the URL has no path). Unset: spans are priced, not forwarded.",
         _optional_url))
-    traces_protocol: str = field(default="grpc", metadata=_meta(
-        "OTLP protocol for `traces_endpoint`: `grpc` or `http` (protobuf).", _one_of(TRACES_PROTOCOLS)))
+    traces_protocol: str = field(default="grpc", metadata=_choice_meta(
+        "OTLP protocol for `traces_endpoint` (`http` sends protobuf).", TRACES_PROTOCOLS))
     traces_headers: tuple[tuple[str, str], ...] = field(default=(), metadata=_meta(
         "Headers sent with forwarded spans, `k1=v1,k2=v2` (e.g. `X-Scope-OrgID=acme`).", _headers,
         shown_default="none", secret=True))
@@ -207,8 +221,7 @@ class ServeConfig:
         "Serve `/metrics`: the cost metrics and costline's own counters in Prometheus text format "
         "(OpenMetrics with trace exemplars when the scraper asks for it).", _bool))
     ledger_path: Path = field(default=Path("costline-data/ledger.sqlite3"), metadata=_meta(
-        "SQLite ledger of priced calls (one per replica; the source of truth for totals).", _path,
-        shown_default="`./costline-data/ledger.sqlite3`"))
+        "SQLite ledger of priced calls (one per replica; the source of truth for totals).", _path))
     retention_days: int = field(default=400, metadata=_meta(
         "Days of per-call rows kept in the ledger (totals are kept).", _int_in(1, 36500)))
     price_overrides: Path | None = field(default=None, metadata=_meta(
@@ -222,8 +235,8 @@ class ServeConfig:
     service_instance_id: str | None = field(default=None, metadata=_meta(
         "`service.instance.id` of this replica on pushed metrics; keep it stable across restarts.",
         _optional_text, shown_default="the ledger's id"))
-    log_level: str = field(default="info", metadata=_meta(
-        "Log level: debug, info, warning or error.", _one_of(LOG_LEVELS)))
+    log_level: str = field(default="info", metadata=_choice_meta(
+        "Level of costline's own log (stderr).", LOG_LEVELS))
     shutdown_grace_s: float = field(default=10.0, metadata=_meta(
         "On SIGTERM, seconds to finish in-flight requests before closing.", _positive_float))
     # fmt: on
@@ -231,6 +244,7 @@ class ServeConfig:
 
 FIELDS: Final = tuple(dataclasses.fields(ServeConfig))
 FIELD_NAMES: Final = frozenset(f.name for f in FIELDS)
+_FIELDS_BY_NAME: Final = {f.name: f for f in FIELDS}
 
 
 def env_name(name: str) -> str:
@@ -280,8 +294,11 @@ def _read_file(path: Path, errors: list[str]) -> dict[str, tuple[object, str]]:
     origin = str(path)
     try:
         document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+    except (OSError, UnicodeDecodeError) as exc:
         errors.append(f"config file {path}: cannot read it: {exc}")
+        return {}
+    except yaml.YAMLError as exc:
+        errors.append(f"config file {yaml_syntax_problem(path, exc)}")
         return {}
     if document is None:
         return {}
@@ -321,21 +338,38 @@ def config_table() -> str:
         "|---|---|---|---|",
     ]
     for f in FIELDS:
-        lines.append(
-            f"| `{cli_flag(f.name)}` | `{env_name(f.name)}` | {_shown_default(f)} | {f.metadata['help']} |"
-        )
+        meaning = f.metadata["help"]
+        if f.metadata["choices"]:
+            meaning += " One of " + ", ".join(f"`{choice}`" for choice in f.metadata["choices"]) + "."
+        lines.append(f"| `{cli_flag(f.name)}` | `{env_name(f.name)}` | {_table_default(f)} | {meaning} |")
     return "\n".join(lines) + "\n"
 
 
-def _shown_default(f: dataclasses.Field[Any]) -> str:
-    shown = f.metadata["shown_default"]
-    if shown is not None:
-        return str(shown)
+def choices(name: str) -> tuple[str, ...]:
+    """The fixed choices of option `name`, or () when it takes any value its parser accepts."""
+    result: tuple[str, ...] = _FIELDS_BY_NAME[name].metadata["choices"]
+    return result
+
+
+def default_text(name: str) -> str | None:
+    """Option `name`'s default as `--help` shows it, or None when it is unset."""
+    f = _FIELDS_BY_NAME[name]
+    if f.metadata["shown_default"] is not None:
+        return str(f.metadata["shown_default"])
     if f.default is None:
-        return "unset"
+        return None
     if isinstance(f.default, bool):
-        return f"`{str(f.default).lower()}`"
-    return f"`{f.default}`"
+        return str(f.default).lower()
+    if isinstance(f.default, Path) and not f.default.is_absolute():
+        return f"./{f.default}"  # relative to the directory costline runs in: say so
+    return str(f.default)
+
+
+def _table_default(f: dataclasses.Field[Any]) -> str:
+    if f.metadata["shown_default"] is not None:
+        return str(f.metadata["shown_default"])
+    text = default_text(f.name)
+    return "unset" if text is None else f"`{text}`"
 
 
 def redacted(config: ServeConfig) -> dict[str, object]:

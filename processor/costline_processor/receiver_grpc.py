@@ -8,8 +8,10 @@ Python OTLP exporter), so senders back off for the time we ask.
 
 from __future__ import annotations
 
+import errno
 import hmac
 import logging
+import socket
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Final, NoReturn
@@ -58,6 +60,33 @@ def bearer_ok(metadata: Sequence[tuple[str, str | bytes]], token: str) -> bool:
     return False
 
 
+def check_bindable(host: str, port: int) -> None:
+    """Raise the OSError of binding host:port when it cannot be bound (taken, or not this host's address).
+
+    grpcio says only "Failed to bind", after logging its own multi-line error: try the bind ourselves first
+    (with the SO_REUSEADDR grpcio sets) to say why in one line. Like grpcio, one bindable address of the
+    host's (`localhost` on a machine without IPv6) is enough, unless another is taken.
+    """
+    if port == 0:
+        return
+    try:
+        addresses = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except OSError:
+        return  # grpcio resolves names its own way: let it decide
+    failures: list[OSError] = []
+    for family, kind, proto, _, address in addresses:
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(address)
+            except OSError as exc:
+                if exc.errno == errno.EADDRINUSE:
+                    raise
+                failures.append(exc)
+    if failures and len(failures) == len(addresses):
+        raise failures[0]
+
+
 class GrpcReceiver:
     """Serves `TraceService/Export` on host:port until `stop`."""
 
@@ -95,12 +124,16 @@ class GrpcReceiver:
         self._server.add_generic_rpc_handlers(
             (grpc.method_handlers_generic_handler(SERVICE, {"Export": handler}),)
         )
+        check_bindable(host, port)
         address = f"{host}:{port}"
-        if tls_key_cert is None:
-            self.port = self._server.add_insecure_port(address)
-        else:
-            credentials = grpc.ssl_server_credentials([tls_key_cert])
-            self.port = self._server.add_secure_port(address, credentials)
+        try:
+            if tls_key_cert is None:
+                self.port = self._server.add_insecure_port(address)
+            else:
+                credentials = grpc.ssl_server_credentials([tls_key_cert])
+                self.port = self._server.add_secure_port(address, credentials)
+        except RuntimeError as exc:  # grpcio's only word for any bind failure
+            raise OSError(f"grpcio: {exc}") from None
 
     def start(self) -> None:
         self._server.start()

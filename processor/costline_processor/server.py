@@ -12,13 +12,16 @@ import sqlite3
 import ssl
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Final
 
 from costline_processor.admin_http import AdminServer
-from costline_processor.config import ServeConfig
+from costline_processor.bind_errors import bind_failure
+from costline_processor.config import ServeConfig, cli_flag
 from costline_processor.forwarder import Forwarder, make_forwarder
-from costline_processor.ledger import Ledger, LedgerSchemaError
+from costline_processor.ledger import Ledger, LedgerLockedError, LedgerSchemaError
 from costline_processor.metrics import Budgets, CostMetrics, LabelLimits, OtlpMetricsPusher, SelfTelemetry
 from costline_processor.pipeline import Pipeline
 from costline_processor.pricing import Pricer
@@ -84,7 +87,7 @@ class Service:
 
     def _bind(self, config: ServeConfig) -> None:
         tls = _read_tls(config.tls_cert, config.tls_key)
-        try:
+        with _listening("grpc", config.grpc_host, config.grpc_port):
             self.grpc = GrpcReceiver(
                 self.pipeline,
                 self.telemetry,
@@ -95,11 +98,7 @@ class Service:
                 bearer_token=config.bearer_token,
                 tls_key_cert=tls[0] if tls else None,
             )
-        except RuntimeError as exc:  # grpcio reports a taken port as RuntimeError
-            raise StartupError(
-                f"cannot listen on {config.grpc_host}:{config.grpc_port} (gRPC): {exc}"
-            ) from None
-        try:
+        with _listening("http", config.http_host, config.http_port):
             self.http = HttpReceiver(
                 self.pipeline,
                 self.telemetry,
@@ -109,14 +108,13 @@ class Service:
                 bearer_token=config.bearer_token,
                 ssl_context=tls[1] if tls else None,
             )
+        with _listening("metrics", config.metrics_host, config.metrics_port):
             self.admin = AdminServer(
                 config.metrics_host,
                 config.metrics_port,
                 render_metrics=self.metrics.render_prometheus if config.prometheus else None,
                 readiness=self.readiness,
             )
-        except OSError as exc:
-            raise StartupError(f"cannot listen (HTTP): {exc}") from None
 
     def _purge_periodically(self) -> None:
         """Apply the ledger's retention at start and then every PURGE_INTERVAL_S (totals are kept)."""
@@ -185,10 +183,25 @@ class Service:
 
 
 def _open_ledger(config: ServeConfig) -> Ledger:
+    """The ledger, as its only writer: a second serve on it would answer every batch 503 (read-only)."""
     try:
-        return Ledger(config.ledger_path, retention_days=config.retention_days)
+        return Ledger(config.ledger_path, retention_days=config.retention_days, read_only=False)
+    except LedgerLockedError as exc:
+        raise StartupError(
+            f"{exc}: replicas run with one ledger each, give this one its own --ledger-path"
+        ) from None
     except (OSError, sqlite3.Error, LedgerSchemaError) as exc:
         raise StartupError(f"cannot open the ledger {config.ledger_path}: {exc}") from None
+
+
+@contextmanager
+def _listening(listener: str, host: str, port: int) -> Iterator[None]:
+    """Turn a listener's bind failure into one line naming its options and the address."""
+    try:
+        yield
+    except OSError as exc:
+        options = cli_flag(f"{listener}_host"), cli_flag(f"{listener}_port")
+        raise StartupError(bind_failure(*options, host, port, exc)) from None
 
 
 def _read_tls(cert: Path | None, key: Path | None) -> tuple[tuple[bytes, bytes], ssl.SSLContext] | None:

@@ -42,7 +42,7 @@ INVALID = [
     ("bad workflow id", "customer support: 5\n", ["line 1: workflow_id may contain only"]),
     ("too long workflow id", f"{'w' * 129}: 5\n", ["workflow_id must be at most 128 characters"]),
     ("listed twice", "support: 5\nsales: 1\nsupport: 6\n", ["line 3: workflow_id 'support' is listed twice"]),
-    ("not YAML", "support: [1, 2\n", ["not valid YAML"]),
+    ("not YAML", "support: [1, 2\n", ["budgets.yaml:2:1: invalid YAML: expected ',' or ']'"]),
 ]
 
 

@@ -107,6 +107,20 @@ def test_cli_reports_errors_with_exit_code_2_and_no_traceback(tmp_path: Path) ->
     assert "Traceback" not in result.output
 
 
+def test_the_defaults_help_shows_do_not_hide_the_environment_or_the_config_file(tmp_path: Path) -> None:
+    """`--help` shows every default, but only options typed on the command line beat env and file."""
+    file = write(tmp_path / "serve.yaml", "traces_protocol: udp\n")
+    result = CliRunner().invoke(
+        serve, ["--config", str(file)], env={"COSTLINE_LOG_LEVEL": "loud", "COSTLINE_GRPC_PORT": None}
+    )
+    assert result.exit_code == 2
+    assert result.output.splitlines() == [
+        f"costline serve: config error: traces_protocol ({file}): must be one of grpc, http, got 'udp'",
+        "costline serve: config error: log_level (COSTLINE_LOG_LEVEL): must be one of debug, info, warning,"
+        " error, got 'loud'",
+    ]
+
+
 def test_every_option_has_a_cli_flag_and_env_var() -> None:
     flags = {opt for param in serve.params for opt in param.opts}
     for f in dataclasses.fields(ServeConfig):
@@ -120,9 +134,10 @@ def test_print_config_table_prints_the_generated_table() -> None:
     assert result.output == config_table()
 
 
-def test_readme_holds_the_current_config_table() -> None:
+@pytest.mark.parametrize("document", ["README.md", "docs/serve.md"])
+def test_the_docs_hold_the_current_config_table(document: str) -> None:
     """Regenerate with `costline serve --print-config-table` when an option changes."""
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert config_table() in readme, (
-        "README.md's option table is stale: paste `costline serve --print-config-table`"
+    text = (ROOT / document).read_text(encoding="utf-8")
+    assert config_table() in text, (
+        f"{document}'s option table is stale: paste `costline serve --print-config-table`"
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import tempfile
 import threading
@@ -219,7 +220,7 @@ def test_one_ledger_file_has_one_writer_and_any_number_of_readers(tmp_path: Path
     with Ledger(path) as writer:
         writer.record([priced(make_call(1))])  # pending: not checkpointed into the totals yet
         # Two writers would each checkpoint calls into the same totals: a second writer is refused...
-        with pytest.raises(LedgerLockedError, match="in use"):
+        with pytest.raises(LedgerLockedError, match=f"in use by pid {os.getpid()} "):
             Ledger(path, read_only=False)
         # ...and a Ledger opened while the writer runs (a report) is read-only but sees everything.
         with Ledger(path) as reader:

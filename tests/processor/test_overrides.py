@@ -155,7 +155,7 @@ INVALID = {
         ":32: discounts[2].multiplier: missing (required)",
     ],
     "invalid-shape.yaml": [":1: models: must be a list", ":4: discounts[0]: must be a mapping"],
-    "invalid-syntax.yaml": [":4: invalid YAML:"],
+    "invalid-syntax.yaml": [":4:1: invalid YAML:"],
 }
 
 

@@ -12,6 +12,7 @@ from types import FrameType
 
 import click
 
+from costline_processor.bind_errors import bind_failure
 from costline_processor.mock_provider import MockBehaviour, MockProvider, MockUsage
 
 # (option, default, help) of the usage every reply reports, in the semconv (inclusive) model.
@@ -131,10 +132,10 @@ def mock_provider(
         response_model=response_model,
         service_tier=service_tier,
     )
-    _serve(server)
+    _serve(server, host, port)
 
 
-def _serve(server: MockProvider) -> None:
+def _serve(server: MockProvider, host: str, port: int) -> None:
     """Print where it listens, then serve until Ctrl-C or SIGTERM."""
     stopped = threading.Event()
 
@@ -145,7 +146,7 @@ def _serve(server: MockProvider) -> None:
     try:
         server.start()
     except OSError as exc:
-        raise click.ClickException(f"cannot listen: {exc}") from exc
+        raise click.ClickException(bind_failure("--host", "--port", host, port, exc)) from None
     with server:
         click.echo(server.url)
         click.echo(f"OpenAI base_url: {server.openai_base_url}")

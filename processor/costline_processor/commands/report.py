@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from dataclasses import fields
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -11,15 +10,10 @@ from pathlib import Path
 import click
 
 from costline.attributes import WORKFLOW_ID
-from costline_processor.config import ServeConfig
+from costline_processor.config import default_text
 
 FORMATS = ("table", "csv", "json", "html")
 EXIT_INPUT = 2
-
-
-def _default_ledger() -> Path:
-    (ledger_field,) = (f for f in fields(ServeConfig) if f.name == "ledger_path")
-    return Path(str(ledger_field.default))
 
 
 def parse_moment(value: str, *, now: datetime) -> datetime:
@@ -46,8 +40,9 @@ def parse_moment(value: str, *, now: datetime) -> datetime:
     "--ledger",
     "ledger_path",
     type=click.Path(path_type=Path),
-    default=None,
-    help="Ledger to read (default: costline serve's default ledger path).",
+    default=default_text("ledger_path"),  # `./costline-data/...`: shown so, read as a Path
+    show_default=True,
+    help="Ledger to read; the default is where costline serve writes by default.",
 )
 @click.option(
     "--prometheus",
@@ -89,11 +84,12 @@ def parse_moment(value: str, *, now: datetime) -> datetime:
     "--anomaly-ratio",
     default="1.5",
     show_default=True,
+    metavar="NUMBER",
     help="Flag a workflow's day at this multiple of its previous 7-day average.",
 )
 def report(
     *,
-    ledger_path: Path | None,
+    ledger_path: Path,
     prometheus_url: str | None,
     headers: tuple[str, ...],
     by: str,
@@ -117,7 +113,7 @@ def report(
         raise click.BadParameter("must be a number above 1", param_hint="--anomaly-ratio") from None
     try:
         text = produce(
-            ledger_path=ledger_path or _default_ledger(),
+            ledger_path=ledger_path,
             prometheus_url=prometheus_url,
             headers=_parse_headers(headers),
             by=by,

@@ -18,13 +18,16 @@ from types import FrameType
 from typing import Any
 
 import click
+from click.core import ParameterSource
 
 from costline_processor.config import (
     FIELDS,
     ConfigError,
     ServeConfig,
+    choices,
     cli_flag,
     config_table,
+    default_text,
     load_config,
     redacted,
 )
@@ -38,6 +41,8 @@ logger = logging.getLogger("costline.serve")
 
 
 def _metavar(type_name: str, name: str) -> str:
+    if choices(name):
+        return f"[{'|'.join(choices(name))}]"  # how click shows a click.Choice
     if name.endswith("_endpoint"):
         return "URL"
     if name.endswith("_headers"):
@@ -49,18 +54,31 @@ def _metavar(type_name: str, name: str) -> str:
 
 
 def _config_options(command: Callable[..., None]) -> Callable[..., None]:
-    # Values stay strings here: config.load_config parses and validates every source the same way.
+    # Values stay strings here: config.load_config parses and validates every source the same way. The
+    # click defaults are only the text `--help` shows: `_given` drops them, else they would hide the
+    # environment and the config file.
     for f in reversed(FIELDS):
-        help_text = f.metadata["help"]
+        shown = {"help": f.metadata["help"], "show_default": True}
         if f.type in (bool, "bool"):
             decls = [f"{cli_flag(f.name)}/--no-{f.name.replace('_', '-')}", f.name]
-            command = click.option(*decls, default=None, help=help_text)(command)
+            command = click.option(*decls, default=f.default, **shown)(command)
         else:
             metavar = _metavar(str(f.type), f.name)
-            command = click.option(cli_flag(f.name), f.name, default=None, metavar=metavar, help=help_text)(
-                command
+            option = click.option(
+                cli_flag(f.name), f.name, default=default_text(f.name), metavar=metavar, **shown
             )
+            command = option(command)
     return command
+
+
+def _given(options: dict[str, Any]) -> dict[str, Any]:
+    """The options typed on the command line (the others hold `--help`'s default text)."""
+    context = click.get_current_context()
+    return {
+        name: value
+        for name, value in options.items()
+        if context.get_parameter_source(name) is ParameterSource.COMMANDLINE
+    }
 
 
 @click.command("serve")
@@ -73,7 +91,7 @@ def serve(config_file: Path | None, print_config_table: bool, **options: Any) ->
         click.echo(config_table(), nl=False)
         return
     try:
-        config = load_config(options, os.environ, config_file)
+        config = load_config(_given(options), os.environ, config_file)
     except ConfigError as exc:
         for error in exc.errors:
             click.echo(f"costline serve: config error: {error}", err=True)

@@ -20,7 +20,7 @@ from typing import Final, Literal
 
 from costline_processor.ledger import schema
 from costline_processor.ledger.calls import TotalsKey, record_calls
-from costline_processor.ledger.locking import take_writer_lock
+from costline_processor.ledger.locking import describe_holder, take_writer_lock
 from costline_processor.ledger.maintenance import (
     aggregates_with_uncheckpointed,
     purge_chunk,
@@ -90,7 +90,8 @@ class Ledger:
         self._last_checkpoint = time.monotonic()
         self._owner = None if read_only else take_writer_lock(self.path)
         if self._owner is None and read_only is False:
-            raise LedgerLockedError(f"{self.path} is in use by another costline process (or Ledger)")
+            holder = describe_holder(self.path)
+            raise LedgerLockedError(f"the ledger {self.path} is in use by {holder}; a ledger has one writer")
         self.read_only = self._owner is None
         self._conn: sqlite3.Connection | None = None
         try:

@@ -21,6 +21,7 @@ import yaml
 
 from costline._validation import validate_value
 from costline.attributes import WORKFLOW_ID
+from costline_processor.yaml_errors import yaml_syntax_problem
 
 PERIOD_MONTHLY: Final = "monthly"
 _NUMBER_TAGS: Final = ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float", "tag:yaml.org,2002:str")
@@ -54,7 +55,7 @@ class Budgets:
         try:
             root = yaml.compose(text, Loader=yaml.SafeLoader)
         except yaml.YAMLError as exc:
-            raise BudgetsConfigError(source, [f"not valid YAML: {exc}"]) from exc
+            raise BudgetsConfigError(source, [yaml_syntax_problem(source, exc)]) from exc
         if root is None:
             return cls({})
         if not isinstance(root, yaml.MappingNode):

@@ -18,6 +18,7 @@ import yaml
 
 from costline_processor.pricing import _yaml
 from costline_processor.pricing.plan import Rates
+from costline_processor.yaml_errors import yaml_syntax_problem
 
 _EPOCH = date(1970, 1, 1)
 _TOP_KEYS = ("version", "models", "discounts")
@@ -111,10 +112,7 @@ def load_overrides(path: Path) -> Overrides:
     try:
         document = _yaml.load(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise PricingConfigError(path, [f"{path}{line}: invalid YAML: {problem}"]) from exc
+        raise PricingConfigError(path, [yaml_syntax_problem(path, exc)]) from exc
     checker = _Checker(str(path))
     overrides = checker.document(document)
     if checker.problems:
