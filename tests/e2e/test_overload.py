@@ -52,7 +52,7 @@ RETRYABLE_CODES = frozenset(
 )
 RETRYABLE_HTTP = frozenset({429, 502, 503, 504})  # the Collector's otlphttp exporter
 BACKOFF_WITHOUT_DELAY_S = 0.5  # the Collector backs off on its own when no delay was given
-# Measured peak RSS of the serve process in this test: 82-89 MiB (gRPC), 78-82 MiB (HTTP); idle it is
+# Measured peak RSS of the serve process in this test: 81-89 MiB (gRPC), 78-82 MiB (HTTP); idle it is
 # ~73 MiB. The bound leaves room for the machine, not for buffers that grow with the clients.
 RSS_BOUND_BYTES = 160 * 1024 * 1024
 THREADS_BOUND = 300  # 256 HTTP connections at most, 16 + 4 gRPC workers, a few service threads
