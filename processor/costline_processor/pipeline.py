@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Final
 
@@ -127,21 +129,35 @@ class Pipeline:
         # outside, so they overlap with the next request's work.
         self._work_lock = threading.Lock()
 
-    def export(self, request: ExportTraceServiceRequest, raw: bytes | None = None) -> BatchReport:
-        """Handle one request; raise `Overloaded` or `Unavailable` when the sender must retry it.
+    @contextmanager
+    def admit(self) -> Iterator[None]:
+        """Hold one of the `max_inflight` slots, or raise `Overloaded` at once (never wait for one).
 
-        `raw` is the request as received, if the receiver has it: a quick scan of it saves looking for
-        processor attributes to strip span by span.
+        Receivers take the slot before they read the request body, so at most `max_inflight` request
+        bodies are in memory however many senders are connected; a refused body is never read.
         """
         if not self._slots.acquire(blocking=False):
             self._telemetry.inc(names.SELF_REQUESTS_REFUSED, reason="overloaded")
             raise Overloaded(OVERLOAD_RETRY_AFTER_S)
         self._track_inflight(+1)
         try:
-            return self._export(request, raw is None or may_carry_processor_attributes(raw))
+            yield
         finally:
             self._track_inflight(-1)
             self._slots.release()
+
+    def export(self, request: ExportTraceServiceRequest, raw: bytes | None = None) -> BatchReport:
+        """Handle one request; raise `Overloaded` or `Unavailable` when the sender must retry it."""
+        with self.admit():
+            return self.export_admitted(request, raw)
+
+    def export_admitted(self, request: ExportTraceServiceRequest, raw: bytes | None = None) -> BatchReport:
+        """`export` for a caller already inside `admit()`; raise `Unavailable` when the sender must retry.
+
+        `raw` is the request as received, if the receiver has it: a quick scan of it saves looking for
+        processor attributes to strip span by span.
+        """
+        return self._export(request, raw is None or may_carry_processor_attributes(raw))
 
     def _track_inflight(self, delta: int) -> None:
         with self._inflight_lock:

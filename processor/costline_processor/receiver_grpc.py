@@ -12,7 +12,7 @@ import errno
 import hmac
 import logging
 import socket
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Final, NoReturn
 
@@ -35,7 +35,14 @@ logger = logging.getLogger("costline.receiver.grpc")
 
 SERVICE: Final = "opentelemetry.proto.collector.trace.v1.TraceService"
 UNAVAILABLE_RETRY_AFTER_S: Final = 2.0
+# Workers beyond `max_inflight`, which only ever refuse (a few hundred microseconds each), so a refusal
+# never waits behind the admitted requests.
+REFUSAL_WORKERS: Final = 4
 _EMPTY_RESPONSE: Final = ExportTraceServiceResponse().SerializeToString()
+
+
+class _Malformed(Exception):
+    """The request is not an ExportTraceServiceRequest (INVALID_ARGUMENT: retrying cannot help)."""
 
 
 def retry_trailers(code: grpc.StatusCode, message: str, retry_after_s: float) -> list[tuple[str, bytes]]:
@@ -105,22 +112,28 @@ class GrpcReceiver:
         self._pipeline = pipeline
         self._telemetry = telemetry
         self._token = bearer_token
-        # A few workers beyond the in-flight limit, so excess requests reach us and get a RetryInfo
-        # instead of queueing silently inside grpcio.
+        # No `maximum_concurrent_rpcs`: grpcio's own limit answers RESOURCE_EXHAUSTED without a RetryInfo,
+        # which the Collector's exporter treats as permanent (the batch is dropped). Admission is ours
+        # (`Pipeline.admit` in `_export`): at most `max_inflight` workers hold a slot, so the
+        # REFUSAL_WORKERS others are always free to refuse the excess at once, each with a RetryInfo.
         self._server = grpc.server(
-            ThreadPoolExecutor(max_workers=max_inflight + 2, thread_name_prefix="costline-grpc"),
-            # RPCs waiting for a worker hold their decoded-size buffers: cap them (grpcio answers
-            # RESOURCE_EXHAUSTED beyond this).
-            maximum_concurrent_rpcs=2 * max_inflight + 8,
+            ThreadPoolExecutor(max_inflight + REFUSAL_WORKERS, thread_name_prefix="costline-grpc"),
             options=[
                 # Without this a second costline could bind the same port and silently take half the
                 # traffic into another ledger, where redeliveries would not be recognised.
                 ("grpc.so_reuseport", 0),
+                # grpc-core buffers a waiting or refused RPC up to its stream's flow-control window;
+                # BDP probing grows that window to megabytes on a fast link (300 senders of 4 MB:
+                # 766 MiB RSS with it, 328 MiB without). The fixed 64 KiB window keeps a waiting RPC
+                # small, and an RPC whose message we read still gets a window for the whole message.
+                ("grpc.http2.bdp_probe", 0),
                 ("grpc.max_receive_message_length", max_message_bytes),
                 ("grpc.max_send_message_length", 1024 * 1024),
             ],
         )
-        handler = grpc.unary_unary_rpc_method_handler(self._export)  # raw bytes in and out
+        # Stream-unary on our side (the wire format of a unary call is the same): the handler pulls the
+        # message itself, after admission, so the bytes of a refused request are never read into memory.
+        handler = grpc.stream_unary_rpc_method_handler(self._export)  # raw bytes in and out
         self._server.add_generic_rpc_handlers(
             (grpc.method_handlers_generic_handler(SERVICE, {"Export": handler}),)
         )
@@ -142,20 +155,27 @@ class GrpcReceiver:
         """Refuse new RPCs, let in-flight ones finish for up to `grace_s`."""
         self._server.stop(grace_s).wait()
 
-    def _export(self, raw: bytes, context: grpc.ServicerContext) -> bytes:
+    def _export(self, messages: Iterator[bytes], context: grpc.ServicerContext) -> bytes:
         if self._token is not None and not bearer_ok(context.invocation_metadata(), self._token):
             self._invalid(context, grpc.StatusCode.UNAUTHENTICATED, "missing or wrong bearer token", "auth")
         try:
-            request = ExportTraceServiceRequest.FromString(raw)
-        except DecodeError as exc:
-            why = f"malformed ExportTraceServiceRequest protobuf: {exc}"
-            self._invalid(context, grpc.StatusCode.INVALID_ARGUMENT, why, "malformed")
-        try:
-            self._pipeline.export(request, raw)
+            with self._pipeline.admit():
+                raw = next(messages, None)  # raises grpc.RpcError if the client went away: grpcio's to handle
+                if raw is None:
+                    raise _Malformed("no ExportTraceServiceRequest message")
+                try:
+                    request = ExportTraceServiceRequest.FromString(raw)
+                except DecodeError as exc:
+                    raise _Malformed(f"malformed ExportTraceServiceRequest protobuf: {exc}") from None
+                self._pipeline.export_admitted(request, raw)
+        except _Malformed as exc:
+            self._invalid(context, grpc.StatusCode.INVALID_ARGUMENT, str(exc), "malformed")
         except Overloaded as exc:
             self._retry(context, grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc), exc.retry_after_s)
         except Unavailable as exc:
             self._retry(context, grpc.StatusCode.UNAVAILABLE, str(exc), UNAVAILABLE_RETRY_AFTER_S)
+        except grpc.RpcError:
+            raise
         except Exception as exc:  # a bug: INTERNAL (not retried: it would fail again), logged, counted
             logger.exception("internal error while handling an export request")
             self._telemetry.inc(names.SELF_REQUESTS_REFUSED, reason="internal_error")

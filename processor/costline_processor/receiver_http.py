@@ -2,7 +2,8 @@
 
 Status codes follow the OTLP/HTTP spec: 200 accepted; 400 malformed; 401 bad token; 413 too large;
 415 unknown content type; 429 overloaded and 503 unavailable, both with `Retry-After`, so the collector
-retries from its queue. Error bodies are a `google.rpc.Status` in the request's encoding.
+retries from its queue. Error bodies are a `google.rpc.Status` in the request's encoding. Another method
+gets a plain-text 405 (`Allow: POST`) on `/v1/traces` and 404 elsewhere.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import threading
 import time
 import zlib
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Final
 
 from google.protobuf import json_format
@@ -28,6 +28,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 
 from costline_processor import metric_names as names
+from costline_processor.http_connections import RequestHandler, ThreadPerConnectionServer
 from costline_processor.metrics import SelfTelemetry
 from costline_processor.pipeline import Overloaded, Pipeline, Unavailable
 
@@ -37,7 +38,6 @@ TRACES_PATH: Final = "/v1/traces"
 PROTOBUF: Final = "application/x-protobuf"
 JSON: Final = "application/json"
 UNAVAILABLE_RETRY_AFTER_S: Final = 2
-IDLE_CONNECTION_TIMEOUT_S: Final = 30.0
 MAX_CONNECTIONS: Final = 256
 _ID_FIELDS: Final = ("traceId", "spanId", "parentSpanId", "trace_id", "span_id", "parent_span_id")
 
@@ -112,43 +112,6 @@ def encode_body(message: ExportTraceServiceResponse | Status, as_json: bool) -> 
     return message.SerializeToString(), PROTOBUF
 
 
-class _Server(ThreadingHTTPServer):
-    """One thread per connection, at most MAX_CONNECTIONS: more are closed at once (bounded threads)."""
-
-    daemon_threads = True
-    receiver: HttpReceiver
-    connection_slots = threading.BoundedSemaphore(1)  # replaced per instance
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        if not self.connection_slots.acquire(blocking=False):
-            self.receiver.refuse_connection()
-            self.shutdown_request(request)
-            return
-        try:
-            super().process_request(request, client_address)
-        except BaseException:
-            self.connection_slots.release()
-            raise
-
-    def process_request_thread(self, request: Any, client_address: Any) -> None:
-        try:
-            super().process_request_thread(request, client_address)
-        finally:
-            self.connection_slots.release()
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-    protocol_version = "HTTP/1.1"  # keep-alive, as OTLP exporters expect
-    timeout = IDLE_CONNECTION_TIMEOUT_S
-
-    def do_POST(self) -> None:
-        self.server.receiver.handle(self)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        logger.debug("%s " + format, self.address_string(), *args)
-
-
 class HttpReceiver:
     """Serves `POST /v1/traces` on host:port in a background thread until `stop`."""
 
@@ -167,11 +130,9 @@ class HttpReceiver:
         self._telemetry = telemetry
         self._max_bytes = max_message_bytes
         self._token = f"Bearer {bearer_token}".encode() if bearer_token is not None else None
-        self._server = _Server((host, port), _Handler)
+        self._server = ThreadPerConnectionServer((host, port), self, MAX_CONNECTIONS)
         if ssl_context is not None:
             self._server.socket = ssl_context.wrap_socket(self._server.socket, server_side=True)
-        self._server.receiver = self
-        self._server.connection_slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
         self.port: int = self._server.server_address[1]
         self._thread = threading.Thread(
             target=self._server.serve_forever, args=(0.05,), name="costline-http", daemon=True
@@ -193,10 +154,11 @@ class HttpReceiver:
                 self._idle.wait(deadline - time.monotonic())
         self._server.server_close()
 
-    def refuse_connection(self) -> None:
-        self._telemetry.inc(names.SELF_REQUESTS_REFUSED, reason="too_many_connections")
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
 
-    def handle(self, handler: _Handler) -> None:
+    def handle(self, handler: RequestHandler) -> None:
         with self._idle:
             self._inflight += 1
         try:
@@ -206,14 +168,29 @@ class HttpReceiver:
                 self._inflight -= 1
                 self._idle.notify_all()
 
-    def _handle(self, handler: _Handler) -> None:
+    def refuse_method(self, handler: RequestHandler) -> None:
+        """Anything but POST: 405 on the traces path, 404 elsewhere, in plain text."""
+        handler.discard_body(self._max_bytes)
+        if handler.path.split("?")[0] == TRACES_PATH:
+            self._telemetry.inc(names.SELF_REQUESTS_INVALID, reason="method")
+            handler.send_response(HTTPStatus.METHOD_NOT_ALLOWED)
+            handler.send_header("Allow", "POST")
+            handler.send_text(f"method {handler.command} not allowed: send POST {TRACES_PATH}\n")
+        else:
+            self._telemetry.inc(names.SELF_REQUESTS_INVALID, reason="path")
+            handler.send_response(HTTPStatus.NOT_FOUND)
+            handler.send_text(f"not found: only POST {TRACES_PATH} is served here\n")
+
+    def _handle(self, handler: RequestHandler) -> None:
         as_json = handler.headers.get("Content-Type", "").split(";")[0].strip().lower() == JSON
         try:
             if self._stopping:  # a kept-alive connection after SIGTERM: send the client elsewhere
-                handler.close_connection = True
                 raise Unavailable("costline is shutting down")
-            request, body = self._read(handler)
-            self._pipeline.export(request, body)
+            length = self._check_headers(handler)
+            # The slot is taken before the body is read: at most max_inflight bodies are in memory.
+            with self._pipeline.admit():
+                request, body = self._read(handler, length)
+                self._pipeline.export_admitted(request, body)
         except BadRequest as exc:
             self._telemetry.inc(names.SELF_REQUESTS_INVALID, reason=exc.reason)
             self._reply_error(handler, exc.status, str(exc), as_json)
@@ -230,24 +207,26 @@ class HttpReceiver:
         else:
             self._reply(handler, HTTPStatus.OK, *encode_body(ExportTraceServiceResponse(), as_json))
 
-    def _read(self, handler: _Handler) -> tuple[ExportTraceServiceRequest, bytes]:
+    def _check_headers(self, handler: RequestHandler) -> int:
+        """Path, token and Content-Length, before anything is read; returns the body's length."""
         if handler.path.split("?")[0] != TRACES_PATH:
             raise BadRequest(HTTPStatus.NOT_FOUND, f"only POST {TRACES_PATH} is served here", "path")
         if self._token is not None and not hmac.compare_digest(
             handler.headers.get("Authorization", "").encode(), self._token
         ):
             raise BadRequest(HTTPStatus.UNAUTHORIZED, "missing or wrong bearer token", "auth")
-        length_header = handler.headers.get("Content-Length")
-        if length_header is None or not length_header.strip().isdigit():
-            handler.close_connection = True
+        length = handler.content_length()
+        if length is None:
             raise BadRequest(HTTPStatus.LENGTH_REQUIRED, "Content-Length is required", "malformed")
-        length = int(length_header)
         if length > self._max_bytes:
-            handler.close_connection = True  # the unread body must not be parsed as the next request
             raise BadRequest(
                 HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"body exceeds {self._max_bytes} bytes", "too_large"
             )
+        return length
+
+    def _read(self, handler: RequestHandler, length: int) -> tuple[ExportTraceServiceRequest, bytes]:
         body = handler.rfile.read(length)
+        handler.body_consumed = True
         if len(body) != length:
             handler.close_connection = True
             raise BadRequest(HTTPStatus.BAD_REQUEST, "body shorter than Content-Length", "malformed")
@@ -256,19 +235,29 @@ class HttpReceiver:
 
     def _reply_error(
         self,
-        handler: _Handler,
+        handler: RequestHandler,
         status: HTTPStatus,
         message: str,
         as_json: bool,
         retry_after: str | None = None,
     ) -> None:
+        handler.discard_body(self._max_bytes)
+        if retry_after is not None:
+            # The sender waits before it retries: it should not hold a connection thread meanwhile.
+            handler.close_connection = True
         body, content_type = encode_body(Status(code=_grpc_code(status), message=message), as_json)
         self._reply(handler, status, body, content_type, retry_after)
 
-    @staticmethod
     def _reply(
-        handler: _Handler, status: HTTPStatus, body: bytes, content_type: str, retry_after: str | None = None
+        self,
+        handler: RequestHandler,
+        status: HTTPStatus,
+        body: bytes,
+        content_type: str,
+        retry_after: str | None = None,
     ) -> None:
+        if self._server.connection_slots.scarce:
+            handler.close_connection = True
         handler.send_response(status)
         handler.send_header("Content-Type", content_type)
         handler.send_header("Content-Length", str(len(body)))

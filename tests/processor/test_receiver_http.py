@@ -22,7 +22,6 @@ from opentelemetry.sdk.trace.export import SpanExportResult
 from serve_in_process import running_service
 
 from costline import attributes as attr
-from costline_processor import metric_names as names
 from costline_processor import receiver_http
 from costline_processor.server import Service
 from genai_spans import Call, encode_request, make_spans
@@ -180,24 +179,23 @@ def test_metrics_and_health_endpoints(tmp_path: Path, tempo: GrpcTraceCapture) -
     assert openmetrics.endswith("# EOF\n")
 
 
-def test_connections_beyond_the_cap_are_closed(
+def test_connections_beyond_the_cap_wait_for_a_thread_instead_of_being_closed(
     tmp_path: Path, tempo: GrpcTraceCapture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(receiver_http, "MAX_CONNECTIONS", 2)
     with running_service(tmp_path, tempo) as service:
         held = [socket.create_connection(("127.0.0.1", service.http.port), timeout=5) for _ in range(2)]
+        statuses: list[int] = []
+        waiting = threading.Thread(target=lambda: statuses.append(post_status(service)))
         try:
-            extra = socket.create_connection(("127.0.0.1", service.http.port), timeout=5)
-            assert extra.recv(1) == b""  # closed by the server without a thread
-            extra.close()
-            assert service.telemetry.value(names.SELF_REQUESTS_REFUSED, reason="too_many_connections") == 1
+            waiting.start()
+            waiting.join(1.0)
+            assert statuses == []  # both threads are taken by the idle connections: not served, not closed
         finally:
             for connection in held:
                 connection.close()
-        deadline = time.monotonic() + 10
-        while post_status(service) != 200:  # the slots free up once the idle connections close
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
+        waiting.join(10)
+        assert statuses == [200]  # served as soon as a thread was free
 
 
 def post_status(service: Service) -> int:
@@ -205,6 +203,53 @@ def post_status(service: Service) -> int:
         return post(service, payload(), PROTOBUF)[0]
     except (ConnectionError, http.client.HTTPException):
         return 0
+
+
+def request_raw(service: Service, raw: bytes) -> bytes:
+    """Send raw bytes on a fresh connection; everything the server answers until it closes or goes quiet."""
+    with socket.create_connection(("127.0.0.1", service.http.port), timeout=5) as connection:
+        connection.sendall(raw)
+        connection.shutdown(socket.SHUT_WR)
+        answer = b""
+        while chunk := connection.recv(65536):
+            answer += chunk
+        return answer
+
+
+def test_other_methods_and_paths_get_short_plain_text_answers(
+    tmp_path: Path, tempo: GrpcTraceCapture
+) -> None:
+    with running_service(tmp_path, tempo) as service:
+        connection = http.client.HTTPConnection("127.0.0.1", service.http.port, timeout=10)
+        for method in ("GET", "HEAD", "PUT", "DELETE", "PATCH", "OPTIONS"):
+            connection.request(method, "/v1/traces", body=b"x" * 1000 if method == "PUT" else None)
+            response = connection.getresponse()
+            body = response.read()
+            assert (response.status, response.getheader("Allow")) == (405, "POST"), method
+            assert response.getheader("Content-Type") == "text/plain; charset=utf-8"
+            assert body == (
+                b"" if method == "HEAD" else f"method {method} not allowed: send POST /v1/traces\n".encode()
+            )
+        for method, path in (("GET", "/"), ("GET", "/v1/logs"), ("DELETE", "/v1/traces/x"), ("HEAD", "/x")):
+            connection.request(method, path)
+            response = connection.getresponse()
+            body = response.read()
+            assert response.status == 404, (method, path)
+            assert response.getheader("Content-Type") == "text/plain; charset=utf-8"
+            assert body in (b"", b"not found: only POST /v1/traces is served here\n")
+        connection.request("POST", "/v1/traces", body=payload(), headers=PROTOBUF)  # the same connection
+        assert connection.getresponse().status == 200
+        connection.close()
+        unknown_method = request_raw(service, b"BREW /v1/traces HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert unknown_method.startswith(b"HTTP/1.1 501 ")
+        assert b"text/plain" in unknown_method
+        assert b"<html" not in unknown_method.lower()
+        too_long_header = b"POST /v1/traces HTTP/1.1\r\nX-Big: " + b"a" * 70_000 + b"\r\n\r\n"
+        rejected = request_raw(service, too_long_header)
+        assert rejected.startswith(b"HTTP/1.1 431 ")
+        assert b"text/plain" in rejected
+        assert b"<html" not in rejected.lower()
+    assert len(tempo.spans) == 3
 
 
 def test_prometheus_endpoint_can_be_turned_off(tmp_path: Path, tempo: GrpcTraceCapture) -> None:
