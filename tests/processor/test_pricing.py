@@ -195,8 +195,8 @@ def test_unknown_model_is_unpriced_never_zero(pricer: Pricer) -> None:
     result = pricer.price(call(attr.PROVIDER_OPENAI, "definitely-not-a-model", Usage(10, 10)))
     assert isinstance(result, Unpriced)
     assert result.reason == REASON_UNKNOWN_MODEL
-    self_hosted = pricer.price(call(attr.PROVIDER_SELF_HOSTED, "gpt-4o", Usage(10, 10)))
-    assert isinstance(self_hosted, Unpriced)  # a self-hosted "gpt-4o" is not OpenAI's: needs an override
+    self_hosted = pricer.price(call(attr.PROVIDER_SELF_HOSTED, "llama-3.1-70b-instruct", Usage(10, 10)))
+    assert isinstance(self_hosted, Unpriced)  # no catalogue lists it: a self-hosted model needs an override
     assert self_hosted.reason == REASON_UNKNOWN_MODEL
 
 
