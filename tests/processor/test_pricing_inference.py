@@ -13,11 +13,11 @@ Expected costs are computed by hand from the makers' published list prices, USD 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from _llm_calls import call
 
 from costline import attributes as attr
 from costline_processor.metric_names import REASON_UNKNOWN_MODEL
@@ -26,27 +26,9 @@ from costline_processor.pricing import Pricer
 from costline_processor.pricing.catalog import DATA_VERSION
 
 M = Decimal(1_000_000)
-NOV_2025 = datetime(2025, 11, 1, 12, tzinfo=UTC)
 GATEWAY = attr.PROVIDER_SELF_HOSTED  # what the OpenAI SDK on an unknown host reports
 # 100K input tokens of which 20K cache reads, 10K output (under every long-context threshold)
 USAGE = Usage(input_tokens=100_000, output_tokens=10_000, cache_read_tokens=20_000)
-
-
-def call(provider: str, model: str, usage: Usage = USAGE, at: datetime = NOV_2025) -> LlmCall:
-    start = int(at.timestamp()) * 1_000_000_000
-    return LlmCall(
-        trace_id=b"\x01" * 16,
-        span_id=b"\x02" * 8,
-        start_time_ns=start,
-        end_time_ns=start + 1,
-        source="costline",
-        provider=provider,
-        operation=attr.OPERATION_CHAT,
-        request_model=model,
-        response_model=model,
-        response_id="r",
-        usage=usage,
-    )
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +94,7 @@ def inferred(provider: str, how: str = "the model name") -> str:
 def test_a_catalogue_model_behind_a_gateway_is_priced_at_its_makers_list_price(
     pricer: Pricer, model: str, expected: Decimal, source: str
 ) -> None:
-    result = priced(pricer, call(GATEWAY, model))
+    result = priced(pricer, call(GATEWAY, model, USAGE))
     assert result.total == expected
     assert result.source == source
 
@@ -128,13 +110,13 @@ def test_an_embedding_model_listed_by_its_maker_and_a_reseller_is_the_makers(pri
 def test_any_provider_the_catalogue_does_not_list_is_inferred_the_same_way(
     pricer: Pricer, provider: str
 ) -> None:
-    result = priced(pricer, call(provider, "gpt-4o-mini"))
+    result = priced(pricer, call(provider, "gpt-4o-mini", USAGE))
     assert result.total == cost("0.15", "0.075", "0.60")
     assert result.source == inferred("openai")
 
 
 def test_a_known_provider_is_priced_from_its_own_listing_without_inference(pricer: Pricer) -> None:
-    result = priced(pricer, call(attr.PROVIDER_OPENAI, "gpt-4o-mini"))
+    result = priced(pricer, call(attr.PROVIDER_OPENAI, "gpt-4o-mini", USAGE))
     assert result.total == cost("0.15", "0.075", "0.60")
     assert result.source == DATA_VERSION
 
@@ -153,7 +135,7 @@ def test_a_known_provider_is_priced_from_its_own_listing_without_inference(price
 def test_an_unknown_or_ambiguous_id_is_unpriced_naming_the_candidates(
     pricer: Pricer, model: str, named: list[str]
 ) -> None:
-    result = pricer.price(call(GATEWAY, model))
+    result = pricer.price(call(GATEWAY, model, USAGE))
     assert isinstance(result, Unpriced)
     assert result.reason == REASON_UNKNOWN_MODEL  # a bounded metric label; the names are in the detail
     assert result.detail.startswith(f"no price for model {model!r} (provider {GATEWAY!r}): ")
