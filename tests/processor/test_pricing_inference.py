@@ -72,11 +72,11 @@ def inferred(provider: str, how: str = "the model name") -> str:
         ("gemini-2.5-flash", cost("0.30", "0.03", "2.50"), inferred("google")),
         ("models/gemini-2.5-flash", cost("0.30", "0.03", "2.50"), inferred("google")),  # Gemini API name
         # as OpenRouter and LiteLLM send ids
-        ("openai/gpt-4o", cost("2.50", "1.25", "10"), inferred("openai", 'the model prefix "openai/"')),
+        ("openai/gpt-4o", cost("2.50", "1.25", "10"), inferred("openai", "the model prefix")),
         (
             "anthropic/claude-sonnet-4.5",
             cost("3", "0.30", "15"),
-            inferred("anthropic", 'the model prefix "anthropic/"'),
+            inferred("anthropic", "the model prefix"),
         ),
         # Bedrock ids: the vendor prefix, a cross-region prefix, a version suffix
         (

@@ -129,7 +129,8 @@ def _by_prefix(providers: list[Provider], ref: str) -> Inferred | None:
         return None
     provider = find_provider_by_id(providers, prefix)  # genai-prices knows the aliases (vertex_ai, xai, ...)
     info = provider.find_model(rest) if provider is not None else None
-    return Inferred(provider, info, f'{HOW_PREFIX} "{prefix}/"') if provider and info else None
+    # the source names the provider, never the raw prefix: a sender's text must not multiply source values
+    return Inferred(provider, info, HOW_PREFIX) if provider and info else None
 
 
 def _by_bedrock_id(providers: list[Provider], ref: str) -> Inferred | None:
