@@ -4,8 +4,9 @@
   (`gen_ai.input.messages`, `gen_ai.output.messages`), each capped at `MAX_CONTENT_CHARS`.
 - `COSTLINE_INJECT_STREAM_USAGE` (default `true`): `false` never adds `stream_options.include_usage`
   to OpenAI-style streaming requests (see `costline.openai_chat`).
-- `COSTLINE_PROVIDER_OVERRIDES` (default empty): `host=provider,...`, the `gen_ai.provider.name` for a
-  host (an internal gateway, a local test server).
+- `COSTLINE_PROVIDER_OVERRIDES` (default empty): `TARGET=provider,...`, the `gen_ai.provider.name` for
+  calls to a host, an SDK's calls to a host (`openai@gateway.internal`) or a URL prefix
+  (`costline._provider_overrides` has the syntax): an internal gateway, a local test server.
 
 Precedence: explicit `instrument(...)` keyword > environment variable > default. A bad environment value
 is logged and defaulted; a bad explicit argument raises `ValueError`.
@@ -18,6 +19,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Final
+
+from costline._provider_overrides import ProviderOverrides
 
 logger = logging.getLogger("costline")
 
@@ -38,7 +41,7 @@ class Settings:
 
     capture_content: bool = False
     inject_stream_usage: bool = True
-    provider_overrides: Mapping[str, str] = field(default_factory=dict)
+    provider_overrides: ProviderOverrides = field(default_factory=ProviderOverrides)
 
 
 def _env_bool(name: str, default: bool) -> bool:
@@ -54,26 +57,26 @@ def _env_bool(name: str, default: bool) -> bool:
     return default
 
 
-def parse_overrides(raw: str) -> dict[str, str]:
-    """`"gw.internal=openai, 127.0.0.1=anthropic"` -> `{host: provider}`; raises `ValueError` if malformed."""
-    overrides: dict[str, str] = {}
+def parse_overrides(raw: str) -> ProviderOverrides:
+    """`"openai@gw.internal=openai, 127.0.0.1=anthropic"` -> the parsed entries; `ValueError` if malformed."""
+    entries: dict[str, str] = {}
     for item in raw.split(","):
         if not item.strip():
             continue
-        host, sep, provider = item.partition("=")
-        if not sep or not host.strip() or not provider.strip():
+        target, sep, provider = item.rpartition("=")  # a provider name has no "=", a URL might
+        if not sep:
             raise ValueError(f"provider override {item.strip()!r} is not host=provider")
-        overrides[host.strip().lower()] = provider.strip()
-    return overrides
+        entries[target] = provider
+    return ProviderOverrides.from_mapping(entries)
 
 
-def _env_overrides() -> dict[str, str]:
+def _env_overrides() -> ProviderOverrides:
     raw = os.environ.get(ENV_PROVIDER_OVERRIDES, "")
     try:
         return parse_overrides(raw)
     except ValueError as exc:
         logger.warning("costline: ignoring %s (%s)", ENV_PROVIDER_OVERRIDES, exc)
-        return {}
+        return ProviderOverrides()
 
 
 def load_settings(
@@ -86,7 +89,7 @@ def load_settings(
         if value is not None and not isinstance(value, bool):
             raise ValueError(f"{name} must be a bool (got {type(value).__name__})")
     if provider_overrides is not None and not isinstance(provider_overrides, Mapping):
-        raise ValueError("provider_overrides must be a mapping of host to provider name")
+        raise ValueError("provider_overrides must be a mapping of host (or sdk@host, URL prefix) to provider")
     return Settings(
         capture_content=_env_bool(ENV_CAPTURE_CONTENT, False) if capture_content is None else capture_content,
         inject_stream_usage=(
@@ -95,6 +98,6 @@ def load_settings(
         provider_overrides=(
             _env_overrides()
             if provider_overrides is None
-            else {host.lower(): name for host, name in provider_overrides.items()}
+            else ProviderOverrides.from_mapping(provider_overrides)
         ),
     )

@@ -2,9 +2,10 @@
 
 The OpenAI SDK is the lingua franca of LLM APIs, so an `openai.OpenAI` client may be talking to Groq,
 DeepSeek, a self-hosted vLLM... The host decides; a host we do not know is `PROVIDER_SELF_HOSTED`
-(`openai_compatible`). An Anthropic client with an unknown host is `anthropic` (a gateway or proxy in
-front of Anthropic, as the SDK itself labels it), except for the Bedrock and Vertex client classes.
-`COSTLINE_PROVIDER_OVERRIDES` (host=provider) wins over everything.
+(`openai_compatible`; the processor then infers the model's maker from the model id). An Anthropic client
+with an unknown host is `anthropic` (a gateway or proxy in front of Anthropic, as the SDK itself labels it),
+except for the Bedrock and Vertex client classes. `COSTLINE_PROVIDER_OVERRIDES` (a host, an SDK's calls to a
+host, or a URL prefix: `costline._provider_overrides`) wins over everything.
 
 Detection runs once per client and base URL (cached weakly on the client), not per call.
 """
@@ -19,6 +20,7 @@ from typing import Any, Final
 from opentelemetry.util.types import AttributeValue
 
 from costline import attributes as a
+from costline._provider_overrides import ProviderOverrides
 
 # (host suffix, provider): a host matches when it equals the suffix or ends with "." + suffix.
 _HOSTS: Final[tuple[tuple[str, str], ...]] = (
@@ -72,11 +74,9 @@ class Endpoint:
         }
 
 
-def provider_for_host(host: str, default: str, overrides: Mapping[str, str] | None = None) -> str:
+def provider_for_host(host: str, default: str) -> str:
     """The provider serving `host`, `default` when the host is not a known vendor's."""
     host = host.lower().rstrip(".")
-    if overrides and host in overrides:
-        return overrides[host]
     for suffix, provider in _HOSTS:
         if host == suffix or host.endswith("." + suffix):
             return provider
@@ -91,18 +91,17 @@ def provider_for_class(client_type: type) -> str | None:
     return None
 
 
-def detect(client: Any, default: str, overrides: Mapping[str, str]) -> Endpoint:
+def detect(client: Any, default: str, overrides: ProviderOverrides) -> Endpoint:
     """The endpoint of an openai/anthropic client object (both expose `base_url` as an httpx URL)."""
     url = client.base_url
     host = str(url.host)
     port = url.port or _DEFAULT_PORTS.get(str(url.scheme), 443)
-    by_class = provider_for_class(type(client))
-    if host.lower() in overrides:
-        provider = overrides[host.lower()]
-    elif by_class is not None:
-        provider = by_class
-    else:
-        provider = provider_for_host(host, default)
+    sdk = type(client).__module__.partition(".")[0]  # "openai" or "anthropic": the client's package
+    provider = (
+        overrides.provider_for(sdk, str(url), host)
+        or provider_for_class(type(client))
+        or provider_for_host(host, default)
+    )
     return Endpoint(provider=provider, address=host, port=int(port))
 
 
@@ -112,10 +111,10 @@ class EndpointCache:
     __slots__ = ("_cache", "_default", "_fixed", "_overrides")
 
     def __init__(
-        self, default: str, overrides: Mapping[str, str], fixed: Mapping[str, AttributeValue] | None = None
+        self, default: str, overrides: ProviderOverrides, fixed: Mapping[str, AttributeValue] | None = None
     ) -> None:
         self._default = default
-        self._overrides = dict(overrides)
+        self._overrides = overrides
         self._fixed = dict(fixed or {})
         self._cache: weakref.WeakKeyDictionary[Any, tuple[object, dict[str, AttributeValue]]] = (
             weakref.WeakKeyDictionary()

@@ -86,6 +86,10 @@ LLM_COST_CACHE_READ_USD: Final = "llm.cost.cache_read.usd"
 LLM_COST_CACHE_WRITE_USD: Final = "llm.cost.cache_write.usd"
 LLM_PRICING_SOURCE: Final = "llm.pricing.source"
 LLM_COST_UNPRICED_REASON: Final = "llm.cost.unpriced_reason"
+LLM_COST_UNPRICED_DETAIL: Final = "llm.cost.unpriced_detail"  # why, naming the candidates (never a label)
+# The de facto total-cost attribute (USD, double): LiteLLM writes it, Langfuse and OpenLIT read it, so a
+# trace UI shows costline's price. The semconv proposal (gen_ai.usage.cost.amount/.currency) is not merged.
+GEN_AI_USAGE_COST: Final = "gen_ai.usage.cost"
 LLM_COST_DUPLICATE_OF: Final = "llm.cost.duplicate_of"  # span id of the span that carries the priced call
 
 # --- business outcomes (record_outcome) ------------------------------------------------------------------

@@ -28,11 +28,18 @@ PROCESSOR_ATTRIBUTES: Final = frozenset(
         attrs.LLM_COST_CACHE_WRITE_USD,
         attrs.LLM_PRICING_SOURCE,
         attrs.LLM_COST_UNPRICED_REASON,
+        attrs.LLM_COST_UNPRICED_DETAIL,
         attrs.LLM_COST_DUPLICATE_OF,
+        attrs.GEN_AI_USAGE_COST,
     }
 )
 # If none of these byte strings occurs in a request, no span in it carries a processor attribute.
-PROCESSOR_ATTRIBUTE_MARKERS: Final = (b"llm.cost.", attrs.LLM_PRICING_SOURCE.encode())
+PROCESSOR_ATTRIBUTE_MARKERS: Final = (
+    b"llm.cost.",
+    attrs.LLM_PRICING_SOURCE.encode(),
+    attrs.GEN_AI_USAGE_COST.encode(),
+)
+MAX_DETAIL_CHARS: Final = 512  # the unpriced detail names a few candidates; never an unbounded string
 
 _SPAN_ATTRIBUTES: Final = 9 << 3 | 2  # Span.attributes: field 9, length-delimited
 _KEY: Final = 1 << 3 | 2  # KeyValue.key
@@ -70,6 +77,7 @@ def string_attribute(key: str, value: str) -> bytes:
 
 
 _TOTAL: Final = _double_prefix(attrs.LLM_COST_USD)
+_USAGE_COST: Final = _double_prefix(attrs.GEN_AI_USAGE_COST)
 _INPUT: Final = _double_prefix(attrs.LLM_COST_INPUT_USD)
 _OUTPUT: Final = _double_prefix(attrs.LLM_COST_OUTPUT_USD)
 _CACHE_READ: Final = _double_prefix(attrs.LLM_COST_CACHE_READ_USD)
@@ -87,9 +95,11 @@ def _source(source: str) -> bytes:
 
 
 def cost_attributes(cost: Cost) -> bytes:
+    total = _pack_double(float(cost.total))
     return b"".join(
         (
-            _TOTAL, _pack_double(float(cost.total)),
+            _TOTAL, total,
+            _USAGE_COST, total,
             _INPUT, _pack_double(float(cost.input)),
             _OUTPUT, _pack_double(float(cost.output)),
             _CACHE_READ, _pack_double(float(cost.cache_read)),
@@ -109,7 +119,10 @@ def enrichment(priced: PricedCall, item: RecordedItem) -> bytes:
         return string_attribute(attrs.LLM_COST_DUPLICATE_OF, item.canonical_span_id.hex())
     result = priced.result
     if isinstance(result, Unpriced):
-        return string_attribute(attrs.LLM_COST_UNPRICED_REASON, result.reason)
+        reason = string_attribute(attrs.LLM_COST_UNPRICED_REASON, result.reason)
+        if not result.detail:
+            return reason
+        return reason + string_attribute(attrs.LLM_COST_UNPRICED_DETAIL, result.detail[:MAX_DETAIL_CHARS])
     return cost_attributes(result)
 
 

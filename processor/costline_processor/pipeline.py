@@ -31,6 +31,7 @@ from costline_processor.metrics import CostMetrics, SelfTelemetry
 from costline_processor.model import LlmCall, Outcome, PricedCall
 from costline_processor.normalize import extract_outcome, normalize_in_scope, scope_view
 from costline_processor.pricing import Pricer
+from costline_processor.unpriced_log import UnpricedLog
 
 logger = logging.getLogger("costline.pipeline")
 
@@ -117,6 +118,7 @@ class Pipeline:
         self._metrics = metrics
         self._telemetry = telemetry
         self._forwarder = forwarder
+        self._unpriced_log = UnpricedLog()
         self._slots = threading.BoundedSemaphore(max_inflight)
         self._inflight = 0
         self._inflight_lock = threading.Lock()
@@ -168,6 +170,7 @@ class Pipeline:
         with self._work_lock:
             found = extract(request)
             priced = [PricedCall(call, self._pricer.price(call)) for call in found.calls]
+            self._unpriced_log.note(priced)
         result = self._record(priced, found.outcomes)
         with self._work_lock:
             enrich(found.spans, priced, result.items, strip=strip)

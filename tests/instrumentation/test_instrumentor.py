@@ -24,6 +24,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from costline._config import load_settings, parse_overrides
+from costline._provider_overrides import ProviderOverrides
 from costline.instrumentor import CostlineInstrumentor
 from costline.span_processor import AttributionSpanProcessor
 
@@ -139,7 +140,9 @@ def test_settings_precedence(monkeypatch: pytest.MonkeyPatch, caplog: pytest.Log
     assert settings.capture_content is True
     assert settings.inject_stream_usage is True  # bad value: logged and defaulted
     assert "COSTLINE_INJECT_STREAM_USAGE" in caplog.text
-    assert settings.provider_overrides == {"gateway.internal": "openai", "127.0.0.1": "anthropic"}
+    assert settings.provider_overrides == ProviderOverrides.from_mapping(
+        {"gateway.internal": "openai", "127.0.0.1": "anthropic"}
+    )
     assert load_settings(capture_content=False).capture_content is False  # explicit beats environment
     with pytest.raises(ValueError, match="capture_content"):
         load_settings(capture_content="yes")  # type: ignore[arg-type]

@@ -10,6 +10,7 @@ import openai
 import pytest
 
 from costline import attributes as a
+from costline._provider_overrides import ProviderOverrides
 from costline._providers import EndpointCache, detect
 
 
@@ -91,7 +92,7 @@ def test_detection(make: Callable[[], Any], provider: str, host: str, port: int)
     client = make()
     default = a.PROVIDER_ANTHROPIC if "anthropic" in type(client).__module__ else a.PROVIDER_SELF_HOSTED
     try:
-        endpoint = detect(client, default, {})
+        endpoint = detect(client, default, ProviderOverrides())
     finally:
         client.close()
     assert (endpoint.provider, endpoint.address, endpoint.port) == (provider, host, port)
@@ -100,7 +101,9 @@ def test_detection(make: Callable[[], Any], provider: str, host: str, port: int)
 def test_override_wins_and_cache_follows_base_url_changes() -> None:
     client = openai.OpenAI(base_url="http://127.0.0.1:4010/v1", api_key="k")
     with client:
-        cache = EndpointCache(a.PROVIDER_SELF_HOSTED, {"127.0.0.1": a.PROVIDER_OPENAI})
+        cache = EndpointCache(
+            a.PROVIDER_SELF_HOSTED, ProviderOverrides.from_mapping({"127.0.0.1": a.PROVIDER_OPENAI})
+        )
         first = cache.attributes(client)
         assert first[a.GEN_AI_PROVIDER_NAME] == a.PROVIDER_OPENAI
         assert cache.attributes(client) is first  # detected once per client and base URL

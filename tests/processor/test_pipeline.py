@@ -144,6 +144,28 @@ def test_forged_cost_attributes_are_replaced(parts: Parts, tempo: GrpcTraceCaptu
     assert forwarded.attributes[attr.LLM_COST_USD] == float(SONNET_COST)
 
 
+def costline_spans(request: ExportTraceServiceRequest) -> list[Span]:
+    return [
+        span
+        for resource_spans in request.resource_spans
+        for scope_spans in resource_spans.scope_spans
+        if scope_spans.scope.name == attr.INSTRUMENTATION_SCOPE
+        for span in scope_spans.spans
+    ]
+
+
+def test_the_de_facto_cost_attribute_is_costlines_price_once(parts: Parts, tempo: GrpcTraceCapture) -> None:
+    # LiteLLM writes its own estimate in gen_ai.usage.cost: the span must carry costline's price, once
+    request = encode_request(make_spans([SONNET]))
+    (span,) = costline_spans(request)
+    span.attributes.append(KeyValue(key=attr.GEN_AI_USAGE_COST))
+    span.attributes[-1].value.double_value = 0.5
+    parts.pipeline.export(request)
+    (forwarded,) = (span for sent in tempo.requests for span in costline_spans(sent))
+    costs = [kv.value.double_value for kv in forwarded.attributes if kv.key == attr.GEN_AI_USAGE_COST]
+    assert costs == [float(SONNET_COST)]
+
+
 def test_downstream_down_then_up_loses_nothing(parts: Parts, tempo: GrpcTraceCapture) -> None:
     payload = encode_request(make_spans([SONNET])).SerializeToString()
     tempo.fail_with = grpc.StatusCode.UNAVAILABLE
@@ -206,6 +228,7 @@ def test_pre_encoded_attributes_equal_what_the_protobuf_api_builds() -> None:
     expected = Span()
     for key, value in (
         (attr.LLM_COST_USD, cost.total),
+        (attr.GEN_AI_USAGE_COST, cost.total),  # the de facto name other trace UIs read
         (attr.LLM_COST_INPUT_USD, cost.input),
         (attr.LLM_COST_OUTPUT_USD, cost.output),
         (attr.LLM_COST_CACHE_READ_USD, cost.cache_read),

@@ -22,6 +22,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from _llm_calls import NOV_2025, call
 
 from costline import attributes as attr
 from costline_processor.metric_names import REASON_INVALID_USAGE, REASON_NO_USAGE, REASON_UNKNOWN_MODEL
@@ -30,37 +31,6 @@ from costline_processor.pricing import Pricer
 
 TESTDATA = Path(__file__).parent / "testdata" / "overrides"
 M = Decimal(1_000_000)
-NOV_2025 = datetime(2025, 11, 1, 12, tzinfo=UTC)
-
-
-def call(
-    provider: str,
-    model: str,
-    usage: Usage | None,
-    *,
-    at: datetime = NOV_2025,
-    request_model: str | None = None,
-    service_tier: str | None = None,
-    batch: bool = False,
-    usage_error: str | None = None,
-) -> LlmCall:
-    start = int(at.timestamp()) * 1_000_000_000
-    return LlmCall(
-        trace_id=b"\x01" * 16,
-        span_id=b"\x02" * 8,
-        start_time_ns=start,
-        end_time_ns=start + 1_000_000,
-        source="costline",
-        provider=provider,
-        operation=attr.OPERATION_CHAT,
-        request_model=request_model or model,
-        response_model=model,
-        response_id="resp-1",
-        usage=usage,
-        usage_error=usage_error,
-        service_tier=service_tier,
-        batch=batch,
-    )
 
 
 def priced(pricer: Pricer, llm_call: LlmCall) -> Cost:
@@ -195,8 +165,8 @@ def test_unknown_model_is_unpriced_never_zero(pricer: Pricer) -> None:
     result = pricer.price(call(attr.PROVIDER_OPENAI, "definitely-not-a-model", Usage(10, 10)))
     assert isinstance(result, Unpriced)
     assert result.reason == REASON_UNKNOWN_MODEL
-    self_hosted = pricer.price(call(attr.PROVIDER_SELF_HOSTED, "gpt-4o", Usage(10, 10)))
-    assert isinstance(self_hosted, Unpriced)  # a self-hosted "gpt-4o" is not OpenAI's: needs an override
+    self_hosted = pricer.price(call(attr.PROVIDER_SELF_HOSTED, "llama-3.1-70b-instruct", Usage(10, 10)))
+    assert isinstance(self_hosted, Unpriced)  # no catalogue lists it: a self-hosted model needs an override
     assert self_hosted.reason == REASON_UNKNOWN_MODEL
 
 

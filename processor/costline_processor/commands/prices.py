@@ -10,6 +10,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from costline_processor.normalize.providers import normalize_provider
 from costline_processor.pricing import Pricer, PricingConfigError, RateCard
 from costline_processor.pricing.service_tiers import TIERS
 
@@ -30,7 +31,10 @@ def prices() -> None:
 
 @prices.command()
 @click.argument("model")
-@click.option("--provider", help="gen_ai.provider.name, e.g. openai, anthropic, gcp.vertex_ai.")
+@click.option(
+    "--provider",
+    help="gen_ai.provider.name as on the span, e.g. openai, anthropic, openai_compatible (default: unknown).",
+)
 @click.option(
     "--at", "at", type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]), help="Date (UTC); default now."
 )
@@ -48,7 +52,11 @@ def show(
     service_tier: str | None,
     price_overrides: Path | None,
 ) -> None:
-    """Print MODEL's resolved rates (USD per million tokens), its long-context tiers, and their source."""
+    """Print MODEL's resolved rates (USD per million tokens), its long-context tiers, and their source.
+
+    The same resolution `costline serve` applies to a span of this provider and model: for a provider the
+    catalogue does not list (openai_compatible, unknown), the model's maker is inferred from the model id.
+    """
     try:
         pricer = Pricer.load(price_overrides)
     except PricingConfigError as exc:
@@ -56,7 +64,8 @@ def show(
     when = at.replace(tzinfo=UTC) if at is not None else None
     tier = None if service_tier == "default" else service_tier
     try:
-        card = pricer.describe(model, provider, when, tier)
+        # normalised like a span's provider: the same (provider, model) resolves as in `costline serve`
+        card = pricer.describe(model, normalize_provider(provider) if provider else None, when, tier)
     except LookupError as exc:
         raise click.ClickException(
             f"{exc}: calls to it are counted as unpriced (reason unknown_model)"
@@ -67,7 +76,7 @@ def show(
 def _print(card: RateCard) -> None:
     console = Console(highlight=False, soft_wrap=True)
     console.print(f"model      {card.model} -> {card.model_id}")
-    console.print(f"provider   {card.provider or '(any: matched by model name)'}")
+    console.print(f"provider   {card.provider}")
     console.print(f"at         {_day(card.at.date())} UTC, service tier {card.service_tier or 'default'}")
     console.print(f"source     {card.source}")
     # one column per long-context tier: fits any terminal, however many token types there are

@@ -13,7 +13,7 @@ from decimal import Decimal
 from importlib.metadata import version
 from typing import Any
 
-from genai_prices.data_snapshot import DataSnapshot, find_provider_by_id
+from genai_prices.data_snapshot import DataSnapshot
 from genai_prices.types import (
     ModelInfo,
     ModelPrice,
@@ -23,31 +23,11 @@ from genai_prices.types import (
     TimeOfDateConstraint,
 )
 
-from costline import attributes as attr
+from costline_processor.pricing.inference import NotInferred, catalogue_id, infer
 from costline_processor.pricing.plan import PricePlan, Rates, Tier
 from costline_processor.pricing.service_tiers import TierRule, tier_rule
 
 DATA_VERSION = f"genai-prices {version('genai-prices')}"
-
-# semconv gen_ai.provider.name -> genai-prices provider id. A provider missing here is tried by its own name;
-# `openai_compatible` (self-hosted) is never guessed: its models are priced only by overrides.
-_PROVIDER_IDS: dict[str, str | None] = {
-    attr.PROVIDER_OPENAI: "openai",
-    attr.PROVIDER_AZURE_OPENAI: "azure",
-    attr.PROVIDER_ANTHROPIC: "anthropic",
-    attr.PROVIDER_AWS_BEDROCK: "aws",
-    attr.PROVIDER_GCP_VERTEX_AI: "google",
-    attr.PROVIDER_GEMINI: "google",
-    attr.PROVIDER_GROQ: "groq",
-    attr.PROVIDER_DEEPSEEK: "deepseek",
-    attr.PROVIDER_X_AI: "x-ai",
-    attr.PROVIDER_MISTRAL_AI: "mistral",
-    attr.PROVIDER_PERPLEXITY: "perplexity",
-    attr.PROVIDER_OPENROUTER: "openrouter",
-    attr.PROVIDER_TOGETHER: "together",
-    attr.PROVIDER_FIREWORKS: "fireworks",
-    attr.PROVIDER_SELF_HOSTED: None,
-}
 
 # Anthropic bills 1-hour cache writes at 2x the base input rate (5-minute writes: 1.25x). Used only when the
 # data has no 1h rate for a Claude model. https://docs.anthropic.com/en/docs/build-with-claude/prompt-caching
@@ -61,6 +41,21 @@ class Resolved:
     provider: Provider
     model: ModelInfo
     day_boundaries: tuple[int, ...]  # UTC seconds of day where a time-of-day price starts or ends; () if none
+    inferred_by: str | None = None  # how the provider was inferred from the model id, when it was
+
+    @property
+    def source(self) -> str:
+        """`llm.pricing.source`: the price data, and how the provider was inferred when it was."""
+        if self.inferred_by is None:
+            return DATA_VERSION
+        return f"{DATA_VERSION} + provider {self.provider.id} inferred from the {self.inferred_by}"
+
+
+@dataclass(frozen=True, slots=True)
+class Unresolved:
+    """No catalogue model prices the pair; `detail` says why and names the candidates."""
+
+    detail: str
 
 
 def bundled_snapshot() -> DataSnapshot:
@@ -76,19 +71,20 @@ class Catalog:
     def __init__(self, snapshot: DataSnapshot | None = None) -> None:
         self._snapshot = snapshot or bundled_snapshot()
 
-    def find(self, provider: str | None, model: str) -> Resolved | None:
-        """The catalogue model for `model` served by `provider`; None when unknown."""
-        # No provider known: genai-prices matches the model name across providers (gpt-* -> openai, ...).
-        guess = not provider or provider == attr.PROVIDER_UNKNOWN
-        provider_id = None if guess else _PROVIDER_IDS.get(provider or "", provider)
-        if not guess and provider_id is None:
-            return None
+    def find(self, provider: str | None, model: str) -> Resolved | Unresolved:
+        """The catalogue model for `model` served by `provider` (inferred when the provider is not listed)."""
+        providers = self._snapshot.providers
+        provider_id = catalogue_id(provider, providers)
+        if provider_id is None:
+            inference = infer(providers, model)
+            if isinstance(inference, NotInferred):
+                return Unresolved(f"no price for model {model!r} (provider {provider!r}): {inference.detail}")
+            info = inference.model
+            return Resolved(inference.provider, info, _day_boundaries(info), inference.how)
         try:
-            if provider_id is not None and find_provider_by_id(self._snapshot.providers, provider_id) is None:
-                return None
             found_provider, info = self._snapshot.find_provider_model(model, None, provider_id, None)
         except LookupError:
-            return None
+            return Unresolved(f"no price for model {model!r} (provider {provider!r})")
         return Resolved(found_provider, info, _day_boundaries(info))
 
     def plan(self, resolved: Resolved, at: datetime, service_tier: str | None) -> PricePlan | None:
@@ -108,7 +104,7 @@ class Catalog:
             Tier(above, _rates(prices, info, resolved.provider, above, notes).scaled(multiplier))
             for above in _thresholds(prices)
         )
-        return PricePlan.build(DATA_VERSION, info.id, base, tiers, tuple(dict.fromkeys(notes)))
+        return PricePlan.build(resolved.source, info.id, base, tiers, tuple(dict.fromkeys(notes)))
 
 
 def _apply_tier(

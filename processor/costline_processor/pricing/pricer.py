@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from costline import attributes as attr
 from costline._safety import report_internal_error
 from costline_processor.metric_names import REASON_INVALID_USAGE, REASON_NO_USAGE, REASON_UNKNOWN_MODEL
 from costline_processor.model import Cost, LlmCall, Unpriced, Usage
-from costline_processor.pricing.catalog import DATA_VERSION, Catalog
+from costline_processor.pricing.catalog import DATA_VERSION, Catalog, Resolved, Unresolved
 from costline_processor.pricing.overrides import Overrides, day_number, load_overrides
 from costline_processor.pricing.plan import PricePlan, Rates, Tier
 from costline_processor.pricing.service_tiers import TIER_BATCH, effective_tier
@@ -37,7 +38,7 @@ class _TimeOfDay:
 class RateCard:
     """The resolved rates for one model (what `costline prices show` prints)."""
 
-    provider: str | None
+    provider: str  # as normalised on a span
     model: str
     model_id: str
     at: datetime
@@ -104,7 +105,12 @@ class Pricer:
         at: datetime | None = None,
         service_tier: str | None = None,
     ) -> RateCard:
-        """The rates that would price `model` at `at` (default: now); raises LookupError when unknown."""
+        """The rates that would price a call to `model` at `at` (default: now); LookupError when unknown.
+
+        `provider` is a normalised `gen_ai.provider.name` (none: `unknown`, as on a span naming none), so this
+        resolves exactly what `price` resolves for a span of that provider and model.
+        """
+        provider = provider or attr.PROVIDER_UNKNOWN
         when = (
             (at or datetime.now(UTC)).astimezone(UTC)
             if (at and at.tzinfo) or at is None
@@ -112,7 +118,7 @@ class Pricer:
         )
         day = day_number(when.date())
         second = when.hour * 3600 + when.minute * 60 + when.second
-        plan = self._compile(provider or "", model, None, service_tier, day, second)
+        plan = self._compile(provider, model, None, service_tier, day, second)
         if not isinstance(plan, PricePlan):
             raise LookupError(plan.detail if isinstance(plan, Unpriced) else f"no price for {model!r}")
         return RateCard(
@@ -137,11 +143,12 @@ class Pricer:
         override = self._overrides.model_for(provider, model, day)
         if override is not None:
             return PricePlan.build(f"override:{override.id}", override.model, override.rates)
-        resolved = self._catalog.find(provider or None, model)
-        if resolved is None and request_model and request_model != model:
-            resolved = self._catalog.find(provider or None, request_model)
-        if resolved is None:
-            return Unpriced(REASON_UNKNOWN_MODEL, f"no price for model {model!r} (provider {provider!r})")
+        resolved = self._catalog.find(provider, model)
+        if isinstance(resolved, Unresolved) and request_model and request_model != model:
+            by_request = self._catalog.find(provider, request_model)
+            resolved = by_request if isinstance(by_request, Resolved) else resolved
+        if isinstance(resolved, Unresolved):
+            return Unpriced(REASON_UNKNOWN_MODEL, resolved.detail)
         if resolved.day_boundaries and second == _NO_SECOND:
             return _TimeOfDay(resolved.day_boundaries)
         at = datetime.fromtimestamp(day * 86_400 + max(second, 0), UTC)
@@ -152,7 +159,7 @@ class Pricer:
         if discount is not None:
             plan = plan.scaled(
                 discount.multiplier,
-                f"{DATA_VERSION} + discount:{discount.id}",
+                f"{plan.source} + discount:{discount.id}",
                 f"discount {discount.id}: {discount.multiplier}x",
             )
         return plan
