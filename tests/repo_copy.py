@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 # What a user's shell does not have: settings that would redirect costline, and the state of an outer make
@@ -39,3 +43,36 @@ def user_env(**overrides: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(_NOT_A_USERS)}
     env.update(overrides)
     return env
+
+
+def required_tool(name: str) -> str:
+    """The tool's path; a missing tool fails the test under CI=true and skips it elsewhere."""
+    found = shutil.which(name)
+    if found is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{name} is not installed")
+        pytest.skip(f"{name} is not installed")
+    return found
+
+
+def run_session(
+    argv: Sequence[str], *, cwd: Path, env: Mapping[str, str], timeout: float
+) -> subprocess.CompletedProcess[str]:
+    """Run `argv` in a session of its own; on timeout stop the whole session (make's pip, demo, serve...)."""
+    process = subprocess.Popen(
+        argv,
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        # the session is the one made for `argv`: every process in it was started by this run
+        os.killpg(process.pid, signal.SIGKILL)
+        stdout, stderr = process.communicate()
+        raise AssertionError(f"{argv} did not finish in {timeout:.0f}s:\n{stdout}\n{stderr}") from None
+    return subprocess.CompletedProcess(list(argv), process.returncode, stdout, stderr)

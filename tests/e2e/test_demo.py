@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from costline_processor.demo.scenario import plan
-from repo_copy import copy_working_tree, user_env
+from repo_copy import copy_working_tree, required_tool, run_session, user_env
 
 COSTLINE = Path(sys.executable).with_name("costline")
 END = date(2026, 11, 22)
@@ -176,34 +176,17 @@ def _assert_every_call_recorded(run: subprocess.CompletedProcess[str], cwd: Path
     assert not (demo_dir / "costline-demo").exists()
 
 
-def _required(tool: str) -> str:
-    found = shutil.which(tool)
-    if found is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{tool} is not installed")
-        pytest.skip(f"{tool} is not installed")
-    return found
-
-
 @pytest.mark.timeout(240)
 def test_costline_demo_without_arguments_in_another_directory(tmp_path: Path) -> None:
     started = date.today()
-    run = subprocess.run(
-        [str(COSTLINE), "demo"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        env=user_env(),
-        check=False,
-    )
+    run = run_session([str(COSTLINE), "demo"], cwd=tmp_path, env=user_env(), timeout=180)
     _assert_every_call_recorded(run, tmp_path, started)
 
 
 @pytest.mark.timeout(240)
 def test_make_demo_in_a_fresh_clone(tmp_path: Path) -> None:
     """`make demo` as written, at the root of a clone whose .venv is this suite's venv."""
-    make, git = _required("make"), _required("git")
+    make, git = required_tool("make"), required_tool("git")
     clone = copy_working_tree(tmp_path / "costline")
     env = user_env()
     subprocess.run([git, "init", "-q"], cwd=clone, check=True, timeout=60, env=env)
@@ -219,9 +202,7 @@ def test_make_demo_in_a_fresh_clone(tmp_path: Path) -> None:
             pytest.fail(message)
         pytest.skip(message)
     started = date.today()
-    run = subprocess.run(
-        [make, "demo"], cwd=clone, capture_output=True, text=True, timeout=180, env=env, check=False
-    )
+    run = run_session([make, "demo"], cwd=clone, env=env, timeout=180)
     _assert_every_call_recorded(run, clone, started)
     status = subprocess.run(
         [git, "status", "--porcelain", "--untracked-files=all"],
