@@ -87,7 +87,7 @@ def explain_shortfall(facts: RunFacts) -> str:
 def _ledger_state(ledger: Path) -> str:
     if not ledger.exists():
         return f"{ledger} does not exist"
-    return f"{ledger} ({recorded_calls(ledger):,} rows)"
+    return f"{ledger} ({_count(recorded_calls(ledger), 'row')})"
 
 
 def _app_log_state(log: Path) -> str:
@@ -95,9 +95,8 @@ def _app_log_state(log: Path) -> str:
     if not lines:
         return f"{log} is empty"
     exporting = sum("export" in line.lower() for line in lines)
-    return (
-        f"{log} has {len(lines):,} lines ({exporting:,} about exporting spans), the first: {_quote(lines[0])}"
-    )
+    about = f"{exporting:,} about exporting spans"
+    return f"{log} has {_count(len(lines), 'line')} ({about}), the first: {_quote(lines[0])}"
 
 
 def _serve_counts(counters: dict[str, float] | None) -> str:
