@@ -6,13 +6,19 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
 .PHONY: install system-packages demo test lint typecheck format bench wheel clean dashboards
 
+# A venv that failed half-way (a bare Debian's python3 has no ensurepip) is removed, so the next run retries.
 $(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip uv
-	$(BIN)/uv pip install -q --python $(BIN)/python -e '.[dev,bench,peers]'
-	rm -f $(VENV)/.installed-* && touch $@
+	@test -x $(BIN)/python || ./scripts/check-python $(PY)
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV) || { rm -rf $(VENV); \
+	  echo "$(PY) -m venv failed: on Debian/Ubuntu install python3-venv (as root: ./scripts/system-packages)" >&2; \
+	  exit 1; }
+	@echo "installing costline and its dependencies into $(VENV) (first run, and after pyproject.toml changes)..."
+	$(BIN)/python -m pip install --upgrade pip uv
+	$(BIN)/uv pip install --python $(BIN)/python -e '.[dev,bench,peers]'
+	@rm -f $(VENV)/.installed-* && touch $@
 
-install: $(STAMP) system-packages
+# system-packages first: on a bare Debian it installs python3-venv, which creating .venv needs.
+install: system-packages $(STAMP)
 
 system-packages:
 	./scripts/system-packages

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import IO, Final
 
 from costline_processor.demo import app
+from costline_processor.demo.diagnosis import RunFacts, explain_shortfall, recorded_calls, scrape_counters
 from costline_processor.demo.scenario import DAYS, plan
 from costline_processor.mock_provider import MockProvider
 from costline_processor.server import READY_PREFIX
@@ -33,6 +34,9 @@ READY = re.compile(re.escape(READY_PREFIX) + r" grpc=\S+ http=[^ ]+:(\d+) metric
 MOCK_HOST: Final = "127.0.0.1"
 OPENAI_HOST: Final = "localhost"
 SERVICE_NAME: Final = "hotel-group-ai"
+LEDGER_FILE: Final = "ledger.sqlite3"
+SERVE_LOG: Final = "serve.log"
+APP_LOG: Final = "app.log"
 START_TIMEOUT_S: Final = 30.0
 DRAIN_TIMEOUT_S: Final = 30.0
 
@@ -43,11 +47,13 @@ class DemoError(RuntimeError):
 
 @dataclass(frozen=True, slots=True)
 class DemoResult:
-    ledger_path: Path
+    workdir: Path  # absolute
+    ledger_path: Path  # absolute
     calls_planned: int
     calls_recorded: int
     since: datetime
     until: datetime
+    shortfall: str | None  # why calls_recorded < calls_planned, from what each part saw; None if all arrived
 
 
 def _peer_instrumentors() -> str:
@@ -65,14 +71,14 @@ def _inherited_env() -> dict[str, str]:
 
 @contextmanager
 def _serve(workdir: Path, ledger: Path) -> Iterator[tuple[int, int]]:
-    log_path = workdir / "serve.log"
+    log_path = workdir / SERVE_LOG
     command = [
         sys.executable, "-c", "from costline_processor.cli import main; main()", "serve",
         "--grpc-port=0", "--http-port=0", "--metrics-port=0", f"--ledger-path={ledger}", "--log-level=info",
     ]  # fmt: skip
     env = _inherited_env()
     with log_path.open("wb") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=workdir)
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
     try:
         yield _wait_ready(process, log_path)
     finally:
@@ -136,22 +142,24 @@ def _app_env(http_port: int, anthropic_url: str, openai_url: str, seed: int, end
 
 def _run_app(
     command: list[str], env: dict[str, str], on_progress: Callable[[int, int], None], log: IO[str]
-) -> None:
+) -> int:
+    """Run the app to its end; returns how many calls it reported making."""
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, env=env, text=True)
     assert process.stdout is not None
+    done = 0
     for line in process.stdout:
         if line.startswith(app.PROGRESS_PREFIX):
             done, total = (int(part) for part in line[len(app.PROGRESS_PREFIX) :].split())
             on_progress(done, total)
     if process.wait() != 0:
         raise DemoError(f"the demo app failed (exit {process.returncode}); see {log.name}")
+    return done
 
 
-def _recorded_calls(ledger: Path) -> int:
-    from costline_processor.ledger import Ledger  # noqa: PLC0415
-
-    with Ledger(ledger) as store:
-        return int(store.conn.execute("SELECT count(*) FROM calls").fetchone()[0])
+def _wait_recorded(ledger: Path, planned: int) -> None:
+    deadline = time.monotonic() + DRAIN_TIMEOUT_S
+    while recorded_calls(ledger) < planned and time.monotonic() < deadline:
+        time.sleep(0.2)
 
 
 def run_demo(
@@ -160,23 +168,27 @@ def run_demo(
     """Run the whole demo in `workdir` (a fresh ledger each time) and return where its results are."""
     _check_installed()  # before any process starts, so a missing package is one clear error
     command = _instrument_command()
+    # Absolute, so every process (and every message) means the same file whatever its working directory.
+    workdir = workdir.resolve()
     workdir.mkdir(parents=True, exist_ok=True)
-    ledger = workdir / "ledger.sqlite3"
-    for stale in workdir.glob("ledger.sqlite3*"):
+    ledger = workdir / LEDGER_FILE
+    for stale in workdir.glob(f"{LEDGER_FILE}*"):
         stale.unlink()
     planned = len(plan(seed, end))
+    app_log_path = workdir / APP_LOG
     with (
         MockProvider(host=MOCK_HOST) as mock,
-        _serve(workdir, ledger) as (http_port, _metrics_port),
-        (workdir / "app.log").open("w") as app_log,
+        _serve(workdir, ledger) as (http_port, metrics_port),
+        app_log_path.open("w") as app_log,
     ):
         openai_url = mock.url.replace(MOCK_HOST, OPENAI_HOST, 1)
         env = _app_env(http_port, mock.url, openai_url, seed, end)
-        _run_app(command, env, on_progress, app_log)
-        deadline = time.monotonic() + DRAIN_TIMEOUT_S
-        recorded = _recorded_calls(ledger)
-        while recorded < planned and time.monotonic() < deadline:
-            time.sleep(0.2)
-            recorded = _recorded_calls(ledger)
+        made = _run_app(command, env, on_progress, app_log)
+        _wait_recorded(ledger, planned)
+        # serve's counters are read before it stops; they are only needed to explain missing calls
+        counters = scrape_counters(metrics_port) if recorded_calls(ledger) < planned else None
+    recorded = recorded_calls(ledger)
+    facts = RunFacts(ledger, planned, made, app_log_path, workdir / SERVE_LOG, counters)
+    shortfall = explain_shortfall(facts) if recorded < planned else None
     since = datetime.combine(end - timedelta(days=DAYS - 1), datetime.min.time(), tzinfo=UTC)
-    return DemoResult(ledger, planned, _recorded_calls(ledger), since, since + timedelta(days=DAYS))
+    return DemoResult(workdir, ledger, planned, recorded, since, since + timedelta(days=DAYS), shortfall)
