@@ -262,8 +262,11 @@ def _assert_every_call_recorded(run: subprocess.CompletedProcess[str], cwd: Path
 
 @pytest.mark.timeout(240)
 def test_costline_demo_without_arguments_in_another_directory(tmp_path: Path) -> None:
+    """From any directory, in a shell whose proxy settings (here a proxy that is down) cover all HTTP."""
+    dead_proxy = "http://127.0.0.1:9"  # the discard port: nothing listens there
+    env = user_env(HTTP_PROXY=dead_proxy, HTTPS_PROXY=dead_proxy, http_proxy=dead_proxy, NO_PROXY="")
     started = date.today()
-    run = run_session([str(COSTLINE), "demo"], cwd=tmp_path, env=user_env(), timeout=180)
+    run = run_session([str(COSTLINE), "demo"], cwd=tmp_path, env=env, timeout=180)
     _assert_every_call_recorded(run, tmp_path, started)
 
 

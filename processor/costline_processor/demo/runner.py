@@ -33,6 +33,7 @@ READY = re.compile(re.escape(READY_PREFIX) + r" grpc=\S+ http=[^ ]+:(\d+) metric
 # (COSTLINE_PROVIDER_OVERRIDES maps that name to `openai`; the Anthropic client class is `anthropic` anyway).
 MOCK_HOST: Final = "127.0.0.1"
 OPENAI_HOST: Final = "localhost"
+LOCAL_HOSTS: Final = (MOCK_HOST, OPENAI_HOST)
 SERVICE_NAME: Final = "hotel-group-ai"
 LEDGER_FILE: Final = "ledger.sqlite3"
 SERVE_LOG: Final = "serve.log"
@@ -65,8 +66,16 @@ def _peer_instrumentors() -> str:
 
 
 def _inherited_env() -> dict[str, str]:
-    """This process's environment without COSTLINE_/OTEL_ settings, which would redirect the demo's parts."""
-    return {k: v for k, v in os.environ.items() if not k.startswith(("COSTLINE_", "OTEL_"))}
+    """This process's environment without COSTLINE_/OTEL_ settings, which would redirect the demo's parts.
+
+    A corporate HTTP(S)_PROXY stays set for anything else, but the demo's own traffic is all on this
+    machine: the SDKs (httpx) and the OTLP exporter (requests) would otherwise send it to the proxy.
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("COSTLINE_", "OTEL_"))}
+    for name in ("NO_PROXY", "no_proxy"):
+        kept = [host for host in env.get(name, "").split(",") if host.strip()]
+        env[name] = ",".join([*kept, *LOCAL_HOSTS])
+    return env
 
 
 @contextmanager
