@@ -23,6 +23,9 @@ ON_STOP_BLOCK: Final = "block"
 ON_STOP_DOWNGRADE: Final = "downgrade"
 ON_STOP: Final = (ON_STOP_BLOCK, ON_STOP_DOWNGRADE)
 DEFAULT_ALERT_AT: Final = (50, 80, 100)
+# The ledger rows a period's spend is summed from must outlive it: the longest month, plus the day a call's
+# start time may run ahead of its arrival (retention purges by age).
+RETENTION_DAYS_NEEDED: Final = {names.PERIOD_DAILY: 2, names.PERIOD_MONTHLY: 32}
 
 Scope = tuple[tuple[str, str], ...]  # (key, value) pairs in SCOPE_KEYS order
 
@@ -62,7 +65,12 @@ class Budget:
 
 
 def budget_id(scope: Scope, period: str) -> str:
-    return ";".join([*(f"{key}={value}" for key, value in scope), f"{names.LABEL_PERIOD}={period}"])
+    return joined_id(";".join(f"{key}={value}" for key, value in scope), period)
+
+
+def joined_id(scope_text: str, period: str) -> str:
+    """The id from a scope's text (`workflow_id=support;tenant_id=acme`) and a period, as on a span."""
+    return f"{scope_text};{names.LABEL_PERIOD}={period}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,3 +92,14 @@ class Budgets:
 
     def by_id(self) -> dict[str, Budget]:
         return {budget.id: budget for budget in self.items}
+
+    def retention_problem(self, retention_days: int) -> str | None:
+        """Why `retention_days` is too short for these budgets' periods, or None."""
+        periods = {budget.period for budget in self.items}
+        period = max(periods, key=RETENTION_DAYS_NEEDED.__getitem__, default=None)
+        if period is None or retention_days >= RETENTION_DAYS_NEEDED[period]:
+            return None
+        return (
+            f"retention_days is {retention_days}: the ledger would purge calls of the current period that"
+            f" the {period} budgets sum; set retention_days to at least {RETENTION_DAYS_NEEDED[period]}"
+        )
