@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Final
 
-from costline.attributes import METRIC_ATTRIBUTION_KEYS
+from costline.attributes import METRIC_ATTRIBUTION_KEYS, WORKFLOW_ID
 from costline_processor import metric_names as names
 from costline_processor.ledger.rows import MONEY_CONTEXT
 
@@ -57,6 +57,13 @@ class Budget:
         return budget_id(self.scope, self.period)
 
     @property
+    def is_monthly_workflow(self) -> bool:
+        """A monthly budget of one workflow_id: the old form, what `costline report --budgets` shows."""
+        return (
+            self.period == names.PERIOD_MONTHLY and len(self.scope) == 1 and self.scope[0][0] == WORKFLOW_ID
+        )
+
+    @property
     def stop_usd(self) -> Decimal | None:
         """The spend at which the budget stops: limit x stop_at / 100 (exact), None without a stop."""
         if self.stop_at is None:
@@ -82,13 +89,7 @@ class Budgets:
     @property
     def monthly(self) -> Mapping[str, Decimal]:
         """The monthly budgets whose scope is one workflow_id: workflow_id -> limit (the file's old form)."""
-        return {
-            budget.scope[0][1]: budget.limit_usd
-            for budget in self.items
-            if budget.period == names.PERIOD_MONTHLY
-            and len(budget.scope) == 1
-            and budget.scope[0][0] == names.LABEL_WORKFLOW_ID
-        }
+        return {budget.scope[0][1]: budget.limit_usd for budget in self.items if budget.is_monthly_workflow}
 
     def by_id(self) -> dict[str, Budget]:
         return {budget.id: budget for budget in self.items}
