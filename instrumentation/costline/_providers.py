@@ -6,15 +6,19 @@ DeepSeek, a self-hosted vLLM... The host decides; a host we do not know is `PROV
 front of Anthropic, as the SDK itself labels it), except for the Bedrock and Vertex client classes.
 `COSTLINE_PROVIDER_OVERRIDES` (host=provider) wins over everything.
 
+A `google-genai` client is `gcp.vertex_ai` in Vertex AI mode and `gcp.gemini` otherwise, whatever its host
+(a proxy in front of either is still that API).
+
 Detection runs once per client and base URL (cached weakly on the client), not per call.
 """
 
 from __future__ import annotations
 
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 from opentelemetry.util.types import AttributeValue
 
@@ -106,14 +110,32 @@ def detect(client: Any, default: str, overrides: Mapping[str, str]) -> Endpoint:
     return Endpoint(provider=provider, address=host, port=int(port))
 
 
+def detect_genai(api_client: Any, default: str, overrides: Mapping[str, str]) -> Endpoint:
+    """The endpoint of a google-genai `BaseApiClient` (its base URL is a plain string in its http options)."""
+    url = urlsplit(str(api_client._http_options.base_url or ""))
+    host = url.hostname or ""
+    port = url.port or _DEFAULT_PORTS.get(url.scheme, 443)
+    provider = a.PROVIDER_GCP_VERTEX_AI if api_client.vertexai else a.PROVIDER_GEMINI
+    return Endpoint(provider=overrides.get(host.lower(), provider), address=host, port=int(port))
+
+
+# (client, default provider, host overrides) -> endpoint: `detect` for openai/anthropic, `detect_genai`.
+Detector = Callable[[Any, str, Mapping[str, str]], Endpoint]
+
+
 class EndpointCache:
     """`detect` memoised per client object and base URL object (a client's base_url can be reassigned)."""
 
-    __slots__ = ("_cache", "_default", "_fixed", "_overrides")
+    __slots__ = ("_cache", "_default", "_detect", "_fixed", "_overrides")
 
     def __init__(
-        self, default: str, overrides: Mapping[str, str], fixed: Mapping[str, AttributeValue] | None = None
+        self,
+        default: str,
+        overrides: Mapping[str, str],
+        fixed: Mapping[str, AttributeValue] | None = None,
+        detector: Detector = detect,
     ) -> None:
+        self._detect = detector
         self._default = default
         self._overrides = dict(overrides)
         self._fixed = dict(fixed or {})
@@ -127,9 +149,10 @@ class EndpointCache:
         try:
             cached = self._cache.get(client)
         except TypeError:  # an unhashable client: detect every time
-            return {**detect(client, self._default, self._overrides).attributes, **self._fixed}
+            return {**self._detect(client, self._default, self._overrides).attributes, **self._fixed}
         if cached is not None and cached[0] is url:
             return cached[1]
-        endpoint_attributes = {**detect(client, self._default, self._overrides).attributes, **self._fixed}
+        endpoint = self._detect(client, self._default, self._overrides)
+        endpoint_attributes = {**endpoint.attributes, **self._fixed}
         self._cache[client] = (url, endpoint_attributes)
         return endpoint_attributes
