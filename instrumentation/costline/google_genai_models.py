@@ -89,14 +89,15 @@ def write_usage(attrs: AttrDict, usage: Any) -> None:
         attrs[a.GEN_AI_USAGE_OUTPUT_TOKENS] = (candidates or 0) + (thoughts or 0)
     if thoughts is not None:
         attrs[a.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] = thoughts
-    tier = _TRAFFIC_TIERS.get(_enum_text(getattr(usage, "traffic_type", None)) or "")
-    if tier is not None:
+    traffic = getattr(usage, "traffic_type", None)  # Vertex AI only
+    if traffic is not None and (tier := _TRAFFIC_TIERS.get(_enum_text(traffic) or "")) is not None:
         attrs[a.LLM_SERVICE_TIER] = tier
 
 
 def _finish_reason(candidate: Any) -> str | None:
-    reason = _enum_text(candidate.finish_reason)
-    return reason.lower() if reason is not None else None
+    """semconv's lower-case finish reason (`stop`) from the SDK's `FinishReason` (a str enum: `STOP`)."""
+    reason = candidate.finish_reason
+    return reason.lower() if isinstance(reason, str) and reason else None
 
 
 def _answer_text(candidate: Any) -> str:
@@ -108,10 +109,13 @@ def _answer_text(candidate: Any) -> str:
 
 def read_response(response: Any, attrs: AttrDict, settings: Settings) -> None:
     """A `GenerateContentResponse`."""
-    put_str(attrs, a.GEN_AI_RESPONSE_ID, response.response_id)
-    put_str(attrs, a.GEN_AI_RESPONSE_MODEL, response.model_version)
+    # Inlined type checks (no helper calls): this runs on every call.
+    if type(value := response.response_id) is str and value:
+        attrs[a.GEN_AI_RESPONSE_ID] = value
+    if type(value := response.model_version) is str and value:
+        attrs[a.GEN_AI_RESPONSE_MODEL] = value
     candidates = response.candidates or ()
-    reasons = tuple(reason for candidate in candidates if (reason := _finish_reason(candidate)))
+    reasons = tuple([reason for candidate in candidates if (reason := _finish_reason(candidate))])
     if reasons:
         attrs[a.GEN_AI_RESPONSE_FINISH_REASONS] = reasons
     if response.usage_metadata is not None:

@@ -188,11 +188,17 @@ def test_embeddings(
     assert single.embeddings is not None
     spans = llm_spans(instrumented)
     assert len(spans) == 2
+    # google-genai 3.0 drops the API's usageMetadata from embedding responses (later 3.x keep it): the span
+    # then says its usage is unknown rather than 0.
+    reported = "usage_metadata" in types.EmbedContentResponse.model_fields
     for span in spans:
         values = _check(span, backend, a.OPERATION_EMBEDDINGS)
         assert values[a.GEN_AI_REQUEST_MODEL] == "gemini-embedding-001"
-        assert usage_of(values) == {a.GEN_AI_USAGE_INPUT_TOKENS: 37}
-        assert a.LLM_USAGE_ESTIMATED not in values
+        if reported:
+            assert usage_of(values) == {a.GEN_AI_USAGE_INPUT_TOKENS: 37}
+            assert a.LLM_USAGE_ESTIMATED not in values
+        else:
+            assert values[a.LLM_USAGE_ESTIMATED] is True
 
 
 async def test_count_tokens_is_not_a_billed_call(
