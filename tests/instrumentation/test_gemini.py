@@ -188,9 +188,10 @@ def test_embeddings(
     assert single.embeddings is not None
     spans = llm_spans(instrumented)
     assert len(spans) == 2
-    # google-genai 3.0 drops the API's usageMetadata from embedding responses (later 3.x keep it): the span
-    # then says its usage is unknown rather than 0.
-    reported = "usage_metadata" in types.EmbedContentResponse.model_fields
+    # google-genai 3.0 drops the Gemini API's usageMetadata from embedding responses (later 3.x keep it): the
+    # span then says its usage is unknown rather than 0. On Vertex AI it calls :predict, whose per-embedding
+    # statistics carry the count.
+    reported = backend == "vertex" or "usage_metadata" in types.EmbedContentResponse.model_fields
     for span in spans:
         values = _check(span, backend, a.OPERATION_EMBEDDINGS)
         assert values[a.GEN_AI_REQUEST_MODEL] == "gemini-embedding-001"
@@ -324,3 +325,16 @@ def test_request_attributes_and_captured_content(
     # The answer, without the thought part the response carries first.
     assert TEXT in values[a.GEN_AI_OUTPUT_MESSAGES]
     assert fake_provider.default.reasoning_text not in values[a.GEN_AI_OUTPUT_MESSAGES]
+
+
+def test_vertex_predict_embeddings_count_from_statistics(
+    instrumented: InMemorySpanExporter, fake_provider: MockProvider
+) -> None:
+    fake_provider.default = MockBehaviour(usage=MockUsage(input_tokens=37, output_tokens=0))
+
+    with client_for("vertex", fake_provider.gemini_base_url) as client:
+        client.models.embed_content(model="text-embedding-005", contents=["a", "b", "c"])
+
+    assert fake_provider.requests[-1].path.endswith(":predict")
+    values = _check(only_span(instrumented), "vertex", a.OPERATION_EMBEDDINGS)
+    assert usage_of(values) == {a.GEN_AI_USAGE_INPUT_TOKENS: 37}  # 13 + 12 + 12 from the three embeddings

@@ -206,6 +206,19 @@ def test_embeddings_and_count_tokens(mock_provider: MockProvider, client: genai.
     assert counted.total_tokens == 42
 
 
+def test_vertex_predict_embeddings(mock_provider: MockProvider) -> None:
+    """Vertex AI's :predict (text-embedding-005; every model on google-genai 3.0): tokens per instance."""
+    mock_provider.default = MockBehaviour(usage=MockUsage(input_tokens=43, output_tokens=0))
+
+    with client_for("vertex", mock_provider.gemini_base_url) as client:
+        response = client.models.embed_content(model="text-embedding-005", contents=["a", "b"])
+
+    assert mock_provider.requests[-1].path.endswith("/publishers/google/models/text-embedding-005:predict")
+    assert response.embeddings is not None
+    counts = [embedding.statistics.token_count for embedding in response.embeddings if embedding.statistics]
+    assert counts == [22, 21]
+
+
 @pytest.mark.parametrize(
     ("status", "exception"), [(400, errors.ClientError), (429, errors.ClientError), (503, errors.ServerError)]
 )

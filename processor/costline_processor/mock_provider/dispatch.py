@@ -20,6 +20,7 @@ _ID_PREFIX: dict[Endpoint, str] = {
     "generate_content": "gen-",
     "embed_content": "",
     "batch_embed_contents": "",
+    "predict_embeddings": "",
     "gemini_count_tokens": "",
 }
 
@@ -56,5 +57,6 @@ _BUILDERS: dict[Endpoint, Callable[[Call], Reply]] = {
     "generate_content": gemini_wire.generate_content,
     "embed_content": gemini_wire.embed_content,
     "batch_embed_contents": gemini_wire.batch_embed_contents,
+    "predict_embeddings": gemini_wire.predict_embeddings,
     "gemini_count_tokens": gemini_wire.count_tokens,
 }

@@ -185,6 +185,24 @@ def embed_content(call: Call) -> Reply:
     return Reply(body={**body, "truncated": False})
 
 
+def predict_embeddings(call: Call) -> Reply:
+    """Vertex AI's `:predict` for embeddings (older embedding models, and google-genai 3.0 for every model):
+    the input tokens are per instance, in each prediction's statistics."""
+    instances = call.body.get("instances")
+    count = len(instances) if isinstance(instances, list) and instances else 1
+    share, rest = divmod(call.behaviour.usage.input_tokens, count)
+    predictions = [
+        {
+            "embeddings": {
+                **_embedding(i),
+                "statistics": {"token_count": share + (i < rest), "truncated": False},
+            }
+        }
+        for i in range(count)
+    ]
+    return Reply(body={"predictions": predictions, "metadata": {"billableCharacterCount": 4 * count}})
+
+
 def count_tokens(call: Call) -> Reply:
     usage = call.behaviour.usage
     prompt = usage.input_tokens - usage.tool_use_prompt_tokens

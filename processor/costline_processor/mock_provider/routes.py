@@ -20,6 +20,7 @@ Endpoint = Literal[
     "generate_content",
     "embed_content",
     "batch_embed_contents",
+    "predict_embeddings",
     "gemini_count_tokens",
 ]
 
@@ -48,6 +49,7 @@ _GEMINI_VERBS: dict[str, Endpoint] = {
     "streamGenerateContent": "generate_content",
     "embedContent": "embed_content",
     "batchEmbedContents": "batch_embed_contents",
+    "predict": "predict_embeddings",
     "countTokens": "gemini_count_tokens",
 }
 # Bedrock streams use the binary AWS event-stream framing (decoded by botocore): only invoke is served.
