@@ -338,3 +338,55 @@ def test_vertex_predict_embeddings_count_from_statistics(
     assert fake_provider.requests[-1].path.endswith(":predict")
     values = _check(only_span(instrumented), "vertex", a.OPERATION_EMBEDDINGS)
     assert usage_of(values) == {a.GEN_AI_USAGE_INPUT_TOKENS: 37}  # 13 + 12 + 12 from the three embeddings
+
+
+class InjectedFault(RuntimeError):
+    pass
+
+
+def _boom(*args: Any, **kwargs: Any) -> Any:
+    raise InjectedFault("costline bug")
+
+
+@pytest.fixture
+def swallowing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Production mode: costline's own errors are logged once and swallowed."""
+    from costline import _safety
+
+    monkeypatch.setenv("COSTLINE_SWALLOW_INTERNAL_ERRORS", "1")
+    monkeypatch.setattr(_safety, "_reported", set())
+
+
+@pytest.mark.usefixtures("swallowing")
+def test_our_faults_never_change_the_app_s_results(
+    monkeypatch: pytest.MonkeyPatch, instrumented: InMemorySpanExporter, gemini: genai.Client
+) -> None:
+    from costline import google_genai_models
+
+    monkeypatch.setattr(google_genai_models, "write_usage", _boom)
+    monkeypatch.setattr(google_genai_models.ContentStreamState, "observe", _boom)
+    monkeypatch.setattr(google_genai_models, "_request_attributes", _boom)
+
+    response = gemini.models.generate_content(model=GEMINI_MODEL, contents="hi")
+    chunks = list(gemini.models.generate_content_stream(model=GEMINI_MODEL, contents="hi"))
+
+    assert response.text == TEXT
+    assert "".join(chunk.text or "" for chunk in chunks) == TEXT
+    spans = llm_spans(instrumented)
+    assert len(spans) == 2
+    for span in spans:
+        assert span.name == a.OPERATION_GENERATE_CONTENT  # no model known from the failed request reading
+        assert span.end_time is not None
+        assert usage_of(attrs(span)) == {}
+
+
+def test_under_pytest_our_bugs_surface(
+    monkeypatch: pytest.MonkeyPatch, instrumented: InMemorySpanExporter, gemini: genai.Client
+) -> None:
+    from costline import google_genai_models
+
+    monkeypatch.delenv("COSTLINE_SWALLOW_INTERNAL_ERRORS", raising=False)
+    monkeypatch.setattr(google_genai_models, "write_usage", _boom)
+    with pytest.raises(InjectedFault):
+        gemini.models.generate_content(model=GEMINI_MODEL, contents="hi")
+    assert only_span(instrumented).end_time is not None
