@@ -7,6 +7,7 @@ tool-use prompt tokens apart from `prompt_token_count`. The spans must carry sem
 
 from __future__ import annotations
 
+import asyncio
 import gc
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
@@ -390,3 +391,20 @@ def test_under_pytest_our_bugs_surface(
     with pytest.raises(InjectedFault):
         gemini.models.generate_content(model=GEMINI_MODEL, contents="hi")
     assert only_span(instrumented).end_time is not None
+
+
+async def test_async_stream_closed_early_ends_its_span_once(
+    instrumented: InMemorySpanExporter, agemini: genai.client.AsyncClient, backend: str
+) -> None:
+    stream = await agemini.models.generate_content_stream(model=GEMINI_MODEL, contents="hi")
+    async for _ in stream:
+        break
+    await stream.aclose()
+    # The SDK's public generator wraps its own inner one, which asyncio closes on the next loop turns.
+    for _ in range(3):
+        await asyncio.sleep(0)
+
+    values = _check(only_span(instrumented), backend)
+    assert values[a.LLM_USAGE_ESTIMATED] is True
+    assert values[a.GEN_AI_USAGE_INPUT_TOKENS] == 1200
+    assert a.ERROR_TYPE not in values
