@@ -57,7 +57,7 @@ MONTH_PIECES: Final = (
      f"month(vector(time() - {SECONDS_PER_DAY})) == scalar(month({_EVAL_TIME}))"),
     (Window.of(3600), "1d:1h",
      f"floor(vector(time() - 3600) / {SECONDS_PER_DAY}) == scalar(floor({_EVAL_TIME} / {SECONDS_PER_DAY}))"),
-    (Window("1m", "60", "1h", "3600"), "1h:1m",
+    (Window.of(60), "1h:1m",
      f"floor(vector(time() - 60) / 3600) == scalar(floor({_EVAL_TIME} / 3600))"),
 )  # fmt: skip
 PIECE_LABEL: Final = "costline_piece"  # query-internal: keeps the pieces apart until they are summed

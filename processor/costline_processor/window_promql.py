@@ -66,7 +66,8 @@ class Window:
     def of_milliseconds(cls, milliseconds: int) -> Window:
         """Any window (a report's since..until), to the millisecond."""
         lookback = SECONDS_PER_DAY if milliseconds >= SECONDS_PER_DAY * 1000 else 3600
-        return cls(f"{milliseconds}ms", f"{milliseconds / 1000:g}", duration(lookback), str(lookback))
+        seconds = f"{milliseconds // 1000}.{milliseconds % 1000:03d}"
+        return cls(f"{milliseconds}ms", seconds, duration(lookback), str(lookback))
 
 
 def _instances_known_before(window: Window) -> str:
