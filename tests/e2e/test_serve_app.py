@@ -10,16 +10,13 @@ output 15.
 
 from __future__ import annotations
 
-import importlib.metadata
-import os
-import subprocess
-import sys
 import textwrap
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from instrumented_app import run_app
 from serve_process import ServeProcess, total
 
 from costline import attributes as attr
@@ -30,7 +27,6 @@ from otlp_grpc_capture import GrpcTraceCapture
 
 pytestmark = pytest.mark.e2e
 
-KEEP_ENABLED = {"costline", "httpx", "httpx2"}
 USAGE = MockUsage(input_tokens=10_000, output_tokens=500, cache_read_tokens=6_000, cache_write_tokens=2_000)
 M = Decimal(1_000_000)
 COST = (2_000 * Decimal(3) + 6_000 * Decimal("0.30") + 2_000 * Decimal("3.75") + 500 * Decimal(15)) / M
@@ -63,43 +59,13 @@ def tempo() -> Iterator[GrpcTraceCapture]:
         yield capture
 
 
-def run_app(tmp_path: Path, provider: MockProvider, grpc_target: str) -> None:
-    app = tmp_path / "app.py"
-    app.write_text(APP)
-    bin_dir = Path(sys.executable).parent
-    peers = {ep.name for ep in importlib.metadata.entry_points(group="opentelemetry_instrumentor")}
-    env = {
-        "PATH": f"{bin_dir}{os.pathsep}/usr/bin:/bin",
-        "HOME": str(tmp_path),
-        "OTEL_SERVICE_NAME": "support-bot",
-        "OTEL_TRACES_EXPORTER": "otlp",
-        "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
-        "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://{grpc_target}",
-        "OTEL_EXPORTER_OTLP_INSECURE": "true",
-        "OTEL_METRICS_EXPORTER": "none",
-        "OTEL_LOGS_EXPORTER": "none",
-        "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS": ",".join(sorted(peers - KEEP_ENABLED)),
-        ENV_PROVIDER_OVERRIDES: "127.0.0.1=anthropic",
-    }
-    command = [
-        str(bin_dir / "opentelemetry-instrument"),
-        str(bin_dir / "python"),
-        str(app),
-        provider.anthropic_base_url,
-    ]
-    result = subprocess.run(
-        command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=90, check=False
-    )
-    assert result.returncode == 0, result.stderr
-    assert "Traceback" not in result.stderr, result.stderr
-
-
 def test_sdk_span_and_instrumentation_span_of_one_call_are_counted_once(
     tmp_path: Path, tempo: GrpcTraceCapture, mock_provider: MockProvider
 ) -> None:
     mock_provider.default = MockBehaviour(usage=USAGE)
     with ServeProcess(tmp_path, args=[f"--traces-endpoint={tempo.endpoint}"]) as serve:
-        run_app(tmp_path, mock_provider, serve.grpc_target)  # the app's exporter flushes at exit
+        env = {ENV_PROVIDER_OVERRIDES: "127.0.0.1=anthropic"}
+        run_app(tmp_path, APP, serve.grpc_target, [mock_provider.anthropic_base_url], env)
         samples = serve.metrics()
     assert total(samples, names.PROM_REQUESTS_TOTAL, workflow_id="support", tenant_id="acme") == 3
     assert total(samples, names.PROM_COST_USD_TOTAL, workflow_id="support") == pytest.approx(

@@ -7,6 +7,7 @@ from typing import Final
 
 from costline_processor.ledger.rows import Aggregate, LabelKey, totals_of
 from costline_processor.ledger.sql import (
+    LOOKUP_CHUNK,
     ROLLUP_SELECT,
     TOTALS_COLUMNS,
     aggregate_from_row,
@@ -15,7 +16,16 @@ from costline_processor.ledger.sql import (
 )
 
 PURGE_CHUNK: Final = 20_000  # rows per purge transaction: keeps writers from waiting long
-_CHUNK: Final = f"seq IN (SELECT seq FROM {{table}} WHERE time_ns < ? ORDER BY seq LIMIT {PURGE_CHUNK})"
+# By the time a row's span last arrived (the ledger's clock), never by the time the sender put on it.
+_CHUNK: Final = (
+    f"seq IN (SELECT seq FROM {{table}} WHERE received_ns < ? ORDER BY received_ns LIMIT {PURGE_CHUNK})"
+)
+# A purged call's (trace, response id) passes to the oldest remaining call that shares it, so the UNIQUE
+# call_key keeps sending every later span with that id to the careful path (calls.py).
+_PROMOTE: Final = (
+    "UPDATE calls SET call_key = shared_call_key, shared_call_key = NULL WHERE seq IN"
+    " (SELECT MIN(seq) FROM calls WHERE shared_call_key IN ({keys}) GROUP BY shared_call_key)"
+)
 
 
 def replay_after(conn: sqlite3.Connection, checkpoint_seq: int) -> None:
@@ -44,7 +54,10 @@ def purge_chunk(conn: sqlite3.Connection, cutoff_ns: int) -> tuple[int, int]:
     where = _CHUNK.format(table="calls")
     rows = conn.execute(ROLLUP_SELECT.format(where=where), (cutoff_ns,)).fetchall()
     conn.executemany(totals_upsert("purged_call_totals"), rows)
+    select = f"SELECT call_key FROM calls WHERE {where} AND call_key IS NOT NULL"
+    call_keys = [key for (key,) in conn.execute(select, (cutoff_ns,))]
     calls = conn.execute(f"DELETE FROM calls WHERE {where}", (cutoff_ns,)).rowcount
+    _promote_shared_keys(conn, call_keys)
     where = _CHUNK.format(table="outcomes")
     rollup = (
         "SELECT workflow_id, outcome, SUM(count), MIN(seq), MIN(time_ns) FROM outcomes"
@@ -53,6 +66,12 @@ def purge_chunk(conn: sqlite3.Connection, cutoff_ns: int) -> tuple[int, int]:
     conn.executemany(outcome_upsert("purged_outcome_totals"), conn.execute(rollup, (cutoff_ns,)).fetchall())
     outcomes = conn.execute(f"DELETE FROM outcomes WHERE {where}", (cutoff_ns,)).rowcount
     return calls, outcomes
+
+
+def _promote_shared_keys(conn: sqlite3.Connection, call_keys: list[bytes]) -> None:
+    for start in range(0, len(call_keys), LOOKUP_CHUNK):
+        chunk = call_keys[start : start + LOOKUP_CHUNK]
+        conn.execute(_PROMOTE.format(keys=", ".join("?" * len(chunk))), chunk)
 
 
 def verify(conn: sqlite3.Connection) -> list[str]:
