@@ -60,14 +60,18 @@ def test_a_span_that_starts_at_0_is_kept_and_recognised_when_it_comes_again(ledg
 
 def test_retention_counts_from_when_a_span_last_arrived(ledger: Ledger) -> None:
     now = T0 + 10 * NS_PER_DAY
-    claims_to_be_new = priced(make_call(1, start_ns=now))
-    claims_to_be_old = priced(make_call(2, start_ns=now - 29 * NS_PER_DAY))
-    ledger.record([claims_to_be_new], received_ns=now - 40 * NS_PER_DAY)
-    ledger.record([claims_to_be_old], received_ns=now)
+    cutoff = now - 20 * NS_PER_DAY
+    # arrived before the cutoff, starting after it (its sender's clock half a day ahead)
+    gone = priced(make_call(1, start_ns=cutoff + 11 * HOUR))
+    # arrived after the cutoff, starting before it (a late span)
+    kept = priced(make_call(2, start_ns=cutoff - 5 * NS_PER_DAY))
+    ledger.record([gone], received_ns=cutoff - HOUR)
+    ledger.record([kept], received_ns=now)
 
-    assert ledger.purge_older_than(now - 30 * NS_PER_DAY).calls == 1
+    assert ledger.purge_older_than(cutoff).calls == 1
 
-    assert [row["span_id"] for row in ledger.iter_calls()] == [claims_to_be_old.call.span_id]
+    assert [row["span_id"] for row in ledger.iter_calls()] == [kept.call.span_id]
+    assert [row["time_ns"] for row in ledger.iter_calls()] == [kept.call.start_time_ns]
 
 
 def test_a_redelivery_keeps_the_dedupe_key_for_another_retention_period(ledger: Ledger) -> None:
@@ -119,6 +123,11 @@ def test_which_start_times_are_used(
         else tuple(received + int(days * NS_PER_DAY) for days in recorded_days)
     )
     assert (row["time_ns"], row["end_time_ns"]) == recorded
+
+
+def test_an_unset_start_time_is_out_of_range_whatever_the_retention(tmp_path: Path) -> None:
+    with Ledger(tmp_path / "century.sqlite3", retention_days=36_500) as ledger:
+        assert ledger.record([priced(started_at(1, 0))]).items[0].start_time_out_of_range
 
 
 def test_start_times_sqlite_cannot_store_do_not_block_the_batch(ledger: Ledger) -> None:

@@ -56,7 +56,7 @@ class Prepared:
     call_keys: list[bytes | None]
     keys: list[TotalsKey]
     times: list[Times]
-    out_of_range: list[bool]
+    out_of_range: set[int]  # indices of the calls whose start time was not used (rare)
 
 
 def record_calls(
@@ -69,22 +69,26 @@ def record_calls(
     """
     if not priced:
         return [], next_seq, 0
-    prepared = Prepared([], [], [], [], [])
+    prepared = Prepared([], [], [], [], set())
     rows: list[tuple[object, ...]] = []
     received = arrival.received_ns
+    place = arrival.place
     seq = next_seq
     for p in priced:  # one pass, no helper lists: this loop runs for every LLM span received
         call = p.call
         span_key = call.trace_id + call.span_id
         call_key = call.trace_id + call.response_id.encode() if call.response_id else None
         key = (label_key(p), status_of(p), reason_of(p))
-        placed = arrival.place(call.start_time_ns, call.end_time_ns)
-        times = (received, received, received) if placed is None else (*placed, received)
+        placed = place(call.start_time_ns, call.end_time_ns)
+        if placed is None:
+            prepared.out_of_range.add(len(rows))
+            times = (received, received, received)
+        else:
+            times = (placed[0], placed[1], received)
         prepared.span_keys.append(span_key)
         prepared.call_keys.append(call_key)
         prepared.keys.append(key)
         prepared.times.append(times)
-        prepared.out_of_range.append(placed is None)
         rows.append(call_row(seq, p, key[0], status=key[1], span_key=span_key, call_key=call_key,
                              times=times))  # fmt: skip
         seq += 1
@@ -101,10 +105,9 @@ def record_calls(
         seqs = range(next_seq, end_seq)
         for seq, p, key, times in zip(seqs, priced, prepared.keys, prepared.times, strict=True):
             _add(pending, key, seq, p, times[0])
-    items = [
-        RecordedItem(p, STATUS_NEW, p.call.span_id, out_of_range)
-        for p, out_of_range in zip(priced, prepared.out_of_range, strict=True)
-    ]
+    items = [RecordedItem(p, STATUS_NEW, p.call.span_id) for p in priced]
+    for index in prepared.out_of_range:
+        items[index] = RecordedItem(priced[index], STATUS_NEW, priced[index].call.span_id, True)
     return items, end_seq, 0
 
 
@@ -143,13 +146,11 @@ def _record_known(
     rows: list[tuple[object, ...]] = []
     seen_again: set[object] = set()  # seqs of the rows whose span (or call) arrived again
     collisions = 0
-    columns = zip(
-        priced, prepared.span_keys, prepared.call_keys, prepared.keys, prepared.times, prepared.out_of_range,
-        strict=True,
-    )  # fmt: skip
+    columns = zip(priced, prepared.span_keys, prepared.call_keys, prepared.keys, prepared.times, strict=True)
     with decimal.localcontext(MONEY_CONTEXT):
-        for p, span_key, call_key, key, times, out_of_range in columns:
+        for index, (p, span_key, call_key, key, times) in enumerate(columns):
             call = p.call
+            out_of_range = index in prepared.out_of_range
             if span_key in known_spans:
                 seen_again.add(known_spans[span_key])
                 items.append(RecordedItem(p, STATUS_REDELIVERED, call.span_id, out_of_range))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Final
 
-from costline_processor.ledger.rows import Aggregate, LabelKey, totals_of
+from costline_processor.ledger.rows import MAX_START_AHEAD_NS, Aggregate, LabelKey, totals_of
 from costline_processor.ledger.sql import (
     LOOKUP_CHUNK,
     ROLLUP_SELECT,
@@ -16,9 +16,12 @@ from costline_processor.ledger.sql import (
 )
 
 PURGE_CHUNK: Final = 20_000  # rows per purge transaction: keeps writers from waiting long
-# By the time a row's span last arrived (the ledger's clock), never by the time the sender put on it.
+# By the time a row's span last arrived (the ledger's clock), never by the time the sender put on it. A row's
+# time_ns is at most MAX_START_AHEAD_NS after its received_ns (rows.Arrival), so the rows to purge are found
+# through the time index: no index on received_ns to update for every call inserted.
 _CHUNK: Final = (
-    f"seq IN (SELECT seq FROM {{table}} WHERE received_ns < ? ORDER BY received_ns LIMIT {PURGE_CHUNK})"
+    f"seq IN (SELECT seq FROM {{table}} WHERE time_ns < ? + {MAX_START_AHEAD_NS} AND received_ns < ?"
+    f" ORDER BY time_ns LIMIT {PURGE_CHUNK})"
 )
 # A purged call's (trace, response id) passes to the oldest remaining call that shares it, so the UNIQUE
 # call_key keeps sending every later span with that id to the careful path (calls.py).
@@ -51,20 +54,20 @@ def aggregates_with_uncheckpointed(conn: sqlite3.Connection) -> list[Aggregate]:
 
 def purge_chunk(conn: sqlite3.Connection, cutoff_ns: int) -> tuple[int, int]:
     """Delete up to PURGE_CHUNK old calls and outcomes, rolling them into the `purged_*` totals first."""
+    params = (cutoff_ns, cutoff_ns)
     where = _CHUNK.format(table="calls")
-    rows = conn.execute(ROLLUP_SELECT.format(where=where), (cutoff_ns,)).fetchall()
+    rows = conn.execute(ROLLUP_SELECT.format(where=where), params).fetchall()
     conn.executemany(totals_upsert("purged_call_totals"), rows)
-    select = f"SELECT call_key FROM calls WHERE {where} AND call_key IS NOT NULL"
-    call_keys = [key for (key,) in conn.execute(select, (cutoff_ns,))]
-    calls = conn.execute(f"DELETE FROM calls WHERE {where}", (cutoff_ns,)).rowcount
+    call_keys = [key for (key,) in conn.execute(f"SELECT call_key FROM calls WHERE {where}", params) if key]
+    calls = conn.execute(f"DELETE FROM calls WHERE {where}", params).rowcount
     _promote_shared_keys(conn, call_keys)
     where = _CHUNK.format(table="outcomes")
     rollup = (
         "SELECT workflow_id, outcome, SUM(count), MIN(seq), MIN(time_ns) FROM outcomes"
         f" WHERE {where} GROUP BY workflow_id, outcome"
     )
-    conn.executemany(outcome_upsert("purged_outcome_totals"), conn.execute(rollup, (cutoff_ns,)).fetchall())
-    outcomes = conn.execute(f"DELETE FROM outcomes WHERE {where}", (cutoff_ns,)).rowcount
+    conn.executemany(outcome_upsert("purged_outcome_totals"), conn.execute(rollup, params).fetchall())
+    outcomes = conn.execute(f"DELETE FROM outcomes WHERE {where}", params).rowcount
     return calls, outcomes
 
 

@@ -87,7 +87,7 @@ class Arrival:
     A call is placed (reports, windows) at its span's start time, a time the sender chooses. A start time
     before `earliest_ns` (older than anything retention keeps; 0 is "unset") or after `latest_ns` (the
     sender's clock is ahead by more than a day) is out of range: the call is placed at its arrival.
-    Retention and dedupe never use the sender's times, only `received_ns`.
+    Retention uses only `received_ns`, never a time the sender chose.
     """
 
     received_ns: int
@@ -96,7 +96,8 @@ class Arrival:
 
     @classmethod
     def at(cls, received_ns: int, retention_days: int) -> Arrival:
-        return cls(received_ns, received_ns - retention_days * NS_PER_DAY, received_ns + MAX_START_AHEAD_NS)
+        earliest = max(1, received_ns - retention_days * NS_PER_DAY)  # 0 is unset, whatever the retention
+        return cls(received_ns, earliest, received_ns + MAX_START_AHEAD_NS)
 
     def place(self, start_ns: int, end_ns: int) -> tuple[int, int] | None:
         """The (start, end) a span is recorded at, or None when its start time is out of range.

@@ -19,7 +19,7 @@ import sqlite3
 from decimal import Decimal
 from typing import Final
 
-from costline_processor.ledger.rows import MONEY_CONTEXT, ZERO, money
+from costline_processor.ledger.rows import MAX_START_AHEAD_NS, MONEY_CONTEXT, ZERO, money
 
 SCHEMA_VERSION: Final = 2
 CACHE_KIB: Final = 64 * 1024  # SQLite page cache per connection (default 2 MiB)
@@ -103,10 +103,13 @@ CREATE TABLE outcome_totals {_OUTCOME_TOTALS_BODY};
 CREATE TABLE purged_outcome_totals {_OUTCOME_TOTALS_BODY};
 """
 
-# Version 2 (costline 0.2): retention by receive time, and calls that share a (trace, response id).
+# Version 2: retention by receive time, and calls that share a (trace, response id).
 # - `received_ns`: when the span last arrived; retention purges by it (a sender's start time of 0 once made
 #   a row, and so its dedupe key, vanish within the hour). Rows of an older ledger get their start time,
 #   kept between the ledger's creation and now: the closest estimate of when they arrived.
+# - `time_ns` is never more than MAX_START_AHEAD_NS after `received_ns` (rows.Arrival), so the purge finds
+#   its rows through the `*_time` indexes and needs no index of its own on the hot path; an older row
+#   further ahead is placed at its estimated arrival, as a new one would be.
 # - `shared_call_key`: a different call with a (trace, response id) another row already holds (servers
 #   that repeat ids); `call_key` stays UNIQUE, so an all-new request still needs no lookup.
 _RECEIVED_ESTIMATE: Final = (
@@ -117,11 +120,12 @@ _V2: Final = f"""
 ALTER TABLE calls ADD COLUMN received_ns INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE calls ADD COLUMN shared_call_key BLOB;
 UPDATE calls SET received_ns = {_RECEIVED_ESTIMATE};
-CREATE INDEX calls_received ON calls (received_ns);
+UPDATE calls SET time_ns = received_ns, end_time_ns = received_ns
+    WHERE time_ns > received_ns + {MAX_START_AHEAD_NS};
 CREATE INDEX calls_shared_call_key ON calls (shared_call_key) WHERE shared_call_key IS NOT NULL;
 ALTER TABLE outcomes ADD COLUMN received_ns INTEGER NOT NULL DEFAULT 0;
 UPDATE outcomes SET received_ns = {_RECEIVED_ESTIMATE};
-CREATE INDEX outcomes_received ON outcomes (received_ns);
+UPDATE outcomes SET time_ns = received_ns WHERE time_ns > received_ns + {MAX_START_AHEAD_NS};
 """
 
 MIGRATIONS: Final = {1: _V1, 2: _V2}
