@@ -107,6 +107,10 @@ SELF_INFLIGHT_BATCHES: Final = "costline_inflight_batches"  # gauge
 SELF_SPANS_PRICED: Final = "costline_spans_priced_total"
 SELF_SPANS_UNPRICED: Final = "costline_spans_unpriced_total"  # label reason
 SELF_DUPLICATES_IGNORED: Final = "costline_duplicates_ignored_total"  # label kind
+# new calls counted on their own although a different call of their trace has their response id
+SELF_RESPONSE_ID_COLLISIONS: Final = "costline_response_id_collisions_total"
+# LLM spans whose start time was out of range: recorded at the time they arrived
+SELF_START_TIME_OUT_OF_RANGE: Final = "costline_spans_start_time_out_of_range_total"
 SELF_EXPORT_FAILURES: Final = "costline_export_failures_total"  # label target (otlp_metrics)
 SELF_EXPORTS: Final = "costline_exports_total"  # label target: successful metric pushes
 SELF_LABEL_OVERFLOW: Final = "costline_label_overflow_total"  # label label: the metric label that overflowed
