@@ -27,6 +27,7 @@ from costline_processor import receiver_http
 from costline_processor.server import Service
 from genai_spans import Call, encode_request, make_spans
 from otlp_grpc_capture import GrpcTraceCapture
+from raw_http import send_raw
 
 GPT = Call("openai", "gpt-4o", 1_000, 100, response_id="chatcmpl-1")
 PROTOBUF = {"Content-Type": "application/x-protobuf"}
@@ -207,14 +208,7 @@ def post_status(service: Service) -> int:
 
 
 def request_raw(service: Service, raw: bytes) -> bytes:
-    """Send raw bytes on a fresh connection; everything the server answers until it closes or goes quiet."""
-    with socket.create_connection(("127.0.0.1", service.http.port), timeout=5) as connection:
-        connection.sendall(raw)
-        connection.shutdown(socket.SHUT_WR)
-        answer = b""
-        while chunk := connection.recv(65536):
-            answer += chunk
-        return answer
+    return send_raw(service.http.port, raw)
 
 
 def test_other_methods_and_paths_get_short_plain_text_answers(
@@ -258,7 +252,10 @@ def test_prometheus_endpoint_can_be_turned_off(tmp_path: Path, tempo: GrpcTraceC
         connection = http.client.HTTPConnection("127.0.0.1", service.admin.port, timeout=10)
         connection.request("GET", "/metrics")
         response = connection.getresponse()
-        assert (response.status, response.read()) == (404, b"not found\n")
+        assert (response.status, response.read()) == (
+            404,
+            b"not found: only GET /healthz or /readyz is served here\n",
+        )
         connection.request("GET", "/healthz")
         assert connection.getresponse().status == 200
         connection.close()
