@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -23,6 +25,7 @@ from prom_server import Prometheus, backfill, running, write_config
 from costline_processor.metric_names import (
     PROM_COST_USD_TOTAL,
 )
+from costline_processor.report import build_report, load_facts
 from dashboards import alerting
 
 pytestmark = pytest.mark.prometheus
@@ -143,3 +146,24 @@ def test_recording_rules_equal_the_ledger(prometheus: Prometheus, history: Histo
     assert_equal(
         series_values(share, ()), expectations.unattributed_share(86400), alerting.UNATTRIBUTED_SHARE
     )
+
+
+def test_report_month_to_date_reads_the_month_whatever_the_window(
+    prometheus: Prometheus, history: History, tmp_path: Path
+) -> None:
+    """`costline report --prometheus` over the last half hour: month-to-date and budget use still count from
+    the 1st of the month (the counters' difference between the 1st and the window's end)."""
+    until = datetime.fromtimestamp(history.end_s, UTC)
+    since = datetime.fromtimestamp(history.end_s - SCRAPE_S, UTC)  # after the 1st: the fixture ensures it
+    facts = load_facts(
+        ledger_path=tmp_path / "unused", prometheus_url=prometheus.url, headers={}, by="workflow_id",
+        since=since, until=until,
+    )  # fmt: skip
+    expected = Expectations(history, history.end_s, Filters()).by_label(
+        history.end_s - month_start(history.end_s), "workflow_id"
+    )
+    budgets = {workflow: Decimal(100) for (workflow,) in expected}
+    report = build_report(facts, budgets=budgets)
+    assert_equal({(b.workflow_id,): float(b.month_to_date) for b in report.budgets}, expected, "budget use")
+    assert float(report.month_to_date) == pytest.approx(sum(expected.values()), rel=1e-9)
+    assert report.month_to_date > report.total_cost  # the window is only the month's last half hour
