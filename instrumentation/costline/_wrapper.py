@@ -61,7 +61,7 @@ class Starter:
             attrs.update(attribution.span_attributes())
             name = f"{surface.operation} {request.model}" if request.model else surface.operation
             span = self.tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attrs)
-            call = Call(span, surface, self.settings, request.state, dict(attribution.values))
+            call = Call(span, surface, self.settings, request.state, attribution.values)
             sink = CALL_SINK.get()
             if sink is not None:
                 sink.append(call)

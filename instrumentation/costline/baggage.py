@@ -40,11 +40,11 @@ _MAX_LOGGED_REASON: Final = 200
 _warned: set[str] = set()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built on every LLM call and span start, and frozen ones init slowly
 class Attribution:
     """The attribution keys in force, and the keys whose propagated value was invalid and dropped."""
 
-    values: Mapping[str, str]
+    values: dict[str, str]
     rejected: tuple[str, ...] = ()
 
     def span_attributes(self) -> dict[str, AttributeValue]:
@@ -87,22 +87,23 @@ def current_attribution(context: Context | None = None) -> dict[str, str]:
     Only keys that are set appear. A propagated value `costline.workflow()` would refuse is left out; with
     `COSTLINE_TRUST_INBOUND_BAGGAGE=false` only what `costline.workflow()` set in this process counts.
     """
-    return dict(read_attribution(context).values)
+    return read_attribution(context).values  # a new dict on every call: the caller may keep or change it
 
 
 def with_workflow_attribution(values: Mapping[str, str], context: Context) -> Context:
-    """`context` with `values` (already validated) set as baggage and recorded as set in this process."""
-    own = get_value(_IN_PROCESS_ATTRIBUTION, context)
-    merged = {**own, **values} if isinstance(own, Mapping) else dict(values)
-    context = set_value(_IN_PROCESS_ATTRIBUTION, MappingProxyType(merged), context)
+    """`context` with `values` (already validated) set as baggage and, when inbound baggage is not trusted,
+    recorded as set in this process (the record is what attributes work then; unused otherwise)."""
     for key, value in values.items():
         context = otel_baggage.set_baggage(key, value, context)
-    if not trust_inbound_baggage():
-        # Do not pass an untrusted caller's keys on to this service's own downstream services either.
-        for key in attributes.ATTRIBUTION_KEYS:
-            if key not in merged:
-                context = otel_baggage.remove_baggage(key, context)
-    return context
+    if trust_inbound_baggage():
+        return context
+    own = get_value(_IN_PROCESS_ATTRIBUTION, context)
+    merged = {**own, **values} if isinstance(own, Mapping) else dict(values)
+    # Do not pass an untrusted caller's keys on to this service's own downstream services either.
+    for key in attributes.ATTRIBUTION_KEYS:
+        if key not in merged:
+            context = otel_baggage.remove_baggage(key, context)
+    return set_value(_IN_PROCESS_ATTRIBUTION, MappingProxyType(merged), context)
 
 
 def with_hidden_attribution(attribution: Mapping[str, str], context: Context) -> Context:
