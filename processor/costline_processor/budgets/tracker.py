@@ -98,7 +98,8 @@ class BudgetTracker:
                     continue
                 call = item.priced.call
                 get = call.attribution.get
-                key = (call.start_time_ns // NS_PER_DAY, get(WORKFLOW_ID) or UNATTRIBUTED,
+                placed = result.received_ns if item.start_time_out_of_range else call.start_time_ns
+                key = (placed // NS_PER_DAY, get(WORKFLOW_ID) or UNATTRIBUTED,
                        get(FEATURE_ID) or UNATTRIBUTED, get(TENANT_ID) or UNATTRIBUTED)  # fmt: skip
                 total = groups.get(key)
                 parts = cost.input + cost.cache_read + cost.cache_write + cost.output
