@@ -23,8 +23,8 @@ from costline_processor.budgets import (
     Budgets,
     BudgetsConfigError,
     budgets_document,
-    check_downgrade_models,
     load_budgets,
+    model_check,
 )
 from costline_processor.config import ServeConfig, cli_flag
 from costline_processor.forwarder import Forwarder, make_forwarder
@@ -194,11 +194,10 @@ class Service:
 
 
 def _budgets(config: ServeConfig, pricer: Pricer) -> Budgets | None:
-    """The budgets file, its downgrade models checked with the pricer (raises BudgetsConfigError)."""
+    """The budgets file, its downgrade models checked by the pricer (raises BudgetsConfigError)."""
     if config.budgets is None:
         return None
-    budgets = load_budgets(config.budgets)
-    check_downgrade_models(budgets, pricer, str(config.budgets))
+    budgets = load_budgets(config.budgets, check_model=model_check(pricer))
     problem = budgets.retention_problem(config.retention_days)
     if problem is not None:
         raise BudgetsConfigError(str(config.budgets), [problem])
