@@ -26,7 +26,7 @@ from costline._safety import report_internal_error
 from costline_processor import metric_names as names
 from costline_processor.enrich import enrich, may_carry_processor_attributes
 from costline_processor.forwarder import DownstreamUnavailable, Forwarder
-from costline_processor.ledger import STATUS_NEW, Ledger, RecordResult
+from costline_processor.ledger import STATUS_NEW, LedgerStore, RecordResult
 from costline_processor.metrics import CostMetrics, SelfTelemetry
 from costline_processor.model import LlmCall, Outcome, PricedCall
 from costline_processor.normalize import extract_outcome, normalize_in_scope, scope_view
@@ -116,7 +116,7 @@ class Pipeline:
         self,
         *,
         pricer: Pricer,
-        ledger: Ledger,
+        ledger: LedgerStore,
         metrics: CostMetrics,
         telemetry: SelfTelemetry,
         forwarder: Forwarder | None,
@@ -204,5 +204,11 @@ class Pipeline:
                 logger.exception("ledger write failed; the sender will retry the batch")
                 self._telemetry.inc(names.SELF_REQUESTS_REFUSED, reason="ledger")
                 raise Unavailable(f"ledger write failed: {exc}") from exc
-            self._metrics.observe(result)
+            if self._ledger.take_resync():
+                # An earlier write raised although its COMMIT may have happened (the database went away
+                # during it): its calls may be in the ledger and not in the counters. The ledger is the
+                # truth, and it holds this request's calls too.
+                self._metrics.resync(self._ledger, result)
+            else:
+                self._metrics.observe(result)
         return result

@@ -22,7 +22,7 @@ from costline.attributes import FEATURE_ID, TENANT_ID, UNATTRIBUTED, WORKFLOW_ID
 from costline_processor.budgets.model import SCOPE_KEYS, Budget, Budgets, joined_id
 from costline_processor.budgets.periods import current_period, day_number
 from costline_processor.budgets.status import BudgetStatus, budget_status
-from costline_processor.ledger import NS_PER_DAY, STATUS_NEW, Ledger, RecordResult
+from costline_processor.ledger import NS_PER_DAY, STATUS_NEW, LedgerStore, RecordResult
 from costline_processor.ledger.rows import MONEY_CONTEXT, ZERO
 from costline_processor.model import Cost
 
@@ -76,7 +76,7 @@ class BudgetTracker:
                 del spent[day]
 
     # --- input ---------------------------------------------------------------------------------------------
-    def seed(self, ledger: Ledger) -> None:
+    def seed(self, ledger: LedgerStore) -> None:
         """Rebuild the spend from the ledger's stored calls of the kept days (at start-up)."""
         if not self.budgets:
             return

@@ -19,7 +19,10 @@ import sqlite3
 from decimal import Decimal
 from typing import Final
 
+from costline_processor.ledger.errors import LedgerLockedError, LedgerSchemaError
 from costline_processor.ledger.rows import MAX_START_AHEAD_NS, MONEY_CONTEXT, ZERO, money
+
+__all__ = ["LedgerLockedError", "LedgerSchemaError", "connect", "migrate", "read_meta"]
 
 SCHEMA_VERSION: Final = 2
 CACHE_KIB: Final = 64 * 1024  # SQLite page cache per connection (default 2 MiB)
@@ -129,14 +132,6 @@ UPDATE outcomes SET time_ns = received_ns WHERE time_ns > received_ns + {MAX_STA
 """
 
 MIGRATIONS: Final = {1: _V1, 2: _V2}
-
-
-class LedgerLockedError(RuntimeError):
-    """Another process (or another `Ledger` object) has this ledger open for writing."""
-
-
-class LedgerSchemaError(RuntimeError):
-    """The ledger file was written by a newer costline (or is not a costline ledger)."""
 
 
 def _dec_add(left: str, right: str) -> str:

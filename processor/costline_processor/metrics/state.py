@@ -22,7 +22,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportM
 
 from costline_processor import metric_names as names
 from costline_processor.budgets import Budgets, BudgetTracker
-from costline_processor.ledger import Aggregate, Ledger, OutcomeAggregate, RecordResult
+from costline_processor.ledger import Aggregate, LedgerStore, OutcomeAggregate, RecordResult
 from costline_processor.ledger.rows import ZERO, LabelKey, counted_usage, label_key
 from costline_processor.metrics.guard import LabelGuard, LabelLimits
 from costline_processor.metrics.otlp_export import build_request
@@ -80,7 +80,7 @@ class CostMetrics:
             return self._guard.series_count
 
     # --- input ---------------------------------------------------------------------------------------------
-    def seed_from(self, ledger: Ledger) -> None:
+    def seed_from(self, ledger: LedgerStore) -> None:
         """Rebuild every counter from the ledger's cumulative totals, in order of first appearance."""
         with self._lock, decimal.localcontext(_CONTEXT):
             self._reset()
@@ -146,6 +146,15 @@ class CostMetrics:
                 self._add_outcome(outcome.workflow_id, outcome.outcome, outcome.count)
         self.budgets.observe(result)
         self._count_self(result, priced, redelivered, duplicate)
+
+    def resync(self, ledger: LedgerStore, result: RecordResult) -> None:
+        """Rebuild the counters from a ledger that holds `result` already; count `result` only in
+        self-telemetry (what `observe()` would have added is in the ledger's totals)."""
+        self.seed_from(ledger)
+        new = [item for item in result.items if item.status == "new"]
+        priced = sum(1 for item in new if isinstance(item.priced.result, Cost))
+        redelivered = sum(1 for item in result.items if item.status == "redelivered")
+        self._count_self(result, priced, redelivered, len(result.items) - len(new) - redelivered)
 
     def _count_self(self, result: RecordResult, priced: int, redelivered: int, duplicate: int) -> None:
         telemetry = self.telemetry

@@ -36,7 +36,7 @@ __all__ = [
 
 def load_facts(
     *,
-    ledger_path: Path,
+    ledger_url: str | Path,
     prometheus_url: str | None,
     headers: Mapping[str, str],
     by: str,
@@ -53,7 +53,7 @@ def load_facts(
         return facts_from_prometheus(
             prometheus_url, headers, parse_by(by, allowed=METRIC_GROUP_KEYS), since, until
         )
-    return facts_from_ledger(ledger_path, parse_by(by), since, until)
+    return facts_from_ledger(ledger_url, parse_by(by), since, until)
 
 
 def _budgets(path: Path | None) -> dict[str, Decimal]:
@@ -78,7 +78,7 @@ def _budgets(path: Path | None) -> dict[str, Decimal]:
 
 def produce(
     *,
-    ledger_path: Path,
+    ledger_url: str | Path,
     prometheus_url: str | None,
     headers: Mapping[str, str],
     by: str,
@@ -90,7 +90,7 @@ def produce(
 ) -> str:
     """The whole `costline report` pipeline; returns the rendered text."""
     facts = load_facts(
-        ledger_path=ledger_path,
+        ledger_url=ledger_url,
         prometheus_url=prometheus_url,
         headers=headers,
         by=by,
