@@ -62,6 +62,7 @@ class PostgresLedger(LedgerReads):
         retention_days: int = 400,
         read_only: bool | None = None,
         replica_id: str | None = None,
+        lease_wait_s: float = REPLICA_LEASE_WAIT_S,
     ) -> None:
         if retention_days < 1:
             raise ValueError(f"retention_days must be >= 1 (got {retention_days})")
@@ -79,7 +80,7 @@ class PostgresLedger(LedgerReads):
         self._opened_ns = time.time_ns()
         self._meta: dict[str, int | None] = {}
         with self._lock:
-            self._connect(lease_wait_s=REPLICA_LEASE_WAIT_S, first=True)
+            self._connect(lease_wait_s=lease_wait_s, first=True)
 
     # --- connection ------------------------------------------------------------------------------------
     def _connect(self, *, lease_wait_s: float, first: bool = False) -> Connection:
