@@ -82,8 +82,8 @@ class BudgetTracker:
             return
         with self._lock:
             self._roll(self._now())
-            self._spent = [{} for _ in self.budgets]
             rows = ledger.spend_by_day(self._first_day * NS_PER_DAY, self._end_day * NS_PER_DAY)
+            self._spent = [{} for _ in self.budgets]  # replaced only once the ledger has answered
             self._add(((day, wf, feature, tenant), cost) for day, wf, feature, tenant, cost in rows)
 
     def observe(self, result: RecordResult) -> None:

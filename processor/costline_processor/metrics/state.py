@@ -81,14 +81,23 @@ class CostMetrics:
 
     # --- input ---------------------------------------------------------------------------------------------
     def seed_from(self, ledger: LedgerStore) -> None:
-        """Rebuild every counter from the ledger's cumulative totals, in order of first appearance."""
+        """Rebuild every counter from the ledger's cumulative totals, in order of first appearance.
+
+        Everything is read before anything is replaced: a ledger that fails midway leaves the counters as
+        they were.
+        """
+        aggregates, outcome_aggregates = (
+            list(ledger.iter_aggregates()),
+            list(ledger.iter_outcome_aggregates()),
+        )
         with self._lock, decimal.localcontext(_CONTEXT):
+            self.budgets.seed(ledger)
             self._reset()
             self._seeding = True
             try:
                 # Calls and outcomes share the workflow_id admissions: replay them in ledger order.
                 merged: Iterator[Aggregate | OutcomeAggregate] = heapq.merge(
-                    ledger.iter_aggregates(), ledger.iter_outcome_aggregates(), key=lambda a: a.first_seq
+                    aggregates, outcome_aggregates, key=lambda a: a.first_seq
                 )
                 for aggregate in merged:
                     if isinstance(aggregate, Aggregate):
@@ -97,7 +106,6 @@ class CostMetrics:
                         self._add_outcome(aggregate.workflow_id, aggregate.outcome, aggregate.count)
             finally:
                 self._seeding = False
-            self.budgets.seed(ledger)
             # The ledger's creation, not this process's start: the cumulative series never restart.
             self.start_time_ns = ledger.created_ns
             if self._service_instance_id is None:
