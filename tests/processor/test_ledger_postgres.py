@@ -237,3 +237,19 @@ def _retry(work: Callable[[], RecordResult], attempts: int = 50) -> RecordResult
         except LedgerUnavailableError:
             threading.Event().wait(0.2)
     return work()
+
+
+def test_a_writers_budget_spend_is_its_own_share_and_a_readers_the_whole_ledger(
+    replicas: tuple[LedgerStore, LedgerStore], pg_database: str
+) -> None:
+    a, b = replicas
+    a.record([priced(make_call(n, workflow="support")) for n in range(3)])
+    b.record([priced(make_call(n, workflow="support")) for n in range(10, 12)])
+    since, until = 0, 2**62
+
+    def spent(ledger: LedgerStore) -> Decimal:
+        return sum((row[4] for row in ledger.spend_by_day(since, until)), Decimal(0))
+
+    assert (spent(a), spent(b)) == (Decimal("0.012"), Decimal("0.008"))  # 0.004 per call
+    with open_ledger(pg_database) as reader:
+        assert spent(reader) == Decimal("0.020")
