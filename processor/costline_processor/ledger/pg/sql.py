@@ -49,7 +49,8 @@ def totals_upsert(table: str) -> str:
 
 
 def _unnest(columns: tuple[str, ...], types: dict[str, str]) -> str:
-    arrays = ", ".join(f"%({column})s::{types[column].split()[0].lower()}[]" for column in columns)
+    # Binary parameters (%b): psycopg dumps a list of 512 values ~4x faster than as array text.
+    arrays = ", ".join(f"%({column})b::{types[column].split()[0].lower()}[]" for column in columns)
     return f"unnest({arrays}) WITH ORDINALITY AS r({', '.join(columns)}, ord)"
 
 
