@@ -30,6 +30,13 @@ CONNECT_DEFAULTS: Final[dict[str, object]] = {
 # A statement waiting on another replica's lock, or a transaction left open by a frozen process (its locks
 # block the other replicas' inserts of the same keys), ends after this long.
 SESSION_TIMEOUT: Final = "60s"
+# The server's side of the same: a replica whose host died is noticed within ~25 s (instead of the OS's two
+# hours), so its session, and the replica id it holds, are freed for the replica's replacement.
+SERVER_KEEPALIVES: Final = {
+    "tcp_keepalives_idle": 10,
+    "tcp_keepalives_interval": 5,
+    "tcp_keepalives_count": 3,
+}
 _APPLICATION_NAME_BYTES: Final = 63  # PostgreSQL's NAMEDATALEN - 1
 
 
@@ -51,6 +58,8 @@ def connect(url: str, *, role: str) -> Connection:
     try:
         conn.execute(f"SET statement_timeout = '{SESSION_TIMEOUT}'")
         conn.execute(f"SET idle_in_transaction_session_timeout = '{SESSION_TIMEOUT}'")
+        for setting, value in SERVER_KEEPALIVES.items():
+            conn.execute(f"SET {setting} = {value}")
         # An acknowledged batch must survive a crash of the database too: a commit waits for its WAL to be
         # flushed (`on`, or a stronger setting the database already has; never `off` or `local`).
         row = conn.execute("SHOW synchronous_commit").fetchone()

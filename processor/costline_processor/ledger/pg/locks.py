@@ -17,9 +17,10 @@ import psycopg
 
 from costline_processor.ledger.errors import LedgerLockedError
 
-# A restarted replica may find its old session still there for a moment (the server notices the dead
-# client on its next read): wait this long for the id before refusing it.
-REPLICA_LEASE_WAIT_S: Final = 15.0
+# A restarted replica may find its old session still there: for a moment when the old process died (the
+# server notices the closed socket), for up to ~25 s when its host died (the server-side keepalives that
+# connection.py sets). Wait this long for the id before refusing it.
+REPLICA_LEASE_WAIT_S: Final = 30.0
 _POLL_S: Final = 0.2
 
 
