@@ -77,6 +77,9 @@ LLM_USAGE_ESTIMATED: Final = "llm.usage.estimated"
 LLM_REQUEST_BATCH: Final = "llm.request.batch"
 LLM_SERVICE_TIER: Final = "llm.service_tier"  # provider-neutral tier: default, flex, priority, batch
 LLM_INSTRUMENTATION: Final = "llm.instrumentation"  # which costline wrapper produced the span
+# On a framework's own LLM span (LangChain's, via OpenInference/OpenLLMetry...): the span id (hex) of
+# costline's span of the same call, so the processor counts the call once (costline._mirrors).
+LLM_MIRRORED_BY: Final = "llm.mirrored_by"
 
 # --- written by the processor ----------------------------------------------------------------------------
 LLM_COST_USD: Final = "llm.cost.usd"

@@ -1,0 +1,56 @@
+"""The framework matrix: real frameworks over the real SDKs, against the fake provider, under costline.
+
+Everything that would phone home is switched off here, before any framework is imported, and the network
+guard (tests/network_guard.py) fails a test that still tries to leave 127.0.0.1:
+
+- LiteLLM fetches its model cost map at import: `LITELLM_LOCAL_MODEL_COST_MAP=True`; its telemetry:
+  `LITELLM_TELEMETRY=False`;
+- the OpenAI Agents SDK exports its traces to OpenAI: `OPENAI_AGENTS_DISABLE_TRACING=1`;
+- LangChain/LangSmith tracing: `LANGCHAIN_TRACING_V2=false`, `LANGSMITH_TRACING=false`;
+- CrewAI's telemetry (should it be installed): `CREWAI_DISABLE_TELEMETRY=true`;
+- OpenLLMetry's telemetry: `TRACELOOP_TELEMETRY=false`; tokenizer hubs: `HF_HUB_OFFLINE=1`;
+- generic opt-outs some libraries honour: `DO_NOT_TRACK=1`.
+
+Under CI=true a framework that is not installed is a failure (`importorskip` only skips elsewhere).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from types import ModuleType
+
+import pytest
+
+import network_guard
+
+QUIET_ENV = {
+    "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+    "LITELLM_TELEMETRY": "False",
+    "OPENAI_AGENTS_DISABLE_TRACING": "1",
+    "LANGCHAIN_TRACING_V2": "false",
+    "LANGSMITH_TRACING": "false",
+    "CREWAI_DISABLE_TELEMETRY": "true",
+    "TRACELOOP_TELEMETRY": "false",
+    "HF_HUB_OFFLINE": "1",
+    "DO_NOT_TRACK": "1",
+}
+os.environ.update(QUIET_ENV)
+network_guard.install()
+
+
+def require(module: str) -> ModuleType:
+    """The framework module; a failure under CI=true when it is missing, a skip elsewhere."""
+    if os.environ.get("CI") == "true":
+        return __import__(module, fromlist=["_"])
+    return pytest.importorskip(module)
+
+
+@pytest.fixture(autouse=True)
+def stays_on_loopback() -> Iterator[None]:
+    """Fail the test if anything (even swallowed by a framework) tried to leave 127.0.0.1."""
+    before = network_guard.take_refused()
+    assert not before, f"network use outside a test (at import?): {before}"
+    yield
+    attempts = network_guard.take_refused()
+    assert not attempts, f"network use beyond 127.0.0.1: {attempts}"
