@@ -36,6 +36,13 @@ QUIET_ENV = {
     "DO_NOT_TRACK": "1",
 }
 os.environ.update(QUIET_ENV)
+# Frameworks keep their async HTTP clients in the model objects and never close them when an event loop
+# ends (`asyncio.run`): the garbage collector then reports unclosed transports. That is the frameworks' way,
+# not a fault of the code under test, so those warnings are not errors here (`pytestmark = LEAKY_CLIENTS`).
+LEAKY_CLIENTS = [
+    pytest.mark.filterwarnings("ignore::ResourceWarning"),
+    pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning"),
+]
 network_guard.install()
 
 
