@@ -16,13 +16,20 @@ Under CI=true a framework that is not installed is a failure (`importorskip` onl
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Iterator
 from types import ModuleType
 
+import hypothesis  # noqa: F401 - see below
 import pytest
 
 import network_guard
+
+# hypothesis' pytest plugin imports hypothesis at the session's end when no test did; after the Agents SDK
+# tests, CPython 3.11.7's ast module may then fail that import under pytest's assertion rewriter with
+# "SystemError: AST constructor recursion depth mismatch" (a CPython bug in its AST recursion counter, fixed
+# in later 3.11 releases). Importing it here, before any test runs, keeps the session's end clean.
 
 QUIET_ENV = {
     "LITELLM_LOCAL_MODEL_COST_MAP": "True",
@@ -59,5 +66,6 @@ def stays_on_loopback() -> Iterator[None]:
     before = network_guard.take_refused()
     assert not before, f"network use outside a test (at import?): {before}"
     yield
+    gc.collect()  # the frameworks' unclosed clients go now, under the test's LEAKY_CLIENTS filters
     attempts = network_guard.take_refused()
     assert not attempts, f"network use beyond 127.0.0.1: {attempts}"
