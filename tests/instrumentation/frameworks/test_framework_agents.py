@@ -90,7 +90,7 @@ def openinference_agents(instrumented: InMemorySpanExporter) -> Iterator[None]:
     instrumentor = module.OpenAIAgentsInstrumentor()
     instrumentor.instrument(tracer_provider=trace.get_tracer_provider())
     agents.set_tracing_disabled(False)  # OpenInference reads the SDK's traces; OpenAI's exporter stays off
-    agents.set_trace_processors([processor for processor in _openinference_processors()])
+    agents.set_trace_processors(_openinference_processors())
     try:
         yield
     finally:
