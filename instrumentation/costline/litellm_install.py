@@ -11,10 +11,17 @@ The module attributes are wrapped, so code that calls `litellm.completion(...)` 
 `ChatLiteLLM`, the Agents SDK's `LitellmModel`) is covered, and so is `from litellm import completion` run
 after instrumenting (under `opentelemetry-instrument`, before the app's imports). `completion(...,
 acompletion=True)` is served by LiteLLM's unwrapped `acompletion` and yields no span: call `acompletion`.
+
+`batch_completion` and its siblings run each call in a thread pool of their own that does not copy the
+caller's context, so the workflow would be lost there: their module gets a pool that runs each task in a
+copy of the submitter's context (what `asyncio.to_thread` does).
 """
 
 from __future__ import annotations
 
+import contextvars
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from opentelemetry.trace import Tracer
@@ -22,11 +29,25 @@ from opentelemetry.trace import Tracer
 from costline import attributes as a
 from costline import litellm_calls
 from costline._config import Settings
-from costline._patching import Patch, method_patch, resolve
+from costline._patching import Patch, custom_patch, method_patch, resolve
 from costline._span import Surface
 from costline._wrapper import Starter
 
 MODULE = "litellm"
+_BATCH_MODULE = "litellm.batch_completion.main"
+
+
+class ContextThreadPoolExecutor(ThreadPoolExecutor):
+    """A thread pool whose tasks run in a copy of the context they were submitted from."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        return super().submit(contextvars.copy_context().run, fn, *args, **kwargs)
+
+
+def _context_pool(
+    wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> ThreadPoolExecutor:
+    return ContextThreadPoolExecutor(*args, **kwargs)
 
 
 def _stream_types() -> tuple[type, ...]:
@@ -83,4 +104,5 @@ def patches(tracer: Tracer, settings: Settings) -> list[Patch]:
         return []
     starters = {name: Starter(tracer, settings, surface) for name, surface in _surfaces().items()}
     found = [method_patch(module, function, starters[surface]) for function, surface in _TARGETS]
+    found.append(custom_patch(resolve(_BATCH_MODULE), "ThreadPoolExecutor", _context_pool))
     return [patch for patch in found if patch is not None]

@@ -271,6 +271,7 @@ async def test_gemini_calls_send_no_attribution(
     that first step runs hidden too. The Gemini API and Vertex AI clients both go through httpx2 (async
     calls too: with aiohttp installed the SDK would take it for them, where no injector is live)."""
     import httpx2
+
     from gemini_clients import GEMINI_MODEL, gemini_client, vertex_client
 
     def on_httpx2() -> dict[str, object]:
