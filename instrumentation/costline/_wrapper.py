@@ -21,6 +21,7 @@ from opentelemetry.trace import SpanKind, Tracer
 
 from costline import attributes as a
 from costline._config import Settings
+from costline._mirrors import mark_mirror
 from costline._providers import EndpointCache
 from costline._safety import report_internal_error
 from costline._span import CALL_SINK, IN_COSTLINE_CALL, AttrDict, Call, Request, StreamState, Surface
@@ -42,23 +43,32 @@ OnEntered = Callable[[Any, Call, Request], None]
 class Starter:
     """Everything a surface's wrappers share, captured once: tracer, settings, endpoint cache."""
 
-    __slots__ = ("client_attribute", "endpoints", "settings", "surface", "tracer")
+    __slots__ = ("client_attribute", "endpoints", "fixed", "settings", "surface", "tracer")
 
     def __init__(self, tracer: Tracer, settings: Settings, surface: Surface) -> None:
         self.tracer = tracer
         self.settings = settings
         self.surface = surface
         self.client_attribute = surface.client_attribute
-        fixed = {a.GEN_AI_OPERATION_NAME: surface.operation, a.LLM_INSTRUMENTATION: surface.name}
+        fixed: AttrDict = {a.GEN_AI_OPERATION_NAME: surface.operation, a.LLM_INSTRUMENTATION: surface.name}
+        self.fixed = fixed
         self.endpoints = EndpointCache(
             surface.default_provider, settings.provider_overrides, fixed, surface.detect_endpoint
         )
 
     def start(self, instance: Any, kwargs: dict[str, Any]) -> tuple[Call, Request] | None:
-        """Start the span of one call; None when even that failed (the call then runs untraced)."""
+        """Start the span of one call; None when even that failed (the call then runs untraced), and None
+        inside another costline call, which already has this call's span (`IN_COSTLINE_CALL`)."""
+        if IN_COSTLINE_CALL.get():
+            return None
         try:
             surface = self.surface
-            endpoint = self.endpoints.attributes(getattr(instance, self.client_attribute))
+            client_attribute = self.client_attribute
+            endpoint = (
+                self.fixed
+                if client_attribute is None
+                else self.endpoints.attributes(getattr(instance, client_attribute))
+            )
             try:
                 request = surface.read_request(kwargs, self.settings, endpoint)
             except Exception as exc:  # still trace the call, with what we know
@@ -71,6 +81,7 @@ class Starter:
             attrs.update(attribution.span_attributes())
             name = f"{surface.operation} {request.model}" if request.model else surface.operation
             span = self.tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attrs)
+            mark_mirror(span, request.model)
             call = Call(span, surface, self.settings, request.state, attribution.values)
             sink = CALL_SINK.get()
             if sink is not None:

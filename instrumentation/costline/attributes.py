@@ -87,6 +87,9 @@ LLM_BUDGET_PERIOD: Final = "llm.budget.period"  # daily | monthly
 LLM_BUDGET_DOWNGRADED_FROM: Final = "llm.budget.downgraded_from"  # the model the app asked for
 LLM_BUDGET_WOULD_BLOCK: Final = "llm.budget.would_block"  # dry run: a block budget is stopped
 LLM_BUDGET_WOULD_DOWNGRADE_TO: Final = "llm.budget.would_downgrade_to"  # dry run: the model it would send
+# On a framework's own LLM span (LangChain's, via OpenInference/OpenLLMetry...): the span id (hex) of
+# costline's span of the same call, so the processor counts the call once (costline._mirrors).
+LLM_MIRRORED_BY: Final = "llm.mirrored_by"
 
 # --- written by the processor ----------------------------------------------------------------------------
 LLM_COST_USD: Final = "llm.cost.usd"
