@@ -87,6 +87,23 @@ def parse_moment(value: str, *, now: datetime) -> datetime:
     metavar="NUMBER",
     help="Flag a workflow's day at this multiple of its previous 7-day average.",
 )
+@click.option(
+    "--compare",
+    "compare",
+    default=None,
+    metavar="previous|WINDOW",
+    help="Explain the change from another window: 'previous' (as long, just before), a period (2026-10, "
+    "2026-Q3, 2026) or START..END (END excluded). Splits each group's change into volume, usage per request "
+    "and price/model mix, names what changed, and projects to month end and year end.",
+)
+@click.option(
+    "--price-overrides",
+    "price_overrides",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    default=None,
+    metavar="FILE",
+    help="The price overrides costline serve uses, for repricing (--compare, --what-if).",
+)
 def report(
     *,
     ledger_path: Path,
@@ -99,10 +116,13 @@ def report(
     output: Path | None,
     budgets_path: Path | None,
     anomaly_ratio: str,
+    compare: str | None,
+    price_overrides: Path | None,
 ) -> None:
     """Spend by workflow (or any grouping): totals and shares, the unattributed line, month-end projection,
     anomalies, cost per outcome and budget use."""
-    from costline_processor.report import ReportInputError, produce  # noqa: PLC0415
+    from costline_processor.report import ExtraRequest, ReportInputError, produce  # noqa: PLC0415
+    from costline_processor.report.periods import Window, compare_window  # noqa: PLC0415
 
     now = datetime.now(UTC)
     try:
@@ -111,17 +131,22 @@ def report(
             raise InvalidOperation
     except InvalidOperation:
         raise click.BadParameter("must be a number above 1", param_hint="--anomaly-ratio") from None
+    window = Window(parse_moment(since, now=now), parse_moment(until, now=now))
     try:
+        other = None
+        if compare is not None and window.since < window.until:
+            other = compare_window(compare, window, lambda text: parse_moment(text, now=now))
         text = produce(
             ledger_path=ledger_path,
             prometheus_url=prometheus_url,
             headers=_parse_headers(headers),
             by=by,
-            since=parse_moment(since, now=now),
-            until=parse_moment(until, now=now),
+            since=window.since,
+            until=window.until,
             output_format=output_format,
             budgets_path=budgets_path,
             anomaly_ratio=ratio,
+            extra=ExtraRequest(compare_with=other, price_overrides=price_overrides),
         )
     except ReportInputError as exc:
         click.echo(f"costline report: {exc}", err=True)
