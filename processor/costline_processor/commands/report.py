@@ -97,6 +97,14 @@ def parse_moment(value: str, *, now: datetime) -> datetime:
     "and price/model mix, names what changed, and projects to month end and year end.",
 )
 @click.option(
+    "--what-if",
+    "what_if",
+    multiple=True,
+    metavar="WORKFLOW=MODEL",
+    help="Reprice WORKFLOW's actual tokens at MODEL's list price (repeatable). Without it the report still "
+    "shows each workflow's cheapest candidates of its own and of other providers.",
+)
+@click.option(
     "--price-overrides",
     "price_overrides",
     type=click.Path(path_type=Path, exists=True, dir_okay=False),
@@ -117,12 +125,14 @@ def report(
     budgets_path: Path | None,
     anomaly_ratio: str,
     compare: str | None,
+    what_if: tuple[str, ...],
     price_overrides: Path | None,
 ) -> None:
     """Spend by workflow (or any grouping): totals and shares, the unattributed line, month-end projection,
     anomalies, cost per outcome and budget use."""
     from costline_processor.report import ExtraRequest, ReportInputError, produce  # noqa: PLC0415
     from costline_processor.report.periods import Window, compare_window  # noqa: PLC0415
+    from costline_processor.report.whatif import parse_what_if  # noqa: PLC0415
 
     now = datetime.now(UTC)
     try:
@@ -146,7 +156,9 @@ def report(
             output_format=output_format,
             budgets_path=budgets_path,
             anomaly_ratio=ratio,
-            extra=ExtraRequest(compare_with=other, price_overrides=price_overrides),
+            extra=ExtraRequest(
+                compare_with=other, what_if=parse_what_if(what_if), price_overrides=price_overrides
+            ),
         )
     except ReportInputError as exc:
         click.echo(f"costline report: {exc}", err=True)

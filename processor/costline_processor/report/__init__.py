@@ -105,4 +105,4 @@ def produce(
         return merged_json(to_dict(report, findings), extras)
     if output_format == "html":
         return render_html(report, facts.daily_cost, findings, extras.html_sections())
-    return extras.terminal() + table(report, findings)
+    return extras.terminal_top() + table(report, findings) + extras.terminal_bottom()

@@ -25,6 +25,10 @@ class Comparison:
     before_calls: tuple[CallRecord, ...]
     after_calls: tuple[CallRecord, ...]
 
+    def current_calls(self, current: Window) -> tuple[CallRecord, ...]:
+        """The calls of the report's own window (the later or the earlier one)."""
+        return self.after_calls if current == self.variance.after else self.before_calls
+
 
 def build_comparison(
     ledger_path: Path, pricer: Pricer, by: tuple[str, ...], current: Window, other: Window

@@ -10,10 +10,12 @@ from pathlib import Path
 from typing import Any
 
 from costline_processor.pricing import Pricer, PricingConfigError
-from costline_processor.report import variance_html, variance_render
+from costline_processor.report import variance_html, variance_render, whatif_render
+from costline_processor.report.calls import read_calls
 from costline_processor.report.comparison import Comparison, build_comparison
 from costline_processor.report.facts import ReportInputError
 from costline_processor.report.periods import Window
+from costline_processor.report.whatif import WhatIf, what_ifs
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,18 +35,22 @@ class ExtraRequest:
 @dataclass(frozen=True, slots=True)
 class Extras:
     comparison: Comparison | None = None
+    what_if: tuple[WhatIf, ...] | None = None  # None: not computed (the source has no per-call usage)
     asked: list[str] = field(default_factory=list)
 
-    def terminal(self) -> str:
-        parts = []
-        if self.comparison is not None:
-            parts.append(variance_render.table(self.comparison))
-        return "\n".join(parts) + ("\n" if parts else "")
+    def terminal_top(self) -> str:
+        """What comes above the spend table: the comparison, whose paragraph answers first."""
+        return variance_render.table(self.comparison) + "\n" if self.comparison is not None else ""
+
+    def terminal_bottom(self) -> str:
+        return "\n" + whatif_render.table(self.what_if) if self.what_if is not None else ""
 
     def to_dict(self) -> dict[str, Any]:
         found: dict[str, Any] = {}
         if self.comparison is not None:
             found["comparison"] = variance_render.to_dict(self.comparison)
+        if self.what_if is not None:
+            found["what_if"] = whatif_render.to_dict(self.what_if)
         return found
 
     def csv(self) -> str | None:
@@ -55,13 +61,15 @@ class Extras:
             )
         if self.comparison is not None:
             return variance_render.to_csv(self.comparison)
+        if "--what-if" in self.asked and self.what_if is not None:
+            return whatif_render.to_csv(self.what_if)
         return None
 
-    def html_sections(self) -> list[str]:
-        sections = []
-        if self.comparison is not None:
-            sections.append(variance_html.section(self.comparison))
-        return sections
+    def html_sections(self) -> tuple[list[str], list[str]]:
+        """The sections above the spend sections and those below them, in the terminal's order."""
+        top = [variance_html.section(self.comparison)] if self.comparison is not None else []
+        bottom = [whatif_render.section(self.what_if)] if self.what_if is not None else []
+        return top, bottom
 
 
 def load_pricer(path: Path | None) -> Pricer:
@@ -74,18 +82,26 @@ def load_pricer(path: Path | None) -> Pricer:
 def build_extras(
     request: ExtraRequest, *, ledger_path: Path, by: tuple[str, ...], window: Window, from_prometheus: bool
 ) -> Extras:
-    if not request.asked or window.since >= window.until:
-        return Extras()  # nothing asked, or a window load_facts refuses with its own message
+    """The comparison when asked; the what-if always when the source is the ledger (it has the tokens)."""
     if from_prometheus:
-        raise ReportInputError(
-            f"{', '.join(request.asked)} read each call's tokens from the ledger:"
-            " use --ledger, not --prometheus"
-        )
+        if request.asked:
+            raise ReportInputError(
+                f"{', '.join(request.asked)} read each call's tokens from the ledger:"
+                " use --ledger, not --prometheus"
+            )
+        return Extras()
+    if window.since >= window.until or not ledger_path.exists():
+        return Extras()  # load_facts refuses these with its own message
     pricer = load_pricer(request.price_overrides)
     comparison = None
     if request.compare_with is not None:
         comparison = build_comparison(ledger_path, pricer, by, window, request.compare_with)
-    return Extras(comparison=comparison, asked=request.asked)
+    calls = comparison.current_calls(window) if comparison else read_calls(ledger_path, window)
+    return Extras(
+        comparison=comparison,
+        what_if=tuple(what_ifs(pricer, window, calls, request.what_if)),
+        asked=request.asked,
+    )
 
 
 def merged_json(base: dict[str, Any], extras: Extras) -> str:

@@ -34,13 +34,14 @@ def render_html(
     report: Report,
     daily: dict[str, dict[date, Decimal]],
     findings: list[Finding],
-    extra_sections: Sequence[str] = (),
+    extra_sections: tuple[Sequence[str], Sequence[str]] = ((), ()),
 ) -> str:
-    """`extra_sections` (the comparison, what-if, margins) come right after the headline figures."""
+    """`extra_sections`: what comes after the headline (the comparison) and after the findings (what-if,
+    margins), where the terminal report shows them too."""
     title = summary.title(report)
     sections = [
         _headline(report),
-        *extra_sections,
+        *extra_sections[0],
         _budgets(report),
         _section("Spend by " + ", ".join(report.by), _spend_bars(report, daily)),
         _section(
@@ -50,6 +51,7 @@ def render_html(
         _section("Cost per outcome", _outcomes(report), section_id="cost-per-outcome"),
         _section("Anomalies", _anomalies(report), section_id="anomalies"),
         _findings(findings),
+        *extra_sections[1],
         _section("Table", _table(report)),
     ]
     return "\n".join(
