@@ -48,7 +48,7 @@ class Spend:
     provider: str = "openai"
     cache_read: int = 0
     cache_write: int = 0
-    tenant: str = "acme"
+    tenant: str | None = "acme"  # None: a call without tenant_id
     user: str = "u1"
     minute: int = 0
     extra: dict[str, AttributeValue] = field(default_factory=dict)
@@ -68,7 +68,11 @@ class Spend:
             cache_write=self.cache_write,
             response_id=f"resp-{next(_ids)}",
             workflow_id=self.workflow,
-            extra={attr.TENANT_ID: self.tenant, attr.USER_ID: self.user, **self.extra},
+            extra={
+                **({attr.TENANT_ID: self.tenant} if self.tenant else {}),
+                attr.USER_ID: self.user,
+                **self.extra,
+            },
         )
         return call.attributes()
 

@@ -215,7 +215,7 @@ def test_named_changes_say_what_happened_and_what_it_cost(ledger: Path) -> None:
 
 
 def test_summary_paragraph_names_the_biggest_movers_and_why(ledger: Path) -> None:
-    summary = _json(ledger)["comparison"]["summary"]  # type: ignore[index]
+    summary = _json(ledger)["comparison"]["summary"]
     assert summary.startswith(
         "Spend rose $36.58 (+262.6%), from $13.93 in 2026-11-01 to 2026-11-07 to $50.51 in 2026-11-08 to"
         " 2026-11-14. Of the rise, $18.80 (51%) is research (a model upgrade to gpt-4o since 2026-11-09),"

@@ -85,7 +85,7 @@ def _rows(ledger: Path, *args: str) -> list[dict[str, object]]:
 
 
 def _money(row: dict[str, object]) -> tuple[Decimal, Decimal, Decimal, Decimal]:
-    return tuple(  # type: ignore[return-value]
+    return tuple(
         Decimal(str(row[name]))
         for name in ("current_cost_usd", "repriced_cost_usd", "saving_usd", "monthly_saving_usd")
     )

@@ -105,6 +105,23 @@ def parse_moment(value: str, *, now: datetime) -> datetime:
     "shows each workflow's cheapest candidates of its own and of other providers.",
 )
 @click.option(
+    "--revenue",
+    "revenue_path",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    default=None,
+    metavar="FILE.csv",
+    help="Revenue per customer (CSV: tenant_id,period,revenue_usd; period 2026-11, 2026-Q4 or 2026): "
+    "per tenant revenue, AI cost, AI cost as % of revenue and margin after AI cost, for the periods the "
+    "window covers in full.",
+)
+@click.option(
+    "--cost-share-alert",
+    default="20",
+    show_default=True,
+    metavar="PERCENT",
+    help="With --revenue, flag tenants whose AI cost is at least PERCENT of their revenue.",
+)
+@click.option(
     "--price-overrides",
     "price_overrides",
     type=click.Path(path_type=Path, exists=True, dir_okay=False),
@@ -126,6 +143,8 @@ def report(
     anomaly_ratio: str,
     compare: str | None,
     what_if: tuple[str, ...],
+    revenue_path: Path | None,
+    cost_share_alert: str,
     price_overrides: Path | None,
 ) -> None:
     """Spend by workflow (or any grouping): totals and shares, the unattributed line, month-end projection,
@@ -141,6 +160,7 @@ def report(
             raise InvalidOperation
     except InvalidOperation:
         raise click.BadParameter("must be a number above 1", param_hint="--anomaly-ratio") from None
+    alert = _percent(cost_share_alert, "--cost-share-alert")
     window = Window(parse_moment(since, now=now), parse_moment(until, now=now))
     try:
         other = None
@@ -157,7 +177,11 @@ def report(
             budgets_path=budgets_path,
             anomaly_ratio=ratio,
             extra=ExtraRequest(
-                compare_with=other, what_if=parse_what_if(what_if), price_overrides=price_overrides
+                compare_with=other,
+                what_if=parse_what_if(what_if),
+                revenue_path=revenue_path,
+                cost_share_alert=alert,
+                price_overrides=price_overrides,
             ),
         )
     except ReportInputError as exc:
@@ -178,3 +202,13 @@ def _parse_headers(values: tuple[str, ...]) -> dict[str, str]:
             raise click.BadParameter(f"{value!r} is not NAME=VALUE", param_hint="--header")
         headers[name.strip()] = content.strip()
     return headers
+
+
+def _percent(value: str, option: str) -> Decimal:
+    try:
+        share = Decimal(value) / 100
+        if not share > 0:
+            raise InvalidOperation
+    except InvalidOperation:
+        raise click.BadParameter("must be a percentage above 0, e.g. 20", param_hint=option) from None
+    return share

@@ -127,7 +127,7 @@ def read_calls(path: Path, window: Window) -> list[CallRecord]:
             f"no ledger at {path} (run `costline serve` or `costline demo` first, or pass --ledger)"
         )
     with Ledger(path) as ledger:
-        rows = ledger.iter_calls(since_ns=_ns(window.since), until_ns=_ns(window.until))
+        rows = ledger.iter_calls(since_ns=ns_of(window.since), until_ns=ns_of(window.until))
         return [record_of(row) for row in rows]
 
 
@@ -140,7 +140,8 @@ def ledger_span(path: Path) -> tuple[datetime, datetime] | None:
     return datetime.fromtimestamp(first // NS, tz=UTC), datetime.fromtimestamp(last // NS, tz=UTC)
 
 
-def _ns(moment: datetime) -> int:
+def ns_of(moment: datetime) -> int:
+    """A moment as the ledger's integer nanoseconds (no float rounding)."""
     return int(moment.timestamp()) * NS + moment.microsecond * 1000
 
 

@@ -36,6 +36,7 @@ from costline_processor.report.calls import (
     CallRecord,
     ModelKey,
     Money4,
+    ns_of,
     reprice,
     sum4,
 )
@@ -195,7 +196,7 @@ def _at_old_prices(
         later_by_model[call.model].append(call)
     totals = [Fraction(0)] * 4
     missing = 0
-    limit_ns = int(last_before.timestamp()) * NS + last_before.microsecond * 1000
+    limit_ns = ns_of(last_before)
     for model, count in before.models().items():
         comparable = later_by_model.get(model) or after.calls
         weight = Fraction(count * after.requests, before.requests * len(comparable))
