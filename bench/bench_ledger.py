@@ -24,7 +24,9 @@ from costline_processor.ledger import Ledger
 from costline_processor.metrics import CostMetrics
 from costline_processor.model import Cost, LlmCall, PricedCall, Usage
 
-T0 = 1_700_000_000_000_000_000
+# Spans of the last hour, as a live collector delivers them (the ledger places a call at its start time
+# only when that is within the retention of its arrival: rows.Arrival).
+T0 = time.time_ns() - 3_600 * 1_000_000_000
 
 
 def make_calls(count: int, workflows: int) -> list[PricedCall]:

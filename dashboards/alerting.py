@@ -21,7 +21,8 @@ from costline_processor.metric_names import (
     PROM_COST_USD_TOTAL,
     PROM_UNPRICED_REQUESTS_TOTAL,
 )
-from dashboards.promql import month_to_date, window_total
+from costline_processor.window_promql import SECONDS_PER_DAY, Window
+from dashboards.promql import WEEK, month_to_date, window_total
 
 MTD: Final = "costline:workflow_cost_usd:month_to_date"
 DAILY_AVG_7D: Final = "costline:workflow_cost_usd:daily_avg_7d"
@@ -40,14 +41,19 @@ BUDGET_BANDS: Final = (
 )
 
 WF: Final = (LABEL_WORKFLOW_ID,)
+BUDGET_RECORDS: Final = (MTD, BUDGET, BUDGET_USED)
+BUDGET_ALERTS: Final = {low: f"LlmBudget{low}Percent" for low, _, _ in BUDGET_BANDS}
+BUDGET_GROUP_INTERVAL: Final = "5m"
+HOUR: Final = Window.of(3600)
+DAY: Final = Window.of(SECONDS_PER_DAY)
 
 
 def recording_rules() -> list[dict[str, str]]:
-    unattributed = window_total(f'{PROM_COST_USD_TOTAL}{{{LABEL_WORKFLOW_ID}="{UNATTRIBUTED}"}}', (), "1d")
+    unattributed = window_total(f'{PROM_COST_USD_TOTAL}{{{LABEL_WORKFLOW_ID}="{UNATTRIBUTED}"}}', (), DAY)
     return [
         {"record": MTD, "expr": month_to_date(PROM_COST_USD_TOTAL, WF)},
-        {"record": DAILY_AVG_7D, "expr": f"{window_total(PROM_COST_USD_TOTAL, WF, '7d')} / 7"},
-        {"record": LAST_HOUR, "expr": window_total(PROM_COST_USD_TOTAL, WF, "1h")},
+        {"record": DAILY_AVG_7D, "expr": f"{window_total(PROM_COST_USD_TOTAL, WF, WEEK)} / 7"},
+        {"record": LAST_HOUR, "expr": window_total(PROM_COST_USD_TOTAL, WF, HOUR)},
         {
             "record": BUDGET,
             "expr": f'max by ({LABEL_WORKFLOW_ID}) ({PROM_BUDGET_USD}{{{LABEL_PERIOD}="{PERIOD_MONTHLY}"}})',
@@ -55,7 +61,7 @@ def recording_rules() -> list[dict[str, str]]:
         {"record": BUDGET_USED, "expr": f"{MTD} / on({LABEL_WORKFLOW_ID}) {BUDGET}"},
         {
             "record": UNATTRIBUTED_SHARE,
-            "expr": f"({unattributed} or vector(0)) / {window_total(PROM_COST_USD_TOTAL, (), '1d')}",
+            "expr": f"({unattributed} or vector(0)) / {window_total(PROM_COST_USD_TOTAL, (), DAY)}",
         },
     ]
 
@@ -64,7 +70,7 @@ def _budget_alert(low: int, high: int | None, severity: str) -> dict[str, Any]:
     expr = f"{BUDGET_USED} >= {low / 100:g}" + (f" < {high / 100:g}" if high is not None else "")
     band = f"{low}%" + (f"-{high}%" if high is not None else "+")
     return {
-        "alert": f"LlmBudget{low}Percent",
+        "alert": BUDGET_ALERTS[low],
         "expr": expr,
         "for": "5m",
         "labels": {"severity": severity},
@@ -105,7 +111,7 @@ def alert_rules() -> list[dict[str, Any]]:
         },
         {
             "alert": "LlmUnpricedRequests",
-            "expr": f"{window_total(PROM_UNPRICED_REQUESTS_TOTAL, unpriced_by, '1h')} > 0",
+            "expr": f"{window_total(PROM_UNPRICED_REQUESTS_TOTAL, unpriced_by, HOUR)} > 0",
             "labels": {"severity": "warning"},
             "annotations": {
                 "summary": "costline could not price {{ $value }} LLM requests in the last hour "
@@ -118,9 +124,20 @@ def alert_rules() -> list[dict[str, Any]]:
 
 
 def rule_groups() -> dict[str, Any]:
+    """Month-to-date reads the whole month several times (see `promql.month_to_date`), so it, budget use
+    and the budget alerts on it are evaluated every 5 minutes; the rest every minute."""
+    budget_records = [rule for rule in recording_rules() if rule["record"] in BUDGET_RECORDS]
+    records = [rule for rule in recording_rules() if rule["record"] not in BUDGET_RECORDS]
+    budget_alerts = [rule for rule in alert_rules() if rule["alert"] in BUDGET_ALERTS.values()]
+    alerts = [rule for rule in alert_rules() if rule["alert"] not in BUDGET_ALERTS.values()]
     return {
         "groups": [
-            {"name": "costline-recording", "interval": "1m", "rules": recording_rules()},
-            {"name": "costline-alerts", "interval": "1m", "rules": alert_rules()},
+            {"name": "costline-recording", "interval": "1m", "rules": records},
+            {
+                "name": "costline-budgets",
+                "interval": BUDGET_GROUP_INTERVAL,
+                "rules": budget_records + budget_alerts,
+            },
+            {"name": "costline-alerts", "interval": "1m", "rules": alerts},
         ]
     }

@@ -24,7 +24,14 @@ from costline._config import Settings
 from costline._providers import EndpointCache
 from costline._safety import report_internal_error
 from costline._span import CALL_SINK, IN_COSTLINE_CALL, AttrDict, Call, Request, StreamState, Surface
-from costline._stream import AsyncManagerProxy, AsyncRawProxy, SyncManagerProxy, SyncRawProxy, wrap_stream
+from costline._stream import (
+    AsyncManagerProxy,
+    AsyncRawProxy,
+    SyncManagerProxy,
+    SyncRawProxy,
+    SyncStreamProxy,
+    wrap_stream,
+)
 from costline.baggage import attribution_in_baggage, current_attribution, with_hidden_attribution
 
 Wrapper = Callable[[Callable[..., Any], Any, tuple[Any, ...], dict[str, Any]], Any]
@@ -35,20 +42,23 @@ OnEntered = Callable[[Any, Call, Request], None]
 class Starter:
     """Everything a surface's wrappers share, captured once: tracer, settings, endpoint cache."""
 
-    __slots__ = ("endpoints", "settings", "surface", "tracer")
+    __slots__ = ("client_attribute", "endpoints", "settings", "surface", "tracer")
 
     def __init__(self, tracer: Tracer, settings: Settings, surface: Surface) -> None:
         self.tracer = tracer
         self.settings = settings
         self.surface = surface
+        self.client_attribute = surface.client_attribute
         fixed = {a.GEN_AI_OPERATION_NAME: surface.operation, a.LLM_INSTRUMENTATION: surface.name}
-        self.endpoints = EndpointCache(surface.default_provider, settings.provider_overrides, fixed)
+        self.endpoints = EndpointCache(
+            surface.default_provider, settings.provider_overrides, fixed, surface.detect_endpoint
+        )
 
     def start(self, instance: Any, kwargs: dict[str, Any]) -> tuple[Call, Request] | None:
         """Start the span of one call; None when even that failed (the call then runs untraced)."""
         try:
             surface = self.surface
-            endpoint = self.endpoints.attributes(instance._client)
+            endpoint = self.endpoints.attributes(getattr(instance, self.client_attribute))
             try:
                 request = surface.read_request(kwargs, self.settings, endpoint)
             except Exception as exc:  # still trace the call, with what we know
@@ -189,6 +199,47 @@ def async_wrapper(starter: Starter) -> Wrapper:
     return traced
 
 
+def _first_in_context(call: Call, next_item: Callable[[], Any]) -> Callable[[], Any]:
+    """`next_item` whose first call runs like the SDK call itself (span current, attribution hidden)."""
+    first = True
+
+    def step() -> Any:
+        nonlocal first
+        if not first:
+            return next_item()
+        first = False
+        token, flag = _activate(call)
+        try:
+            return next_item()
+        finally:
+            IN_COSTLINE_CALL.reset(flag)
+            otel_context.detach(token)  # type: ignore[arg-type]
+
+    return step
+
+
+def generator_wrapper(starter: Starter) -> Wrapper:
+    """For sync generator functions that send their request at the first `next()` (google-genai streams)."""
+
+    def traced(
+        wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        started = starter.start(instance, kwargs)
+        if started is None:
+            return wrapped(*args, **kwargs)
+        call, request = started
+        generator = run_sync(call, wrapped, *args, **request.kwargs)
+        try:
+            first = _first_in_context(call, generator.__next__)
+            return SyncStreamProxy(generator, call, request.state or StreamState(), first)
+        except Exception as exc:
+            report_internal_error(f"{call.surface.name}.returned", exc)
+            call.end_response(None)
+            return generator
+
+    return traced
+
+
 def _collect_sync(enter: Callable[[], Any]) -> tuple[Any, Call | None]:
     sink: list[Call] = []
     token = CALL_SINK.set(sink)
@@ -269,6 +320,7 @@ __all__ = [
     "StreamState",
     "async_wrapper",
     "deferred_wrapper",
+    "generator_wrapper",
     "helper_wrapper",
     "returned",
     "run_async",

@@ -63,16 +63,30 @@ def _int_in(low: int, high: int) -> Parser:
     return parse
 
 
-def _positive_float(value: object) -> float:
+def _number(value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise ValueError(f"expected a number, got {value!r}")
     try:
-        number = float(value)
+        return float(value)
     except ValueError:
         raise ValueError(f"expected a number, got {value!r}") from None
+
+
+def _positive_float(value: object) -> float:
+    number = _number(value)
     if not math.isfinite(number) or number <= 0:
         raise ValueError(f"must be a positive number, got {value!r}")
     return number
+
+
+def _float_in(low: float, high: float) -> Parser:
+    def parse(value: object) -> float:
+        number = _number(value)
+        if not low <= number <= high:  # also refuses NaN
+            raise ValueError(f"must be between {low:g} and {high:g}, got {value!r}")
+        return number
+
+    return parse
 
 
 def _bool(value: object) -> bool:
@@ -190,6 +204,10 @@ class ServeConfig:
         _optional_existing_file))
     tls_key: Path | None = field(default=None, metadata=_meta(
         "PEM private key for `tls_cert`.", _optional_existing_file))
+    tls_handshake_timeout_s: float = field(default=10.0, metadata=_meta(
+        "With TLS, seconds a new connection has to complete its TLS handshake (gRPC: and to send its "
+        "HTTP/2 preface); then it is closed, so idle or slow connections cannot hold the receivers.",
+        _float_in(0.1, 3600)))
     bearer_token: str | None = field(default=None, metadata=_meta(
         "When set, receivers require `Authorization: Bearer <token>` (else UNAUTHENTICATED / 401).",
         _optional_text, secret=True))

@@ -19,6 +19,8 @@ REQUESTS: Final = "llm.requests"
 UNPRICED_REQUESTS: Final = "llm.unpriced_requests"
 BUDGET_USD: Final = "llm.budget.usd"
 WORKFLOW_OUTCOMES: Final = "llm.workflow.outcomes"
+# Gauge: when this instance's counters started from zero (the ledger's creation); it changes on a reset.
+COUNTERS_START_TIME: Final = "costline.counters.start_time"
 
 # The names Prometheus/Mimir show (OTLP translation with suffixes)
 PROM_COST_USD_TOTAL: Final = "llm_cost_usd_total"
@@ -27,6 +29,7 @@ PROM_REQUESTS_TOTAL: Final = "llm_requests_total"
 PROM_UNPRICED_REQUESTS_TOTAL: Final = "llm_unpriced_requests_total"
 PROM_BUDGET_USD: Final = "llm_budget_usd"
 PROM_WORKFLOW_OUTCOMES_TOTAL: Final = "llm_workflow_outcomes_total"
+PROM_COUNTERS_START_TIME_SECONDS: Final = "costline_counters_start_time_seconds"
 
 # Labels
 LABEL_WORKFLOW_ID: Final = WORKFLOW_ID
@@ -40,6 +43,11 @@ LABEL_STATUS: Final = "status"
 LABEL_REASON: Final = "reason"
 LABEL_PERIOD: Final = "period"
 LABEL_OUTCOME: Final = "outcome"
+# Target labels Prometheus adds on scrape and Mimir derives from service.name / service.instance.id:
+# together they name one costline instance (one ledger's counters).
+LABEL_JOB: Final = "job"
+LABEL_INSTANCE: Final = "instance"
+INSTANCE_LABELS: Final = (LABEL_JOB, LABEL_INSTANCE)
 
 COST_LABELS: Final = (
     LABEL_WORKFLOW_ID,
@@ -99,6 +107,10 @@ SELF_INFLIGHT_BATCHES: Final = "costline_inflight_batches"  # gauge
 SELF_SPANS_PRICED: Final = "costline_spans_priced_total"
 SELF_SPANS_UNPRICED: Final = "costline_spans_unpriced_total"  # label reason
 SELF_DUPLICATES_IGNORED: Final = "costline_duplicates_ignored_total"  # label kind
+# new calls counted on their own although a different call of their trace has their response id
+SELF_RESPONSE_ID_COLLISIONS: Final = "costline_response_id_collisions_total"
+# LLM spans whose start time was out of range: recorded at the time they arrived
+SELF_START_TIME_OUT_OF_RANGE: Final = "costline_spans_start_time_out_of_range_total"
 SELF_EXPORT_FAILURES: Final = "costline_export_failures_total"  # label target (otlp_metrics)
 SELF_EXPORTS: Final = "costline_exports_total"  # label target: successful metric pushes
 SELF_LABEL_OVERFLOW: Final = "costline_label_overflow_total"  # label label: the metric label that overflowed
@@ -108,6 +120,7 @@ UNIT_USD: Final = "{USD}"
 UNIT_TOKEN: Final = "{token}"
 UNIT_REQUEST: Final = "{request}"
 UNIT_OUTCOME: Final = "{outcome}"
+UNIT_SECONDS: Final = "s"  # a real unit: the translation appends `_seconds`
 
 # Label value for a call whose model is unknown (no request or response model on the span).
 UNKNOWN_MODEL: Final = "unknown"

@@ -97,6 +97,7 @@ class Service:
                 max_inflight=config.max_inflight_batches,
                 bearer_token=config.bearer_token,
                 tls_key_cert=tls[0] if tls else None,
+                tls_handshake_timeout_s=config.tls_handshake_timeout_s,
             )
         with _listening("http", config.http_host, config.http_port):
             self.http = HttpReceiver(
@@ -107,6 +108,7 @@ class Service:
                 max_message_bytes=config.max_message_bytes,
                 bearer_token=config.bearer_token,
                 ssl_context=tls[1] if tls else None,
+                tls_handshake_timeout_s=config.tls_handshake_timeout_s,
             )
         with _listening("metrics", config.metrics_host, config.metrics_port):
             self.admin = AdminServer(

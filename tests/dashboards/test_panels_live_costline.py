@@ -202,7 +202,12 @@ def test_instant_panels_equal_the_ledger(live: LiveRun) -> None:
 def _interpolate(text: str, range_s: int) -> str:
     from grafana_queries import interpolate
 
-    builtins = {"__range": f"{range_s}s", "__rate_interval": "10s", "__interval": "1s"}
+    builtins = {
+        "__range": f"{range_s}s",
+        "__range_s": str(range_s),
+        "__rate_interval": "10s",
+        "__interval": "1s",
+    }
     return interpolate(text, variables(Filters()), builtins)
 
 

@@ -23,6 +23,7 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.metrics.v1.metrics_pb2 import AggregationTemporality, Metric, NumberDataPoint
 
 from costline_processor import metric_names as names
+from costline_processor.metrics.prometheus_text import COUNTERS_START_HELP
 from costline_processor.metrics.self_telemetry import DEFAULT_HELP, HELP, LabelSet, SelfTelemetry
 from costline_processor.metrics.snapshot import Exemplar, MetricsSnapshot
 
@@ -94,6 +95,9 @@ def _count_metrics(snapshot: MetricsSnapshot, start: int, now: int, out: list[Me
         point = budget.gauge.data_points.add(time_unix_nano=now, as_double=float(amount))
         _attributes(point, names.BUDGET_LABELS, (workflow, period))
     out.append(budget)
+    started = Metric(name=names.COUNTERS_START_TIME, unit=names.UNIT_SECONDS, description=COUNTERS_START_HELP)
+    started.gauge.data_points.add(time_unix_nano=now, as_double=snapshot.start_time_ns / 1e9)
+    out.append(started)
 
 
 def _self_metrics(snapshot: MetricsSnapshot, start: int, now: int, out: list[Metric]) -> None:

@@ -157,6 +157,11 @@ class CostMetrics:
             telemetry.inc(names.SELF_DUPLICATES_IGNORED, duplicate, kind="duplicate_call")
         if result.duplicate_outcomes:
             telemetry.inc(names.SELF_DUPLICATES_IGNORED, result.duplicate_outcomes, kind="outcome")
+        if result.response_id_collisions:
+            telemetry.inc(names.SELF_RESPONSE_ID_COLLISIONS, result.response_id_collisions)
+        out_of_range = sum(1 for item in result.items if item.start_time_out_of_range)
+        if out_of_range:
+            telemetry.inc(names.SELF_START_TIME_OUT_OF_RANGE, out_of_range)
 
     def _observe_call(self, priced: PricedCall, now: int) -> bool:
         """Add one new call; return whether it was priced."""

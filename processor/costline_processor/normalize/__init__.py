@@ -18,6 +18,7 @@ from costline import attributes as attr
 from costline._safety import report_internal_error
 from costline_processor.model import LlmCall, Outcome, Usage
 from costline_processor.normalize import foreign_names as fn
+from costline_processor.normalize import gemini
 from costline_processor.normalize._values import (
     MAX_LABEL_CHARS,
     Attributes,
@@ -163,6 +164,9 @@ def _normalize(span: Span, view: ScopeView) -> LlmCall | None:
     request_model = _bounded(text(attrs, attr.GEN_AI_REQUEST_MODEL, fn.OI_REQUEST_MODEL_NAME))
     response_model = _bounded(text(attrs, attr.GEN_AI_RESPONSE_MODEL, *_OPENINFERENCE_MODELS))
     provider = _provider(attrs, view.scope_name)
+    served_by_gemini = provider in gemini.GEMINI_PROVIDERS
+    if served_by_gemini:
+        request_model, response_model = gemini.model_id(request_model), gemini.model_id(response_model)
     usage: Usage | None
     usage_error: str | None = None
     model_hint = (response_model or request_model or "").lower()
@@ -170,6 +174,8 @@ def _normalize(span: Span, view: ScopeView) -> LlmCall | None:
         usage = read_usage(attrs, source, provider == attr.PROVIDER_ANTHROPIC or "claude" in model_hint)
     except BadUsage as exc:
         usage, usage_error = None, str(exc)
+    if usage is not None and served_by_gemini:
+        usage = gemini.with_unreported_thoughts(usage, attrs)
     tier, batch = _service_tier(attrs)
     return LlmCall(
         trace_id=span.trace_id,
