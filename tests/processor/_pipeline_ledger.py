@@ -81,8 +81,19 @@ def _ns(moment: datetime) -> int:
     return int(moment.timestamp()) * 1_000_000_000
 
 
-def build_ledger(path: Path, traces: Sequence[Sequence[Spend]]) -> Path:
-    """Record each trace's calls (one root span per trace) through the pipeline into the ledger at `path`."""
+@dataclass(frozen=True)
+class Done:
+    """A business outcome as `costline.record_outcome` sends it, on day `day` after START."""
+
+    day: int
+    workflow: str
+    outcome: str
+    count: int = 1
+
+
+def build_ledger(path: Path, traces: Sequence[Sequence[Spend]], outcomes: Sequence[Done] = ()) -> Path:
+    """Record each trace's calls (one root span per trace) and the outcomes through the pipeline into the
+    ledger at `path`."""
     exporter = InMemorySpanExporter()
     provider = TracerProvider(resource=Resource.create({"service.name": "report-app"}))
     provider.add_span_processor(SimpleSpanProcessor(exporter))
@@ -102,6 +113,14 @@ def build_ledger(path: Path, traces: Sequence[Sequence[Spend]]) -> Path:
             )
             span.end(end_time=at + 1_000_000)
         root.end(end_time=_ns(calls[-1].at) + 2_000_000)
+    for done in outcomes:
+        at = _ns(START + timedelta(days=done.day, hours=13))
+        attributes: dict[str, AttributeValue] = {
+            attr.LLM_OUTCOME_NAME: done.outcome,
+            attr.LLM_OUTCOME_COUNT: done.count,
+            attr.WORKFLOW_ID: done.workflow,
+        }
+        llm.start_span(attr.OUTCOME_SPAN_NAME, attributes=attributes, start_time=at).end(end_time=at + 1000)
     provider.shutdown()
     telemetry = SelfTelemetry()
     with Ledger(path) as ledger:

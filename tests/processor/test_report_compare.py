@@ -13,11 +13,11 @@ from __future__ import annotations
 import csv
 import io
 import json
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal, localcontext
 from pathlib import Path
 
 import pytest
-from _pipeline_ledger import Spend, build_ledger, costline_report, single
+from _pipeline_ledger import Done, Spend, build_ledger, costline_report, single
 
 from costline.attributes import WORKFLOW_ID
 from html_text import Page
@@ -76,7 +76,13 @@ def _calls() -> list[list[Spend]]:
 
 @pytest.fixture(scope="module")
 def ledger(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_ledger(tmp_path_factory.mktemp("compare") / "ledger.sqlite3", _calls())
+    outcomes = [
+        Done(1, "support", "ticket_resolved", 4),
+        Done(9, "support", "ticket_resolved", 3),
+        Done(10, "support", "ticket_resolved", 3),
+        Done(2, "research", "report_written", 2),
+    ]
+    return build_ledger(tmp_path_factory.mktemp("compare") / "ledger.sqlite3", _calls(), outcomes)
 
 
 def _json(ledger: Path, *args: str) -> dict[str, object]:
@@ -281,6 +287,44 @@ def test_html_has_the_paragraph_waterfalls_and_table_offline(ledger: Path, tmp_p
     assert "<script" not in html
     assert "http://" not in html
     assert "https://" not in html
+
+
+def test_cost_per_outcome_before_and_after(ledger: Path) -> None:
+    comparison = _json(ledger)["comparison"]
+    rows = {(r[WORKFLOW_ID], r["outcome"]): r for r in comparison["cost_per_outcome"]}
+    support = rows[("support", "ticket_resolved")]
+    # $0.84 over 4 tickets, then $2.34 over 3 + 3
+    assert (support["before_count"], support["after_count"]) == (4, 6)
+    assert (
+        Decimal(support["before_cost_per_outcome_usd"]) == 4 * mini(1_000_000, 100_000) / 4 == Decimal("0.21")
+    )
+    assert Decimal(support["after_cost_per_outcome_usd"]) == Decimal("0.39")
+    assert support["change_share"] == pytest.approx(0.39 / 0.21 - 1)
+    research = rows[("research", "report_written")]
+    assert (research["before_cost_per_outcome_usd"], research["after_cost_per_outcome_usd"]) == ("0.6", None)
+
+
+def test_projection_to_month_end_and_year_end_at_the_growth_rate(ledger: Path) -> None:
+    """Spend per day grows from 13.93001/7 to 50.51/7 over the 7 days between the windows' midpoints."""
+    projection = _json(ledger)["comparison"]["projection"]
+    before, after, spent = Decimal("13.93001"), Decimal("50.51"), Decimal("64.44001")  # Nov 1-14, all priced
+    with localcontext() as context:
+        context.prec = 34
+        rate, growth = after / 7, (after / before) ** (Decimal(1) / 7)
+
+        def ahead(days: int) -> Decimal:  # the integral of rate * growth^(3.5 + t) for t in 0..days
+            return rate * growth ** Decimal("3.5") * (growth**days - 1) / growth.ln()
+
+        month_end = (spent + ahead(16)).quantize(Decimal("0.01"), ROUND_HALF_UP)  # Nov 15 -> Dec 1
+        year_end = (spent + ahead(47)).quantize(Decimal("0.01"), ROUND_HALF_UP)  # Nov 15 -> Jan 1
+        flat = (spent + rate * 47).quantize(Decimal("0.01"), ROUND_HALF_UP)
+        monthly = float(growth ** Decimal("30.4375") - 1)
+    assert projection["as_of"] == "2026-11-15T00:00:00+00:00"
+    assert (projection["month"], Decimal(projection["month_to_date_usd"])) == ("2026-11", spent)
+    assert Decimal(projection["month_end_usd"]) == month_end
+    assert Decimal(projection["year_end_usd"]) == year_end
+    assert Decimal(projection["year_end_flat_usd"]) == flat == Decimal("403.58")
+    assert projection["growth_per_month"] == pytest.approx(monthly)
 
 
 @pytest.mark.parametrize(

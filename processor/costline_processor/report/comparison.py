@@ -12,6 +12,7 @@ from costline_processor.report.calls import CallRecord, ledger_span, read_calls
 from costline_processor.report.change_findings import Change, find_changes
 from costline_processor.report.facts import ReportInputError
 from costline_processor.report.periods import Window
+from costline_processor.report.trend import OutcomeTrend, Projection, outcome_trends, projection
 from costline_processor.report.variance import Variance, compare
 from costline_processor.report.variance_summary import paragraph
 
@@ -24,6 +25,8 @@ class Comparison:
     summary: str
     before_calls: tuple[CallRecord, ...]
     after_calls: tuple[CallRecord, ...]
+    outcomes: tuple[OutcomeTrend, ...]
+    projection: Projection
 
     def current_calls(self, current: Window) -> tuple[CallRecord, ...]:
         """The calls of the report's own window (the later or the earlier one)."""
@@ -47,7 +50,14 @@ def build_comparison(
     )
     changes = find_changes(pricer, (earlier, later), before, after)
     return Comparison(
-        variance, by_workflow, tuple(changes), paragraph(by_workflow, changes), tuple(before), tuple(after)
+        variance,
+        by_workflow,
+        tuple(changes),
+        paragraph(by_workflow, changes),
+        tuple(before),
+        tuple(after),
+        tuple(outcome_trends(ledger_path, by_workflow)),
+        projection(ledger_path, by_workflow),
     )
 
 

@@ -7,7 +7,7 @@ from decimal import Decimal
 from html import escape
 from typing import Final
 
-from costline_processor.report import summary
+from costline_processor.report import summary, trend_render
 from costline_processor.report.comparison import Comparison
 from costline_processor.report.html_table import grid
 from costline_processor.report.svg_waterfall import waterfall
@@ -28,6 +28,7 @@ def section(comparison: Comparison) -> str:
         _group_waterfall(variance),
         _table(variance),
         *(f"<p class=note>{escape(line)}</p>" for line in notes(comparison)),
+        trend_render.section(comparison.outcomes, comparison.projection),
         _changes(comparison),
     ]
     return f"<section id=comparison><h2>{escape(title(variance))}</h2>{''.join(parts)}</section>"

@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from costline.attributes import WORKFLOW_ID
-from costline_processor.report import summary
+from costline_processor.report import summary, trend_render
 from costline_processor.report.calls import by_type
 from costline_processor.report.comparison import Comparison
 from costline_processor.report.money import exact, usd
@@ -90,6 +90,7 @@ def table(comparison: Comparison, *, width: int = 120) -> str:
     console.print(grid)
     for line in notes(comparison):
         console.print(line, markup=False, highlight=False)
+    console.print(trend_render.table(comparison.outcomes, comparison.projection), end="")
     if comparison.changes:
         console.print("\nWhat changed:")
         for change in comparison.changes:
@@ -213,6 +214,7 @@ def to_dict(comparison: Comparison) -> dict[str, Any]:
         "after_unpriced_requests": sum(row.after.unpriced for row in variance.rows),
         "not_repriced_requests": variance.not_repriced,
         "rows": [_row_dict(variance, row) for row in variance.rows],
+        **trend_render.to_dict(comparison.outcomes, comparison.projection),
         "findings": [
             {
                 "kind": c.finding.kind,
