@@ -37,10 +37,13 @@ INSTANT: dict[tuple[str, int, str], tuple[tuple[str, ...], Instant]] = {
     (FINANCE, 7, "A"): ((LABEL_WORKFLOW_ID, LABEL_OUTCOME), lambda e, r: e.cost_per_outcome(r)),
     (FINANCE, 8, "A"): ((LABEL_TENANT_ID,), lambda e, r: e.by_label(r, "tenant_id")),
     (FINANCE, 9, "A"): ((LABEL_SERVICE_NAME,), lambda e, r: e.by_label(r, "service_name")),
+    (FINANCE, 10, "A"): (WF, lambda e, r: e.month_over_month()),
+    (FINANCE, 12, "A"): ((), lambda e, r: e.year_end(r)),
     (ENGINEERING, 7, "A"): ((LABEL_REASON, LABEL_MODEL), lambda e, r: e.unpriced(r)),
     (ENGINEERING, 8, "A"): (WF, lambda e, r: e.cost_per_request(r)),
 }
 RANGE: dict[tuple[str, int, str], tuple[tuple[str, ...], str]] = {
+    (FINANCE, 11, "A"): ((LABEL_WORKFLOW_ID, LABEL_OUTCOME), "outcome_daily"),
     (ENGINEERING, 1, "A"): (WF, "burn_workflow"),
     (ENGINEERING, 2, "A"): (MODEL, "burn_model"),
     (ENGINEERING, 3, "A"): ((LABEL_TOKEN_TYPE,), "tokens"),
