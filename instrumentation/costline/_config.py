@@ -10,10 +10,19 @@
 
 Precedence: explicit `instrument(...)` keyword > environment variable > default. A bad environment value
 is logged and defaulted; a bad explicit argument raises `ValueError`.
+
+One setting is process-wide, not per `instrument()`: it decides what `costline.workflow`, the span
+processor and the wrappers read, and is read once, on first use.
+
+- `COSTLINE_TRUST_INBOUND_BAGGAGE` (default `true`): `false` ignores attribution keys that arrived in
+  baggage from outside the process (the W3C `baggage` header of an inbound request, extracted by the web
+  framework's instrumentation); only `costline.workflow()` entered in this process attributes its work.
+  For services anyone can call: otherwise a caller picks the tenant its spend is billed to.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from collections.abc import Mapping
@@ -27,6 +36,7 @@ logger = logging.getLogger("costline")
 ENV_CAPTURE_CONTENT: Final = "COSTLINE_CAPTURE_CONTENT"
 ENV_INJECT_STREAM_USAGE: Final = "COSTLINE_INJECT_STREAM_USAGE"
 ENV_PROVIDER_OVERRIDES: Final = "COSTLINE_PROVIDER_OVERRIDES"
+ENV_TRUST_INBOUND_BAGGAGE: Final = "COSTLINE_TRUST_INBOUND_BAGGAGE"
 
 # Captured content is for debugging, not archiving: each attribute is cut to this many characters.
 MAX_CONTENT_CHARS: Final = 16_384
@@ -101,3 +111,9 @@ def load_settings(
             else ProviderOverrides.from_mapping(provider_overrides)
         ),
     )
+
+
+@functools.cache
+def trust_inbound_baggage() -> bool:
+    """`COSTLINE_TRUST_INBOUND_BAGGAGE`, read once per process (`.cache_clear()` makes it read again)."""
+    return _env_bool(ENV_TRUST_INBOUND_BAGGAGE, True)

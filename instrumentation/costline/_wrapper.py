@@ -32,7 +32,7 @@ from costline._stream import (
     SyncStreamProxy,
     wrap_stream,
 )
-from costline.baggage import attribution_in_baggage, current_attribution, with_hidden_attribution
+from costline.baggage import attribution_in_baggage, read_attribution, with_hidden_attribution
 
 Wrapper = Callable[[Callable[..., Any], Any, tuple[Any, ...], dict[str, Any]], Any]
 # Called with the stream a helper's `__enter__` returned, once the call is known (anthropic helpers).
@@ -67,11 +67,11 @@ class Starter:
                     model=None, stream=kwargs.get("stream") is True, attributes={}, kwargs=kwargs
                 )
             attrs: AttrDict = {**endpoint, **request.attributes}
-            attribution = current_attribution()
-            attrs.update(attribution)
+            attribution = read_attribution()
+            attrs.update(attribution.span_attributes())
             name = f"{surface.operation} {request.model}" if request.model else surface.operation
             span = self.tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attrs)
-            call = Call(span, surface, self.settings, request.state, attribution)
+            call = Call(span, surface, self.settings, request.state, attribution.values)
             sink = CALL_SINK.get()
             if sink is not None:
                 sink.append(call)
@@ -119,12 +119,12 @@ def _activate(call: Call) -> tuple[object, contextvars.Token[bool]]:
     attach instead of two on the hot path (same helpers, same resulting context).
     """
     context = otel_context.get_current()
-    if call.attribution:
-        try:
-            if attribution_in_baggage(context):
-                context = with_hidden_attribution(call.attribution, context)
-        except Exception as exc:  # the SDK call must run even if hiding fails
-            report_internal_error("outbound.hide", exc)
+    try:
+        # Also when no value was valid or trusted: attribution baggage never goes to the provider.
+        if attribution_in_baggage(context):
+            context = with_hidden_attribution(call.attribution or {}, context)
+    except Exception as exc:  # the SDK call must run even if hiding fails
+        report_internal_error("outbound.hide", exc)
     token = otel_context.attach(trace.set_span_in_context(call.span, context))
     return token, IN_COSTLINE_CALL.set(True)
 

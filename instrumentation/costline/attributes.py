@@ -77,6 +77,8 @@ LLM_USAGE_ESTIMATED: Final = "llm.usage.estimated"
 LLM_REQUEST_BATCH: Final = "llm.request.batch"
 LLM_SERVICE_TIER: Final = "llm.service_tier"  # provider-neutral tier: default, flex, priority, batch
 LLM_INSTRUMENTATION: Final = "llm.instrumentation"  # which costline wrapper produced the span
+# The attribution keys whose propagated value was invalid and dropped (string array; absent when none was).
+LLM_ATTRIBUTION_REJECTED: Final = "llm.attribution.rejected"
 
 # --- written by the processor ----------------------------------------------------------------------------
 LLM_COST_USD: Final = "llm.cost.usd"

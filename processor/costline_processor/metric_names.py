@@ -114,6 +114,10 @@ SELF_START_TIME_OUT_OF_RANGE: Final = "costline_spans_start_time_out_of_range_to
 SELF_EXPORT_FAILURES: Final = "costline_export_failures_total"  # label target (otlp_metrics)
 SELF_EXPORTS: Final = "costline_exports_total"  # label target: successful metric pushes
 SELF_LABEL_OVERFLOW: Final = "costline_label_overflow_total"  # label label: the metric label that overflowed
+# labels key (an attribution key) and rejected_by: a value costline.workflow() would refuse, not recorded
+SELF_ATTRIBUTION_REJECTED: Final = "costline_attribution_rejected_total"
+REJECTED_BY_INSTRUMENTATION: Final = "instrumentation"  # the app dropped it (propagated baggage)
+REJECTED_BY_PROCESSOR: Final = "processor"  # it arrived on a span; the call is unattributed for that key
 
 # OTLP units: curly-brace annotations, so Prometheus/Mimir append no unit suffix (docs/metrics.md).
 UNIT_USD: Final = "{USD}"

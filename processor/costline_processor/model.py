@@ -53,6 +53,8 @@ class LlmCall:
     batch: bool = False
     estimated: bool = False
     error_type: str | None = None
+    # (attribution key, metric_names.REJECTED_BY_*) of each value left out as invalid, for self-telemetry.
+    rejected_attribution: tuple[tuple[str, str], ...] = ()
 
     @property
     def model(self) -> str | None:
@@ -100,3 +102,4 @@ class Outcome:
     outcome: str
     count: int
     service_name: str = "unknown_service"
+    rejected_attribution: tuple[tuple[str, str], ...] = ()  # as on LlmCall

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -20,13 +21,14 @@ from grafana_queries import DASHBOARD_FILES, PanelQuery, interpolate, load, pane
 from panel_checks import FILTERS, FINANCE, INSTANT, RANGE, WF, assert_equal, series_values, variables
 from prom_expected import Expectations, Filters, month_start
 from prom_exposition import openmetrics
-from prom_history import STREAMS, History, build_history
+from prom_history import SCRAPE_S, STREAMS, History, build_history
 from prom_server import Prometheus, backfill, running, write_config
 from report_cli import report_from_prometheus
 
 from costline_processor.metric_names import (
     PROM_COST_USD_TOTAL,
 )
+from costline_processor.report import build_report, load_facts
 from dashboards import alerting
 
 pytestmark = pytest.mark.prometheus
@@ -178,3 +180,24 @@ def test_report_from_prometheus_equals_the_ledger(prometheus: Prometheus, histor
     assert report["unpriced_requests"] == len(unpriced)
     month_to_date = expectations.total(until_s - max(since_s, month_start(until_s)))
     assert float(report["month_to_date_usd"]) == pytest.approx(float(month_to_date), rel=1e-9)
+
+
+def test_report_month_to_date_reads_the_month_whatever_the_window(
+    prometheus: Prometheus, history: History, tmp_path: Path
+) -> None:
+    """`costline report --prometheus` over the last half hour: month-to-date and budget use still count from
+    the 1st of the month (the counters' difference between the 1st and the window's end)."""
+    until = datetime.fromtimestamp(history.end_s, UTC)
+    since = datetime.fromtimestamp(history.end_s - SCRAPE_S, UTC)  # after the 1st: the fixture ensures it
+    facts = load_facts(
+        ledger_path=tmp_path / "unused", prometheus_url=prometheus.url, headers={}, by="workflow_id",
+        since=since, until=until,
+    )  # fmt: skip
+    expected = Expectations(history, history.end_s, Filters()).by_label(
+        history.end_s - month_start(history.end_s), "workflow_id"
+    )
+    budgets = {workflow: Decimal(100) for (workflow,) in expected}
+    report = build_report(facts, budgets=budgets)
+    assert_equal({(b.workflow_id,): float(b.month_to_date) for b in report.budgets}, expected, "budget use")
+    assert float(report.month_to_date) == pytest.approx(sum(expected.values()), rel=1e-9)
+    assert report.month_to_date > report.total_cost  # the window is only the month's last half hour

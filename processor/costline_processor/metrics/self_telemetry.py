@@ -38,6 +38,10 @@ HELP: Final[dict[str, str]] = {
     names.SELF_EXPORT_FAILURES: "Failed pushes of the cost metrics, by target.",
     names.SELF_EXPORTS: "Successful pushes of the cost metrics, by target.",
     names.SELF_LABEL_OVERFLOW: "Label values replaced by __overflow__ by the cardinality guard, by label.",
+    names.SELF_ATTRIBUTION_REJECTED: (
+        "Attribution values of new calls and outcomes that costline.workflow() would refuse, left unrecorded,"
+        " by key and rejected_by (instrumentation: dropped from baggage in the app; processor: on the span)."
+    ),
 }
 
 LabelSet = tuple[tuple[str, str], ...]

@@ -151,6 +151,11 @@ class CostMetrics:
         for item in result.items:
             if item.status == "new" and not isinstance(item.priced.result, Cost):
                 telemetry.inc(names.SELF_SPANS_UNPRICED, reason=item.priced.result.reason)
+        rejections = [
+            r for i in result.items if i.status == "new" for r in i.priced.call.rejected_attribution
+        ]
+        for key, rejected_by in rejections + [r for o in result.new_outcomes for r in o.rejected_attribution]:
+            telemetry.inc(names.SELF_ATTRIBUTION_REJECTED, key=key, rejected_by=rejected_by)
         if redelivered:
             telemetry.inc(names.SELF_DUPLICATES_IGNORED, redelivered, kind="redelivered")
         if duplicate:

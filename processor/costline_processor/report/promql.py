@@ -21,7 +21,7 @@ from typing import Any
 
 from costline.attributes import WORKFLOW_ID
 from costline_processor import metric_names as names
-from costline_processor.report.facts import GroupKey, ReportFacts, ReportInputError
+from costline_processor.report.facts import GroupKey, ReportFacts, ReportInputError, month_start
 from costline_processor.window_promql import Window, window_total
 
 TIMEOUT_S = 30.0
@@ -76,6 +76,8 @@ def facts_from_prometheus(
     for key, cost in _increase(client, names.PROM_COST_USD_TOTAL, with_model, since, until).items():
         facts.model_cost.setdefault(key[: len(by)], {})[key[model_at]] = cost
     facts.daily_cost = _daily(client, since, until)
+    month_cost = _increase(client, names.PROM_COST_USD_TOTAL, (WORKFLOW_ID,), month_start(until), until)
+    facts.month_to_date = {workflow: cost for (workflow,), cost in month_cost.items()}
     outcome_labels = (WORKFLOW_ID, names.LABEL_OUTCOME)
     for (workflow, outcome), count in _increase(
         client, names.PROM_WORKFLOW_OUTCOMES_TOTAL, outcome_labels, since, until
