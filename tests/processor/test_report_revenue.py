@@ -166,3 +166,14 @@ def test_a_window_that_covers_no_period_in_full_says_which_to_use(ledger: Path, 
     )
     assert "covers none of the file's periods (2026-10, 2026-11) in full" in result.stderr
     assert "for 2026-11, pass --since 2026-11-01 --until 2026-12-01" in result.stderr
+
+
+def test_a_tenant_id_that_looks_like_a_formula_is_text_in_the_csv(ledger: Path, tmp_path: Path) -> None:
+    path = tmp_path / "revenue.csv"
+    path.write_text('tenant_id,period,revenue_usd\n"=HYPERLINK(""http://x"")",2026-11,5\n', encoding="utf-8")
+    text = costline_report(
+        "--ledger", str(ledger), *NOVEMBER, "--revenue", str(path), "--format", "csv"
+    ).stdout
+    tenants = [row[TENANT_ID] for row in csv.DictReader(io.StringIO(text))]
+    assert '\'=HYPERLINK("http://x")' in tenants
+    assert not any(tenant.startswith("=") for tenant in tenants)

@@ -14,6 +14,7 @@ from rich.table import Table
 
 from costline.attributes import TENANT_ID, UNATTRIBUTED
 from costline_processor.report.money import NOT_PRICED, exact, usd
+from costline_processor.report.render import spreadsheet_text
 from costline_processor.report.revenue import PERIOD, TenantMargin, UnitEconomics
 from costline_processor.report.svg import STATUS_COLORS
 
@@ -104,7 +105,7 @@ def to_csv(economics: UnitEconomics) -> str:
         share, margin = row.cost_share, row.margin
         writer.writerow(
             [
-                row.tenant_id,
+                spreadsheet_text(row.tenant_id),
                 row.period,
                 "" if row.revenue is None else exact(row.revenue),
                 exact(row.cost),

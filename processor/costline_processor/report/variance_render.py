@@ -19,6 +19,7 @@ from costline_processor.report import summary, trend_render
 from costline_processor.report.calls import by_type
 from costline_processor.report.comparison import Comparison
 from costline_processor.report.money import exact, usd
+from costline_processor.report.render import spreadsheet_text
 from costline_processor.report.variance import Variance, VarianceRow
 from costline_processor.report.variance_summary import DRIVERS, group_name, percent, signed
 
@@ -139,7 +140,7 @@ def to_csv(comparison: Comparison) -> str:
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow([*variance.by, *CSV_COLUMNS])
     for row in variance.rows:
-        writer.writerow([*row.key, *_csv_values(row)])
+        writer.writerow([*map(spreadsheet_text, row.key), *_csv_values(row)])
     writer.writerow(
         [
             "TOTAL",

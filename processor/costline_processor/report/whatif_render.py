@@ -16,6 +16,7 @@ from rich.table import Table
 from costline.attributes import WORKFLOW_ID
 from costline_processor.report.html_table import grid
 from costline_processor.report.money import exact, usd
+from costline_processor.report.render import spreadsheet_text
 from costline_processor.report.whatif import QUALITY_NOTE, WhatIf
 
 TITLE: Final = "What a cheaper model (or a shorter prompt) would save"
@@ -84,12 +85,9 @@ def to_csv(rows: Sequence[WhatIf]) -> str:
     for row in rows:
         writer.writerow(
             [
-                row.workflow_id,
-                row.current_models,
-                row.change,
+                *map(spreadsheet_text, (row.workflow_id, row.current_models, row.change)),
                 row.scope,
-                row.provider,
-                row.model,
+                *map(spreadsheet_text, (row.provider, row.model)),
                 row.requests,
                 exact(row.current_cost),
                 exact(row.repriced_cost),
