@@ -226,8 +226,8 @@ def test_summary_paragraph_names_the_biggest_movers_and_why(ledger: Path) -> Non
         "Spend rose $36.58 (+262.6%), from $13.93 in 2026-11-01 to 2026-11-07 to $50.51 in 2026-11-08 to"
         " 2026-11-14. Of the rise, $18.80 (51%) is research (a model upgrade to gpt-4o since 2026-11-09),"
         " $14.00 (38%) is thirds, $1.50 (4%) is support (cost per call \N{MULTIPLICATION SIGN}1.9 since"
-        " 2026-11-08), $1.44 (4%) is concierge (prompt caching stopped on 2026-11-10) and $1.05 (3%) the"
-        " other 2. Against the trend, legacy $0.21 fell."
+        " 2026-11-08: output tokens per call \N{MULTIPLICATION SIGN}4.0), $1.44 (4%) is concierge (prompt"
+        " caching stopped on 2026-11-10) and $1.05 (3%) the other 2. Against the trend, legacy $0.21 fell."
     ), summary
     assert summary.endswith("price and model mix +$18.80.")
 

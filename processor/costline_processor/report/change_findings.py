@@ -38,6 +38,8 @@ NEW_MODEL_SHARE: Final = Decimal("0.2")  # a model with this share of the later 
 OLD_MODEL_SHARE: Final = Decimal("0.05")  # ... and under this share of the earlier ones
 UNIT: Final = Decimal("0.000001")
 TOKEN_NAMES: Final = ("uncached input", "cache-read", "cache-write", "output")
+TOKEN_MOVES_NAMED: Final = 2
+UNCHANGED_TOKENS: Final = "tokens per call unchanged (the price per token changed: see the price/mix driver)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,7 +149,11 @@ def _step_change(
     since = ordered[split]
     ratio = new_per_call / old_per_call
     extra = (new.cost - old_per_call * new.calls).quantize(UNIT, ROUND_HALF_EVEN)
-    why = _token_moves(old, new)
+    moves = _token_moves(old, new)
+    why = ", ".join(moves) if moves else UNCHANGED_TOKENS
+    brief = f"cost per call \N{MULTIPLICATION SIGN}{ratio:.1f} since {since}" + (
+        f": {moves[0]}" if moves else ""
+    )
     return Change(
         Finding(
             "step_change",
@@ -157,7 +163,7 @@ def _step_change(
             extra,
             "spend above the earlier cost per call since then",
         ),
-        f"cost per call \N{MULTIPLICATION SIGN}{ratio:.1f} since {since}",
+        brief,
     )
 
 
@@ -189,7 +195,8 @@ def _segment(days: dict[date, _Day], keys: list[date]) -> _Day:
     )
 
 
-def _token_moves(old: _Day, new: _Day) -> str:
+def _token_moves(old: _Day, new: _Day) -> list[str]:
+    """The token counts per call that moved most (at most TOKEN_MOVES_NAMED), biggest move first."""
     moves = []
     for name, before, after in zip(TOKEN_NAMES, old.tokens, new.tokens, strict=True):
         if not before:
@@ -197,10 +204,11 @@ def _token_moves(old: _Day, new: _Day) -> str:
         ratio = Decimal(after * old.calls) / Decimal(before * new.calls)
         if ratio >= TOKEN_RATIO_NAMED or ratio <= 1 / TOKEN_RATIO_NAMED:
             moves.append((abs(ratio.ln()) if ratio else Decimal(99), name, ratio))
-    if not moves:
-        return "tokens per call unchanged (the price per token changed: see the model and price/mix driver)"
     moves.sort(reverse=True)
-    return ", ".join(f"{name} tokens per call \N{MULTIPLICATION SIGN}{ratio:.1f}" for _, name, ratio in moves)
+    return [
+        f"{name} tokens per call \N{MULTIPLICATION SIGN}{ratio:.1f}"
+        for _, name, ratio in moves[:TOKEN_MOVES_NAMED]
+    ]
 
 
 def _cache_share(calls: Sequence[CallRecord]) -> Decimal:
@@ -331,8 +339,12 @@ def _repeated_cost(traces: Sequence[Sequence[Mapping[str, object]]]) -> Decimal:
 
 
 def _power_users(before: Sequence[CallRecord], after: Sequence[CallRecord]) -> list[Change]:
+    """Power users among the calls that are not in a retry loop (the loop is named on its own)."""
+    looping = {id(row) for traces in loop_traces(c.row for c in after).values() for t in traces for row in t}
     found = []
-    for workflow, (users, cost, share) in power_users(call.row for call in after).items():
+    for workflow, (users, cost, share) in power_users(
+        c.row for c in after if id(c.row) not in looping
+    ).items():
         heavy = set(users)
         was = sum((c.total for c in before if c.workflow_id == workflow and c.user_id in heavy), ZERO)
         found.append(

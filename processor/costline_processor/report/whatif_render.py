@@ -20,9 +20,10 @@ from costline_processor.report.render import spreadsheet_text
 from costline_processor.report.whatif import QUALITY_NOTE, WhatIf
 
 TITLE: Final = "What a cheaper model (or a shorter prompt) would save"
-HEADINGS: Final = ("now", "instead", "scope", "requests", "spend now", "spend instead", "saving", "per month")
+HEADINGS: Final = ("now", "instead", "scope", "requests", "spend", "spend instead", "saving", "a month")
 TEXT_HEADINGS: Final = frozenset({"now", "instead", "scope"})
-TERMINAL_LEAVES_OUT: Final = frozenset({"scope", "spend instead"})  # the provider and the saving say them
+# The provider in parentheses says the scope, the saving the repriced spend; CSV and JSON have the requests.
+TERMINAL_LEAVES_OUT: Final = frozenset({"scope", "spend instead", "requests"})
 CSV_COLUMNS: Final = (
     WORKFLOW_ID,
     "current_models",
