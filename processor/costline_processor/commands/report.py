@@ -148,7 +148,8 @@ def report(
     price_overrides: Path | None,
 ) -> None:
     """Spend by workflow (or any grouping): totals and shares, the unattributed line, month-end projection,
-    anomalies, cost per outcome and budget use."""
+    anomalies, cost per outcome, budget use and what a cheaper model would save; with --compare why spend
+    changed, with --revenue the margin per customer (docs/report.md)."""
     from costline_processor.report import ExtraRequest, ReportInputError, produce  # noqa: PLC0415
     from costline_processor.report.periods import Window, compare_window  # noqa: PLC0415
     from costline_processor.report.whatif import parse_what_if  # noqa: PLC0415

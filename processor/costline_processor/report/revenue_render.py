@@ -18,7 +18,7 @@ from costline_processor.report.render import spreadsheet_text
 from costline_processor.report.revenue import PERIOD, TenantMargin, UnitEconomics
 from costline_processor.report.svg import STATUS_COLORS
 
-HEADINGS: Final = ("revenue", "AI cost", "AI cost / revenue", "margin after AI", "requests", "flag")
+HEADINGS: Final = ("revenue", "AI cost", "AI share", "margin after AI", "requests", "flag")
 CSV_COLUMNS: Final = (
     TENANT_ID,
     PERIOD,
