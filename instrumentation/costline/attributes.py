@@ -78,6 +78,14 @@ LLM_REQUEST_BATCH: Final = "llm.request.batch"
 LLM_SERVICE_TIER: Final = "llm.service_tier"  # provider-neutral tier: default, flex, priority, batch
 LLM_INSTRUMENTATION: Final = "llm.instrumentation"  # which costline wrapper produced the span
 
+# --- budget guardrails (costline._budget_guard): what the guard did to a call -----------------------------
+LLM_BUDGET_BLOCKED: Final = "llm.budget.blocked"  # True: BudgetExceeded was raised, nothing was sent
+LLM_BUDGET_SCOPE: Final = "llm.budget.scope"  # the budget's scope: "workflow_id=support;tenant_id=acme"
+LLM_BUDGET_PERIOD: Final = "llm.budget.period"  # daily | monthly
+LLM_BUDGET_DOWNGRADED_FROM: Final = "llm.budget.downgraded_from"  # the model the app asked for
+LLM_BUDGET_WOULD_BLOCK: Final = "llm.budget.would_block"  # dry run: a block budget is stopped
+LLM_BUDGET_WOULD_DOWNGRADE_TO: Final = "llm.budget.would_downgrade_to"  # dry run: the model it would send
+
 # --- written by the processor ----------------------------------------------------------------------------
 LLM_COST_USD: Final = "llm.cost.usd"
 LLM_COST_INPUT_USD: Final = "llm.cost.input.usd"

@@ -17,6 +17,9 @@ When the tracer provider (the one given, else the global one, as under `opentele
 an OTel SDK `TracerProvider`, one `AttributionSpanProcessor` is registered on it, so spans costline
 does not create carry the attribution too. `uninstrument()` restores the SDK methods exactly.
 
+With `COSTLINE_BUDGETS_URL` set, calls are also checked against budgets (`costline._budget_guard`;
+docs/budgets.md): a background thread reads the budgets source, the wrappers only read its snapshot.
+
 What each SDK module wraps: `costline.openai_install`, `costline.anthropic_install` (which also explains
 why the anthropic SDK's own span is suppressed during wrapped calls).
 """
@@ -29,8 +32,9 @@ from typing import Any
 from opentelemetry import trace
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
 
-from costline import __version__, anthropic_install, openai_install
+from costline import __version__, _budget_install, anthropic_install, openai_install
 from costline import attributes as a
+from costline._budget_settings import load_guard_settings
 from costline._config import load_settings
 from costline._patching import Patch, apply, revert
 from costline._safety import guard
@@ -60,8 +64,11 @@ class CostlineInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         # Accumulate: a second _instrument() (bypassing BaseInstrumentor's guard) applies nothing new.
         self._patches = [*getattr(self, "_patches", []), *applied]
         _register_attribution_processor(tracer_provider)
+        with guard("instrumentor.budgets"):
+            _budget_install.install(load_guard_settings())
 
     def _uninstrument(self, **kwargs: Any) -> None:
+        _budget_install.uninstall()
         for patch in reversed(getattr(self, "_patches", [])):
             revert(patch)
         self._patches = []
