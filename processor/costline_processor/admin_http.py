@@ -1,4 +1,5 @@
-"""The operator endpoint of `costline serve`: `/metrics` (Prometheus or OpenMetrics), `/healthz`, `/readyz`.
+"""The operator endpoint of `costline serve`: `/metrics` (Prometheus or OpenMetrics), `/healthz`, `/readyz`,
+and `GET /v1/budgets` (each budget's state as JSON; the bearer token is required when one is configured).
 
 `/healthz` answers while the process runs (liveness); `/readyz` answers 200 only while the ledger is open
 and the receivers are serving (readiness: take a replica out of the load balancer while it starts or stops).
@@ -6,6 +7,7 @@ and the receivers are serving (readiness: take a replica out of the load balance
 
 from __future__ import annotations
 
+import hmac
 import logging
 import threading
 from collections.abc import Callable
@@ -13,18 +15,23 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from costline_processor.budgets import CONTENT_TYPE as BUDGETS_CONTENT_TYPE
 from costline_processor.metrics import content_type, wants_openmetrics
 
 logger = logging.getLogger("costline.admin")
 
 RenderMetrics = Callable[[bool], bytes]  # openmetrics? -> exposition
 Readiness = Callable[[], str | None]  # None when ready, else why not
+RenderBudgets = Callable[[], bytes]  # the JSON document of GET /v1/budgets
+BUDGETS_PATH = "/v1/budgets"
 
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     render_metrics: RenderMetrics | None
     readiness: Readiness
+    render_budgets: RenderBudgets | None
+    authorization: bytes | None  # the expected Authorization header, when a bearer token is configured
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -48,8 +55,20 @@ class _Handler(BaseHTTPRequestHandler):
             openmetrics = wants_openmetrics(self.headers.get("Accept"))
             body = self.server.render_metrics(openmetrics)
             self._reply(HTTPStatus.OK, body, content_type(openmetrics))
+        elif path == BUDGETS_PATH and self.server.render_budgets is not None:
+            self._budgets(self.server.render_budgets)
         else:
             self._reply(HTTPStatus.NOT_FOUND, b"not found\n", "text/plain; charset=utf-8")
+
+    def _budgets(self, render: RenderBudgets) -> None:
+        expected = self.server.authorization
+        given = self.headers.get("Authorization", "").encode()
+        if expected is not None and not hmac.compare_digest(given, expected):
+            self._reply(
+                HTTPStatus.UNAUTHORIZED, b"missing or wrong bearer token\n", "text/plain; charset=utf-8"
+            )
+        else:
+            self._reply(HTTPStatus.OK, render(), BUDGETS_CONTENT_TYPE)
 
     def _reply(self, status: HTTPStatus, body: bytes, content_type: str) -> None:
         self.send_response(status)
@@ -66,11 +85,20 @@ class AdminServer:
     """Serves the operator endpoint on host:port in a background thread."""
 
     def __init__(
-        self, host: str, port: int, *, render_metrics: RenderMetrics | None, readiness: Readiness
+        self,
+        host: str,
+        port: int,
+        *,
+        render_metrics: RenderMetrics | None,
+        readiness: Readiness,
+        render_budgets: RenderBudgets | None = None,
+        bearer_token: str | None = None,
     ) -> None:
         self._server = _Server((host, port), _Handler)
         self._server.render_metrics = render_metrics
         self._server.readiness = readiness
+        self._server.render_budgets = render_budgets
+        self._server.authorization = f"Bearer {bearer_token}".encode() if bearer_token is not None else None
         self.port: int = self._server.server_address[1]
         self._thread = threading.Thread(
             target=self._server.serve_forever, args=(0.05,), name="costline-admin", daemon=True

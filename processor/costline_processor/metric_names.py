@@ -18,6 +18,11 @@ TOKENS: Final = "llm.tokens"
 REQUESTS: Final = "llm.requests"
 UNPRICED_REQUESTS: Final = "llm.unpriced_requests"
 BUDGET_USD: Final = "llm.budget.usd"
+BUDGET_SPENT_USD: Final = "llm.budget.spent.usd"
+BUDGET_RATIO: Final = "llm.budget.ratio"
+BUDGET_STOPPED: Final = "llm.budget.stopped"
+BUDGET_STOP_USD: Final = "llm.budget.stop.usd"
+BUDGET_BLOCKED_REQUESTS: Final = "llm.budget.blocked_requests"
 WORKFLOW_OUTCOMES: Final = "llm.workflow.outcomes"
 
 # The names Prometheus/Mimir show (OTLP translation with suffixes)
@@ -26,6 +31,11 @@ PROM_TOKENS_TOTAL: Final = "llm_tokens_total"
 PROM_REQUESTS_TOTAL: Final = "llm_requests_total"
 PROM_UNPRICED_REQUESTS_TOTAL: Final = "llm_unpriced_requests_total"
 PROM_BUDGET_USD: Final = "llm_budget_usd"
+PROM_BUDGET_SPENT_USD: Final = "llm_budget_spent_usd"
+PROM_BUDGET_RATIO: Final = "llm_budget_ratio"
+PROM_BUDGET_STOPPED: Final = "llm_budget_stopped"
+PROM_BUDGET_STOP_USD: Final = "llm_budget_stop_usd"
+PROM_BUDGET_BLOCKED_REQUESTS_TOTAL: Final = "llm_budget_blocked_requests_total"
 PROM_WORKFLOW_OUTCOMES_TOTAL: Final = "llm_workflow_outcomes_total"
 
 # Labels
@@ -40,6 +50,8 @@ LABEL_STATUS: Final = "status"
 LABEL_REASON: Final = "reason"
 LABEL_PERIOD: Final = "period"
 LABEL_OUTCOME: Final = "outcome"
+LABEL_ON_STOP: Final = "on_stop"
+LABEL_DOWNGRADE_TO: Final = "downgrade_to"
 
 COST_LABELS: Final = (
     LABEL_WORKFLOW_ID,
@@ -60,7 +72,11 @@ REQUEST_LABELS: Final = (
     LABEL_STATUS,
 )
 UNPRICED_LABELS: Final = (LABEL_SERVICE_NAME, LABEL_PROVIDER, LABEL_MODEL, LABEL_REASON)
-BUDGET_LABELS: Final = (LABEL_WORKFLOW_ID, LABEL_PERIOD)
+# The budget series carry the budget's scope keys (a key outside the scope is absent) and its period; the
+# legacy workflow budgets are labelled (workflow_id, period) as before.
+BUDGET_SCOPE_LABELS: Final = (LABEL_WORKFLOW_ID, LABEL_FEATURE_ID, LABEL_TENANT_ID)
+BUDGET_LABELS: Final = (*BUDGET_SCOPE_LABELS, LABEL_PERIOD)
+BUDGET_STOP_LABELS: Final = (*BUDGET_LABELS, LABEL_ON_STOP, LABEL_DOWNGRADE_TO)
 OUTCOME_LABELS: Final = (LABEL_WORKFLOW_ID, LABEL_OUTCOME)
 
 # token_type values (reasoning is counted inside output)
@@ -80,7 +96,9 @@ REASON_NO_USAGE: Final = "no_usage"
 REASON_INVALID_USAGE: Final = "invalid_usage"
 UNPRICED_REASONS: Final = (REASON_UNKNOWN_MODEL, REASON_NO_USAGE, REASON_INVALID_USAGE)
 
-# period value of llm_budget_usd (the dashboards and the ruler compare month-to-date spend with it)
+# period values of the budget series (UTC calendar periods; the dashboards and the ruler compare
+# month-to-date spend with the monthly ones)
+PERIOD_DAILY: Final = "daily"
 PERIOD_MONTHLY: Final = "monthly"
 
 OVERFLOW_LABEL_VALUE: Final = "__overflow__"

@@ -15,6 +15,7 @@ import time
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from decimal import Decimal
 from pathlib import Path
 from typing import Final, Literal
 
@@ -42,6 +43,7 @@ from costline_processor.ledger.schema import LedgerLockedError
 from costline_processor.ledger.sql import (
     INSERT_OUTCOME,
     ROLLUP_SELECT,
+    SPEND_BY_DAY,
     TOTALS_COLUMNS,
     aggregate_from_row,
     aggregate_row,
@@ -340,6 +342,15 @@ class Ledger:
         sql = f"SELECT {select} FROM calls WHERE time_ns >= ? AND time_ns < ? ORDER BY seq"
         for row in self._read(sql, (since_ns, until_ns)):
             yield dict(zip(columns, row, strict=True))
+
+    def spend_by_day(self, since_ns: int, until_ns: int) -> list[tuple[int, str, str, str, Decimal]]:
+        """Exact priced spend of the stored calls in [since_ns, until_ns) per UTC day and attribution:
+        (day number, workflow_id, feature_id, tenant_id, cost) rows (what budgets are seeded from)."""
+        rows = self._read(SPEND_BY_DAY, (NS_PER_DAY, since_ns, until_ns))
+        return [
+            (int(day), str(wf), str(feat), str(tenant), Decimal(str(cost)))  # type: ignore[call-overload]
+            for day, wf, feat, tenant, cost in rows
+        ]
 
     def verify(self) -> list[str]:
         """Check that every cumulative total equals purged + stored rows exactly; return the mismatches."""

@@ -57,10 +57,10 @@ def load_facts(
 def _budgets(path: Path | None) -> dict[str, Decimal]:
     if path is None:
         return {}
-    from costline_processor.metrics import Budgets, BudgetsConfigError  # noqa: PLC0415
+    from costline_processor.budgets import BudgetsConfigError, load_budgets  # noqa: PLC0415
 
     try:
-        return dict(Budgets.load(path).monthly)
+        return dict(load_budgets(path).monthly)
     except BudgetsConfigError as exc:
         raise ReportInputError(str(exc)) from exc
 
