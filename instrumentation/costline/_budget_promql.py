@@ -12,6 +12,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
+from costline import attributes as a
 from costline._budget_state import (
     ON_STOP_ACTIONS,
     ON_STOP_BLOCK,
@@ -24,21 +25,13 @@ from costline._budget_state import (
     period_end,
 )
 
-# Series names as Prometheus/Mimir show them (processor/costline_processor/metric_names.py exports them;
-# tests/instrumentation/test_budget_promql.py checks both sides agree).
-PROM_BUDGET_USD: Final = "llm_budget_usd"
-PROM_BUDGET_SPENT_USD: Final = "llm_budget_spent_usd"
-PROM_BUDGET_STOP_USD: Final = "llm_budget_stop_usd"
-LABEL_PERIOD: Final = "period"
-LABEL_ON_STOP: Final = "on_stop"
-LABEL_DOWNGRADE_TO: Final = "downgrade_to"
 _NOT_SCOPED: Final = ("", "*")
 
-_BY: Final = ", ".join((*SCOPE_KEYS, LABEL_PERIOD))
+_BY: Final = ", ".join((*SCOPE_KEYS, a.LABEL_PERIOD))
 PROMQL_QUERIES: Final = (
-    f"max by ({_BY}, {LABEL_ON_STOP}, {LABEL_DOWNGRADE_TO}) ({PROM_BUDGET_STOP_USD})",
-    f"sum by ({_BY}) ({PROM_BUDGET_SPENT_USD})",
-    f"max by ({_BY}) ({PROM_BUDGET_USD})",
+    f"max by ({_BY}, {a.LABEL_ON_STOP}, {a.LABEL_DOWNGRADE_TO}) ({a.PROM_BUDGET_STOP_USD})",
+    f"sum by ({_BY}) ({a.PROM_BUDGET_SPENT_USD})",
+    f"max by ({_BY}) ({a.PROM_BUDGET_USD})",
 )
 
 Key = tuple[Scope, str]  # (scope, period)
@@ -65,7 +58,7 @@ def _vector(answer: Any, url: str, query: str) -> list[tuple[dict[str, str], Dec
 
 
 def _key(labels: dict[str, str]) -> Key | None:
-    period = labels.get(LABEL_PERIOD)
+    period = labels.get(a.LABEL_PERIOD)
     scope = tuple((key, labels[key]) for key in SCOPE_KEYS if labels.get(key, "") not in _NOT_SCOPED)
     if period not in PERIODS or not scope:
         return None
@@ -83,10 +76,10 @@ def _stops(samples: list[tuple[dict[str, str], Decimal]]) -> dict[Key, tuple[Dec
     """(stop line in USD, action, downgrade model) per budget."""
     stops: dict[Key, tuple[Decimal, str, str | None]] = {}
     for labels, value in samples:
-        key, action = _key(labels), labels.get(LABEL_ON_STOP)
+        key, action = _key(labels), labels.get(a.LABEL_ON_STOP)
         if key is None or action not in ON_STOP_ACTIONS:
             continue
-        model: str | None = labels.get(LABEL_DOWNGRADE_TO, "")
+        model: str | None = labels.get(a.LABEL_DOWNGRADE_TO, "")
         if action != ON_STOP_DOWNGRADE or model in _NOT_SCOPED:
             model = None
         found = (value, action, model)

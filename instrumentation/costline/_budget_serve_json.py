@@ -10,6 +10,7 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
+from costline import attributes as a
 from costline._budget_state import (
     ON_STOP_ACTIONS,
     ON_STOP_DOWNGRADE,
@@ -21,7 +22,7 @@ from costline._budget_state import (
     parse_time,
 )
 
-STATUS_STOPPED: Final = "stopped"
+STATUS_STOPPED: Final = a.BUDGET_STATUS_STOPPED
 
 
 class _Bad(ValueError):

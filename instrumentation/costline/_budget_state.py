@@ -9,11 +9,11 @@ from typing import Final
 
 from costline import attributes as a
 
-PERIOD_DAILY: Final = "daily"
-PERIOD_MONTHLY: Final = "monthly"
+PERIOD_DAILY: Final = a.BUDGET_PERIOD_DAILY
+PERIOD_MONTHLY: Final = a.BUDGET_PERIOD_MONTHLY
 PERIODS: Final = (PERIOD_DAILY, PERIOD_MONTHLY)
-ON_STOP_BLOCK: Final = "block"
-ON_STOP_DOWNGRADE: Final = "downgrade"
+ON_STOP_BLOCK: Final = a.BUDGET_ON_STOP_BLOCK
+ON_STOP_DOWNGRADE: Final = a.BUDGET_ON_STOP_DOWNGRADE
 ON_STOP_ACTIONS: Final = (ON_STOP_BLOCK, ON_STOP_DOWNGRADE)
 SCOPE_KEYS: Final = a.METRIC_ATTRIBUTION_KEYS  # the keys a budget can be scoped by, in canonical order
 
