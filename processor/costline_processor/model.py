@@ -53,6 +53,9 @@ class LlmCall:
     batch: bool = False
     estimated: bool = False
     error_type: str | None = None
+    # A call the app's budget guard blocked (never sent): (llm.budget.scope, llm.budget.period), "" for
+    # what the span does not say; None for every call that was made.
+    blocked_by: tuple[str, str] | None = None
 
     @property
     def model(self) -> str | None:

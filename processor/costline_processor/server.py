@@ -19,7 +19,13 @@ from typing import Final
 
 from costline_processor.admin_http import AdminServer
 from costline_processor.bind_errors import bind_failure
-from costline_processor.budgets import Budgets, budgets_document, check_downgrade_models, load_budgets
+from costline_processor.budgets import (
+    Budgets,
+    BudgetsConfigError,
+    budgets_document,
+    check_downgrade_models,
+    load_budgets,
+)
 from costline_processor.config import ServeConfig, cli_flag
 from costline_processor.forwarder import Forwarder, make_forwarder
 from costline_processor.ledger import Ledger, LedgerLockedError, LedgerSchemaError
@@ -191,6 +197,9 @@ def _budgets(config: ServeConfig, pricer: Pricer) -> Budgets | None:
         return None
     budgets = load_budgets(config.budgets)
     check_downgrade_models(budgets, pricer, str(config.budgets))
+    problem = budgets.retention_problem(config.retention_days)
+    if problem is not None:
+        raise BudgetsConfigError(str(config.budgets), [problem])
     return budgets
 
 

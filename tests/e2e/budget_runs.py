@@ -91,7 +91,7 @@ def run_app(
 
 @dataclass
 class StopWatch:
-    """Polls `GET /v1/budgets` every `interval_s`; `stopped_at[budget_id]`: the first poll that saw it stopped."""
+    """Polls `GET /v1/budgets` every `interval_s`; `stopped_at[id]`: the first poll that saw it stopped."""
 
     serve: ServeProcess
     interval_s: float = 0.02

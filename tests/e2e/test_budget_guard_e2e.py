@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import re
-import signal
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -127,9 +126,11 @@ def test_a_hammering_workflow_is_stopped_within_the_documented_bound(hammer_run:
     in_flight = 1  # the app calls one at a time
     # The poller's own period and the guard's read time are added to the delays it cannot separate.
     bound = math.floor(rate * (export_delay_s + REFRESH_S + hammer_run.watch.interval_s + 0.05)) + in_flight
-    measured = (f"admitted after the crossing: {admitted_after} (${admitted_after * CALL_COST['gpt-4.1']}); "
-                f"bound {bound} = {rate:.1f}/s x ({export_delay_s:.3f}s export + {REFRESH_S}s refresh) + "
-                f"{in_flight} in flight")  # fmt: skip
+    measured = (
+        f"admitted after the crossing: {admitted_after} (${admitted_after * CALL_COST['gpt-4.1']}); "
+        f"bound {bound} = {rate:.1f}/s x ({export_delay_s:.3f}s export + {REFRESH_S}s refresh) + "
+        f"{in_flight} in flight"
+    )
     print(measured)
     assert admitted_after <= bound, measured
     assert export_delay_s < 5, measured
@@ -138,8 +139,10 @@ def test_a_hammering_workflow_is_stopped_within_the_documented_bound(hammer_run:
 def test_the_exception_says_which_budget_how_much_and_until_when(hammer_run: HammerRun) -> None:
     message = next(r["message"] for r in hammer_run.app.of("hammer") if r["outcome"] == "blocked")
     tomorrow = (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%d")
-    pattern = (r"workflow 'hammer' is over its daily budget: \$0\.\d\d of \$0\.03 \((\d+) %\); "
-               rf"LLM calls are blocked until {tomorrow}T00:00Z")  # fmt: skip
+    pattern = (
+        r"workflow 'hammer' is over its daily budget: \$0\.\d\d of \$0\.03 \((\d+) %\); "
+        rf"LLM calls are blocked until {tomorrow}T00:00Z"
+    )
     match = re.fullmatch(pattern, message)
     assert match is not None, message
     assert int(match.group(1)) >= 100
@@ -177,8 +180,11 @@ def test_blocked_calls_are_counted_by_serve_and_not_billed(hammer_run: HammerRun
 
 
 def test_dry_run_never_blocks(tmp_path: Path, mock_provider: MockProvider) -> None:
-    serve = _serve(tmp_path, STOPPED_FROM_THE_START % ("hammer", "block"),
-                   STOPPED_FROM_THE_START % ("copy", "downgrade, downgrade_to: gpt-4o-mini"))  # fmt: skip
+    serve = _serve(
+        tmp_path,
+        STOPPED_FROM_THE_START % ("hammer", "block"),
+        STOPPED_FROM_THE_START % ("copy", "downgrade, downgrade_to: gpt-4o-mini"),
+    )
     with serve:
         env = app_env(tmp_path, serve, **{ENV_BUDGETS_URL: _source_url(serve), ENV_BUDGETS_ENFORCE: "false"})
         config = {"base_url": mock_provider.openai_base_url, "workflows": ["hammer", "copy"], "max_rounds": 6}
@@ -197,8 +203,9 @@ def test_a_source_down_fails_open_or_closed(tmp_path: Path, mock_provider: MockP
         dead_url = _source_url(gone)
     with ServeProcess(tmp_path) as serve:
         env = app_env(tmp_path, serve, **{ENV_BUDGETS_URL: dead_url, ENV_BUDGETS_FAIL: policy})
-        app = run_app(tmp_path, {"base_url": mock_provider.openai_base_url, "workflows": ["any"], "max_rounds": 3},
-                      env)  # fmt: skip
+        app = run_app(
+            tmp_path, {"base_url": mock_provider.openai_base_url, "workflows": ["any"], "max_rounds": 3}, env
+        )
     assert app.returncode == 0, app.stderr
     unavailable = [line for line in app.stderr.splitlines() if "is unavailable" in line]
     assert len(unavailable) == 1, app.stderr  # logged once, not per call or per read
@@ -226,10 +233,17 @@ def test_losing_the_source_mid_run_fails_open_after_the_max_staleness(
             killed.append(time.time_ns())
 
     with source, ServeProcess(tmp_path) as sink:
-        env = app_env(tmp_path, sink, **{ENV_BUDGETS_URL: _source_url(source),
-                                         ENV_BUDGETS_MAX_STALENESS_S: str(staleness_s)})  # fmt: skip
-        config = {"base_url": mock_provider.openai_base_url, "workflows": ["hammer"], "pause_s": 0.05,
-                  "max_seconds": staleness_s + 3}  # fmt: skip
+        env = app_env(
+            tmp_path,
+            sink,
+            **{ENV_BUDGETS_URL: _source_url(source), ENV_BUDGETS_MAX_STALENESS_S: str(staleness_s)},
+        )
+        config = {
+            "base_url": mock_provider.openai_base_url,
+            "workflows": ["hammer"],
+            "pause_s": 0.05,
+            "max_seconds": staleness_s + 3,
+        }
         app = run_app(tmp_path, config, env, on_record=kill_source_once_blocked)
     assert app.returncode == 0, app.stderr
     outcomes = app.outcomes("hammer")
@@ -272,8 +286,9 @@ def test_a_downgrade_model_the_provider_refuses_is_logged_once_and_the_call_stil
     )
     with serve:
         env = app_env(tmp_path, serve, **{ENV_BUDGETS_URL: _source_url(serve)})
-        app = run_app(tmp_path, {"base_url": mock_provider.openai_base_url, "workflows": ["copy"], "max_rounds": 3},
-                      env)  # fmt: skip
+        app = run_app(
+            tmp_path, {"base_url": mock_provider.openai_base_url, "workflows": ["copy"], "max_rounds": 3}, env
+        )
     assert app.returncode == 0, app.stderr
     assert {(r["outcome"], r["model"]) for r in app.records} == {("ok", "gpt-4.1")}
     assert [r.body["model"] for r in mock_provider.requests] == [
@@ -309,12 +324,16 @@ def test_a_bad_source_is_logged_once_and_calls_proceed(
     bad_source.reply = reply
     with ServeProcess(tmp_path) as serve:
         env = app_env(tmp_path, serve, **{ENV_BUDGETS_URL: bad_source.url, ENV_BUDGETS_TIMEOUT_S: "0.5"})
-        app = run_app(tmp_path, {"base_url": mock_provider.openai_base_url, "workflows": ["w"], "max_rounds": 20,
-                                 "pause_s": 0.1}, env)  # fmt: skip
+        app = run_app(
+            tmp_path,
+            {"base_url": mock_provider.openai_base_url, "workflows": ["w"], "max_rounds": 20, "pause_s": 0.1},
+            env,
+        )
     assert app.returncode == 0, app.stderr
     assert app.outcomes("w") == ["ok"] * 20
     assert len(bad_source.seen) >= 3  # it was read again and again (every 0.5 s), and logged once
     lines = [line for line in app.stderr.splitlines() if "costline budgets" in line]
     assert len(lines) == 1, app.stderr
-    assert logged in lines[0] and "calls proceed" in lines[0]
+    assert logged in lines[0]
+    assert "calls proceed" in lines[0]
     assert "Traceback" not in app.stderr

@@ -13,7 +13,12 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Final
 
-from costline.attributes import BUDGET_ON_STOP_BLOCK, BUDGET_ON_STOP_DOWNGRADE, METRIC_ATTRIBUTION_KEYS
+from costline.attributes import (
+    BUDGET_ON_STOP_BLOCK,
+    BUDGET_ON_STOP_DOWNGRADE,
+    METRIC_ATTRIBUTION_KEYS,
+    WORKFLOW_ID,
+)
 from costline_processor import metric_names as names
 from costline_processor.ledger.rows import MONEY_CONTEXT
 
@@ -23,6 +28,9 @@ ON_STOP_BLOCK: Final = BUDGET_ON_STOP_BLOCK
 ON_STOP_DOWNGRADE: Final = BUDGET_ON_STOP_DOWNGRADE
 ON_STOP: Final = (ON_STOP_BLOCK, ON_STOP_DOWNGRADE)
 DEFAULT_ALERT_AT: Final = (50, 80, 100)
+# The ledger rows a period's spend is summed from must outlive it: the longest month, plus the day a call's
+# start time may run ahead of its arrival (retention purges by age).
+RETENTION_DAYS_NEEDED: Final = {names.PERIOD_DAILY: 2, names.PERIOD_MONTHLY: 32}
 
 Scope = tuple[tuple[str, str], ...]  # (key, value) pairs in SCOPE_KEYS order
 
@@ -54,6 +62,13 @@ class Budget:
         return budget_id(self.scope, self.period)
 
     @property
+    def is_monthly_workflow(self) -> bool:
+        """A monthly budget of one workflow_id: the old form, what `costline report --budgets` shows."""
+        return (
+            self.period == names.PERIOD_MONTHLY and len(self.scope) == 1 and self.scope[0][0] == WORKFLOW_ID
+        )
+
+    @property
     def stop_usd(self) -> Decimal | None:
         """The spend at which the budget stops: limit x stop_at / 100 (exact), None without a stop."""
         if self.stop_at is None:
@@ -62,7 +77,12 @@ class Budget:
 
 
 def budget_id(scope: Scope, period: str) -> str:
-    return ";".join([*(f"{key}={value}" for key, value in scope), f"{names.LABEL_PERIOD}={period}"])
+    return joined_id(";".join(f"{key}={value}" for key, value in scope), period)
+
+
+def joined_id(scope_text: str, period: str) -> str:
+    """The id from a scope's text (`workflow_id=support;tenant_id=acme`) and a period, as on a span."""
+    return f"{scope_text};{names.LABEL_PERIOD}={period}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,13 +94,18 @@ class Budgets:
     @property
     def monthly(self) -> Mapping[str, Decimal]:
         """The monthly budgets whose scope is one workflow_id: workflow_id -> limit (the file's old form)."""
-        return {
-            budget.scope[0][1]: budget.limit_usd
-            for budget in self.items
-            if budget.period == names.PERIOD_MONTHLY
-            and len(budget.scope) == 1
-            and budget.scope[0][0] == names.LABEL_WORKFLOW_ID
-        }
+        return {budget.scope[0][1]: budget.limit_usd for budget in self.items if budget.is_monthly_workflow}
 
     def by_id(self) -> dict[str, Budget]:
         return {budget.id: budget for budget in self.items}
+
+    def retention_problem(self, retention_days: int) -> str | None:
+        """Why `retention_days` is too short for these budgets' periods, or None."""
+        periods = {budget.period for budget in self.items}
+        period = max(periods, key=RETENTION_DAYS_NEEDED.__getitem__, default=None)
+        if period is None or retention_days >= RETENTION_DAYS_NEEDED[period]:
+            return None
+        return (
+            f"retention_days is {retention_days}: the ledger would purge calls of the current period that"
+            f" the {period} budgets sum; set retention_days to at least {RETENTION_DAYS_NEEDED[period]}"
+        )

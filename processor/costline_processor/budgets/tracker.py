@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Final
 
-from costline_processor.budgets.model import SCOPE_KEYS, Budget, Budgets
+from costline_processor.budgets.model import SCOPE_KEYS, Budget, Budgets, joined_id
 from costline_processor.budgets.periods import current_period, day_number
 from costline_processor.budgets.status import BudgetStatus, budget_status
 from costline_processor.ledger import NS_PER_DAY, STATUS_NEW, Ledger, RecordResult, label_key
@@ -50,6 +50,7 @@ class BudgetTracker:
         self._spent: list[dict[int, Decimal]] = [{} for _ in self.budgets]
         self._numbers = {budget.id: number for number, budget in enumerate(self.budgets)}
         self._blocked = [0 for _ in self.budgets]  # calls the app blocked, from its spans (this process)
+        self._blocked_unmatched = 0
         self._lock = threading.Lock()
         self._today = -1
         self._first_day = self._end_day = 0  # the days kept: [start of this month, today + DAYS_AHEAD]
@@ -111,22 +112,21 @@ class BudgetTracker:
                         spent = self._spent[number]
                         spent[day] = spent.get(day, ZERO) + cost
 
-    def count_blocked(self, budget_ids: Iterable[str]) -> int:
-        """Count calls the app blocked, by the id of the budget that stopped them; return how many ids
-        name no budget of this file (those are not counted here)."""
-        unknown = 0
+    def count_blocked(self, blocked_by: Iterable[tuple[str, str]]) -> None:
+        """Count calls the app blocked, by the (scope, period) of the budget that stopped them; a block
+        that names no budget of this file (the guard failed closed, another file) is counted apart."""
         with self._lock:
-            for budget_id in budget_ids:
-                number = self._numbers.get(budget_id)
+            for scope, period in blocked_by:
+                number = self._numbers.get(joined_id(scope, period))
                 if number is None:
-                    unknown += 1
+                    self._blocked_unmatched += 1
                 else:
                     self._blocked[number] += 1
-        return unknown
 
-    def blocked(self) -> list[int]:
+    def blocked(self) -> tuple[list[int], int]:
+        """Blocked calls per budget (file order), and those that named no budget of this file."""
         with self._lock:
-            return list(self._blocked)
+            return list(self._blocked), self._blocked_unmatched
 
     # --- output --------------------------------------------------------------------------------------------
     def statuses(self) -> tuple[datetime, list[BudgetStatus]]:

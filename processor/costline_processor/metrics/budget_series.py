@@ -8,12 +8,12 @@ PromQL-reading guard judge the stop across replicas (`spent >= llm_budget_stop_u
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
 from costline_processor import metric_names as names
 from costline_processor.budgets import BudgetStatus
+from costline_processor.metrics.snapshot import MetricsSnapshot
 
 COUNTER: Final = "counter"
 GAUGE: Final = "gauge"
@@ -38,8 +38,13 @@ def _labels(state: BudgetStatus, *extra: tuple[str, str | None]) -> tuple[tuple[
     return tuple(key for key, _ in pairs), tuple(value for _, value in pairs)
 
 
-def budget_families(states: Sequence[BudgetStatus], blocked: Sequence[int]) -> list[BudgetFamily]:
-    """Every budget family, in a fixed order; `blocked[i]` counts the calls the app blocked for states[i]."""
+def budget_families(snapshot: MetricsSnapshot) -> list[BudgetFamily]:
+    """Every budget family, in a fixed order.
+
+    The blocked-calls counter has one series per budget with a stop, and one without labels for blocks
+    that named no budget of the file (the app's guard failing closed), once there is one.
+    """
+    states, blocked = snapshot.budgets, snapshot.budget_blocked
     limit: list[BudgetSample] = []
     spent: list[BudgetSample] = []
     ratio: list[BudgetSample] = []
@@ -60,6 +65,8 @@ def budget_families(states: Sequence[BudgetStatus], blocked: Sequence[int]) -> l
             )
             stop.append((stop_names, stop_values, float(budget.stop_usd)))
             blocks.append((label_names, values, float(blocked_calls)))
+    if snapshot.budget_blocked_unmatched:
+        blocks.append(((), (), float(snapshot.budget_blocked_unmatched)))
     return [
         BudgetFamily(names.PROM_BUDGET_USD, names.BUDGET_USD, names.UNIT_USD, GAUGE,
                      "Budget limit in USD per scope and period (budgets file).", limit),

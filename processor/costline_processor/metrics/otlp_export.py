@@ -95,7 +95,7 @@ def _count_metrics(snapshot: MetricsSnapshot, start: int, now: int, out: list[Me
 
 def _budget_metrics(snapshot: MetricsSnapshot, start: int, now: int, out: list[Metric]) -> None:
     """The budget gauges, and the blocked-calls counter (in memory, like the self-telemetry counters)."""
-    for family in budget_families(snapshot.budgets, snapshot.budget_blocked):
+    for family in budget_families(snapshot):
         if not family.samples and family.prom_name != names.PROM_BUDGET_USD:
             continue
         if family.kind == COUNTER:

@@ -98,7 +98,7 @@ def render(snapshot: MetricsSnapshot, *, openmetrics: bool = False) -> bytes:
     family(names.PROM_REQUESTS_TOTAL, "counter", "LLM calls (priced or not), by status.", requests)
     family(names.PROM_UNPRICED_REQUESTS_TOTAL, "counter", "LLM calls that could not be priced.",
            ((names.UNPRICED_LABELS, key, n, None) for key, n in snapshot.unpriced.items()))  # fmt: skip
-    for budget in budget_families(snapshot.budgets, snapshot.budget_blocked):
+    for budget in budget_families(snapshot):
         if budget.samples or budget.prom_name == names.PROM_BUDGET_USD:
             samples = ((label_names, values, value, None) for label_names, values, value in budget.samples)
             family(budget.prom_name, budget.kind, budget.help, samples)

@@ -28,6 +28,7 @@ class MetricsSnapshot:
     exemplars: dict[LabelKey, list[Exemplar | None]]
     budgets: list[BudgetStatus]
     budget_blocked: list[int]  # calls the app blocked, per budget (same order)
+    budget_blocked_unmatched: int  # blocked calls that named no budget of the file
     telemetry: TelemetrySnapshot
     start_time_ns: int
     service_instance_id: str

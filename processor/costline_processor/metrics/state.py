@@ -197,7 +197,7 @@ class CostMetrics:
     # --- output --------------------------------------------------------------------------------------------
     def snapshot(self) -> MetricsSnapshot:
         _, budgets = self.budgets.statuses()
-        budget_blocked = self.budgets.blocked()
+        budget_blocked, blocked_unmatched = self.budgets.blocked()
         with self._lock:
             return MetricsSnapshot(
                 cost={key: list(values) for key, values in self._cost.items()},
@@ -208,6 +208,7 @@ class CostMetrics:
                 exemplars={key: list(values) for key, values in self._exemplars.items()},
                 budgets=budgets,
                 budget_blocked=budget_blocked,
+                budget_blocked_unmatched=blocked_unmatched,
                 telemetry=self.telemetry.snapshot(),
                 start_time_ns=self.start_time_ns,
                 service_instance_id=self.service_instance_id,

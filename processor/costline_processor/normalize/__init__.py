@@ -105,6 +105,9 @@ _SPAN_KEYS: Final = frozenset(
         attr.SERVER_ADDRESS,
         attr.LLM_OUTCOME_NAME,
         attr.LLM_OUTCOME_COUNT,
+        attr.LLM_BUDGET_BLOCKED,
+        attr.LLM_BUDGET_SCOPE,
+        attr.LLM_BUDGET_PERIOD,
     }
 )
 _RESOURCE_KEYS: Final = frozenset({fn.SERVICE_NAME, fn.SERVICE_INSTANCE_ID, fn.TELEMETRY_SDK_NAME})
@@ -192,7 +195,15 @@ def _normalize(span: Span, view: ScopeView) -> LlmCall | None:
         estimated=flag(attrs, attr.LLM_USAGE_ESTIMATED),
         error_type=text(attrs, attr.ERROR_TYPE)
         or (_OTHER_ERROR if span.status.code == Status.STATUS_CODE_ERROR else None),
+        blocked_by=_blocked_by(attrs),
     )
+
+
+def _blocked_by(attrs: Attributes) -> tuple[str, str] | None:
+    if not flag(attrs, attr.LLM_BUDGET_BLOCKED):
+        return None
+    # not truncated: only looked up among the budgets file's ids, never stored
+    return text(attrs, attr.LLM_BUDGET_SCOPE) or "", text(attrs, attr.LLM_BUDGET_PERIOD) or ""
 
 
 def _attribution(attrs: Attributes) -> dict[str, str]:
