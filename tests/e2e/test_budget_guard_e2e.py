@@ -274,7 +274,8 @@ def test_spend_of_the_previous_period_does_not_stop_this_one(
         _, budgets = serve.get("/v1/budgets")
     assert yesterday.outcomes("hammer") == ["ok"] * 8  # $0.048 spent, all of it yesterday
     assert today.outcomes("hammer") == ["ok"] * 3
-    assert '"status": "ok"' in budgets
+    assert '"spent_usd": "0.018"' in budgets  # today's three calls only
+    assert '"status": "alert_50"' in budgets
 
 
 def test_a_downgrade_model_the_provider_refuses_is_logged_once_and_the_call_still_answers(
@@ -326,12 +327,12 @@ def test_a_bad_source_is_logged_once_and_calls_proceed(
         env = app_env(tmp_path, serve, **{ENV_BUDGETS_URL: bad_source.url, ENV_BUDGETS_TIMEOUT_S: "0.5"})
         app = run_app(
             tmp_path,
-            {"base_url": mock_provider.openai_base_url, "workflows": ["w"], "max_rounds": 20, "pause_s": 0.1},
+            {"base_url": mock_provider.openai_base_url, "workflows": ["w"], "max_rounds": 12, "pause_s": 0.1},
             env,
         )
     assert app.returncode == 0, app.stderr
-    assert app.outcomes("w") == ["ok"] * 20
-    assert len(bad_source.seen) >= 3  # it was read again and again (every 0.5 s), and logged once
+    assert app.outcomes("w") == ["ok"] * 12
+    assert len(bad_source.seen) >= 2  # read again (every 0.5 s after the last try), logged once
     lines = [line for line in app.stderr.splitlines() if "costline budgets" in line]
     assert len(lines) == 1, app.stderr
     assert logged in lines[0]
