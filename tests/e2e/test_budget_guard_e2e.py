@@ -56,10 +56,6 @@ def _serve(tmp_path: Path, *budgets: str) -> ServeProcess:
     return ServeProcess(tmp_path, args=[f"--budgets={path}"])
 
 
-def _source_url(serve: ServeProcess) -> str:
-    return f"http://127.0.0.1:{serve.metrics_port}"
-
-
 @dataclass
 class HammerRun:
     app: AppRun
@@ -91,7 +87,7 @@ def hammer_run(tmp_path_factory: pytest.TempPathFactory, mock_provider_server: M
             "pause_s": 0.05,
             "max_seconds": 40,
         }
-        app = run_app(tmp_path, config, app_env(tmp_path, serve, **{ENV_BUDGETS_URL: _source_url(serve)}))
+        app = run_app(tmp_path, config, app_env(tmp_path, serve, **{ENV_BUDGETS_URL: serve.url_base}))
         assert app.returncode == 0, app.stderr
         ok = {w: app.outcomes(w).count("ok") for w in ("hammer", "copy", "other")}
         calls = {w: ledger_calls(serve, w, ok[w]) for w in ok}
@@ -186,7 +182,7 @@ def test_dry_run_never_blocks(tmp_path: Path, mock_provider: MockProvider) -> No
         STOPPED_FROM_THE_START % ("copy", "downgrade, downgrade_to: gpt-4o-mini"),
     )
     with serve:
-        env = app_env(tmp_path, serve, **{ENV_BUDGETS_URL: _source_url(serve), ENV_BUDGETS_ENFORCE: "false"})
+        env = app_env(tmp_path, serve, **{ENV_BUDGETS_URL: serve.url_base, ENV_BUDGETS_ENFORCE: "false"})
         config = {"base_url": mock_provider.openai_base_url, "workflows": ["hammer", "copy"], "max_rounds": 6}
         app = run_app(tmp_path, config, env)
         calls = ledger_calls(serve, "hammer", 6)
@@ -200,7 +196,7 @@ def test_dry_run_never_blocks(tmp_path: Path, mock_provider: MockProvider) -> No
 @pytest.mark.parametrize("policy", ["open", "closed"])
 def test_a_source_down_fails_open_or_closed(tmp_path: Path, mock_provider: MockProvider, policy: str) -> None:
     with ServeProcess(tmp_path / "gone" if (tmp_path / "gone").mkdir() is None else tmp_path) as gone:
-        dead_url = _source_url(gone)
+        dead_url = gone.url_base
     with ServeProcess(tmp_path) as serve:
         env = app_env(tmp_path, serve, **{ENV_BUDGETS_URL: dead_url, ENV_BUDGETS_FAIL: policy})
         app = run_app(
@@ -236,7 +232,7 @@ def test_losing_the_source_mid_run_fails_open_after_the_max_staleness(
         env = app_env(
             tmp_path,
             sink,
-            **{ENV_BUDGETS_URL: _source_url(source), ENV_BUDGETS_MAX_STALENESS_S: str(staleness_s)},
+            **{ENV_BUDGETS_URL: source.url_base, ENV_BUDGETS_MAX_STALENESS_S: str(staleness_s)},
         )
         config = {
             "base_url": mock_provider.openai_base_url,
@@ -267,7 +263,7 @@ def test_spend_of_the_previous_period_does_not_stop_this_one(
     )
     base = {"base_url": mock_provider.openai_base_url, "workflows": ["hammer"]}
     with serve:
-        env = app_env(tmp_path, serve, **{ENV_BUDGETS_URL: _source_url(serve)})
+        env = app_env(tmp_path, serve, **{ENV_BUDGETS_URL: serve.url_base})
         yesterday = run_app(tmp_path, {**base, "max_rounds": 8, "shift_s": -86_400}, env)
         assert ledger_calls(serve, "hammer", 8)[-1].start_ns < time.time_ns() - 80_000 * 10**9
         today = run_app(tmp_path, {**base, "max_rounds": 3}, env)
@@ -286,7 +282,7 @@ def test_a_downgrade_model_the_provider_refuses_is_logged_once_and_the_call_stil
         MockBehaviour(error_status=404, error_message="The model gpt-4o-mini does not exist")
     )
     with serve:
-        env = app_env(tmp_path, serve, **{ENV_BUDGETS_URL: _source_url(serve)})
+        env = app_env(tmp_path, serve, **{ENV_BUDGETS_URL: serve.url_base})
         app = run_app(
             tmp_path, {"base_url": mock_provider.openai_base_url, "workflows": ["copy"], "max_rounds": 3}, env
         )
