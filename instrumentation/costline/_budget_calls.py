@@ -22,33 +22,38 @@ logger = logging.getLogger("costline")
 DOWNGRADABLE_OPERATIONS: Final = frozenset({a.OPERATION_CHAT, a.OPERATION_TEXT_COMPLETION})
 _NOT_FOUND: Final = 404
 _told: set[tuple[str, str]] = set()  # (surface, budget scope) already logged as not downgradable
+# (gen_ai.provider.name, model) a provider answered 404 for as a downgrade: not tried there again.
+REJECTED: set[tuple[Any, str]] = set()
 
 
 def checked(guard: _budget_guard.BudgetGuard, attribution: dict[str, str]) -> Verdict | None:
     """The guard's verdict; a failure of the guard itself lets the call proceed (fail open)."""
     try:
-        return guard.check(attribution)
+        return guard.snapshot.match(attribution)  # BudgetGuard.check, one call less
     except Exception as exc:
         report_internal_error("budgets.check", exc)
         return None
 
 
-def downgrade_target(verdict: Verdict, surface: Surface, provider: str, model: Any) -> str | None:
+def _cannot_downgrade(verdict: Verdict, surface: Surface) -> None:
+    told = (surface.name, verdict.scope)
+    if told not in _told:
+        _told.add(told)
+        logger.warning(
+            "costline budgets: %s calls cannot be downgraded to %s (%s); they are sent unchanged",
+            surface.name, verdict.model, verdict.scope,
+        )  # fmt: skip
+
+
+def downgrade_target(verdict: Verdict, surface: Surface, provider: Any, model: Any) -> str | None:
     """The model to send instead of `model`, or None when this call keeps its model."""
     target = verdict.model
-    if verdict.kind != DOWNGRADE or target is None or model == target:
+    if target is None or model == target:
         return None
     if surface.operation not in DOWNGRADABLE_OPERATIONS:
-        told = (surface.name, str(verdict.attributes.get(a.LLM_BUDGET_SCOPE)))
-        if told not in _told:
-            _told.add(told)
-            logger.warning(
-                "costline budgets: %s calls cannot be downgraded to %s (%s); they are sent unchanged",
-                surface.name, target, told[1],
-            )  # fmt: skip
+        _cannot_downgrade(verdict, surface)
         return None
-    guard = _budget_guard.ACTIVE
-    if guard is not None and guard.downgrade_rejected(provider, target):
+    if REJECTED and (provider, target) in REJECTED:
         return None
     return target
 
@@ -56,17 +61,29 @@ def downgrade_target(verdict: Verdict, surface: Surface, provider: str, model: A
 def apply_verdict(
     verdict: Verdict, request: Request, attrs: AttrDict, surface: Surface, requested: Any
 ) -> None:
-    """Put the verdict on the span attributes; for a downgrade, also on the request (kwargs, model)."""
-    attrs.update(verdict.attributes)
-    provider = str(attrs.get(a.GEN_AI_PROVIDER_NAME, ""))
-    target = downgrade_target(verdict, surface, provider, request.model)
-    if target is not None:
+    """Put the verdict on the span attributes; a downgrade also changes the request (kwargs, model).
+
+    Written flat: on a downgraded call every step here is paid per call (bench/bench_budget_guard.py).
+    """
+    if verdict.kind != DOWNGRADE:
+        attrs.update(verdict.attributes)
+        return
+    target = verdict.model
+    if target is None:
+        return
+    if request.model != target:  # else a helper built the request with it already (precheck)
+        provider = attrs.get(a.GEN_AI_PROVIDER_NAME)
+        if REJECTED and (provider, target) in REJECTED:
+            return
+        if surface.operation not in DOWNGRADABLE_OPERATIONS:
+            _cannot_downgrade(verdict, surface)
+            return
         request.kwargs = {**request.kwargs, "model": target}
         request.model = target
         attrs[a.GEN_AI_REQUEST_MODEL] = target
-    if request.model != requested and type(requested) is str:
+    if requested != target and type(requested) is str:
         attrs[a.LLM_BUDGET_DOWNGRADED_FROM] = requested
-        request.downgraded_to = (provider, str(request.model))
+        request.downgraded_to = (attrs.get(a.GEN_AI_PROVIDER_NAME), target)
 
 
 def rejected_downgrade(request: Request, exc: BaseException) -> bool:
@@ -74,7 +91,11 @@ def rejected_downgrade(request: Request, exc: BaseException) -> bool:
     downgraded = request.downgraded_to
     if downgraded is None or getattr(exc, "status_code", None) != _NOT_FOUND:
         return False
-    guard = _budget_guard.ACTIVE
-    if guard is not None:
-        guard.reject_downgrade(*downgraded, why=f"HTTP 404: {str(exc)[:200]}")
+    if downgraded not in REJECTED:
+        REJECTED.add(downgraded)
+        logger.warning(
+            "costline budgets: the %s provider rejected the downgrade model %r (HTTP 404: %s); calls that a "
+            "budget downgrades to it are sent with the model the app asked for instead",
+            downgraded[0], downgraded[1], str(exc)[:200],
+        )  # fmt: skip
     return True

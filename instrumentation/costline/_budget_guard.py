@@ -1,9 +1,9 @@
 """The budget guard: the snapshot the hot path reads, and its state machine (fresh, stale, unavailable).
 
-`check(attribution)` is all a call pays: a clock read, then `Snapshot.match`. Everything else happens off
-the hot path: the refresher thread publishes each read (`published`) or failure (`failed`); a snapshot
-carries the monotonic time it must be re-evaluated at (max staleness reached, or a stopped budget's period
-over), and the first call after that instant rebuilds it once (`_expired`), under a lock.
+`check(attribution)` is all a call pays: `Snapshot.match` on the current snapshot. Everything else happens
+off the hot path, in the refresher thread: it publishes each read (`published`) or failure (`failed`), and
+wakes when the snapshot's time is up (`tick`: max staleness reached, or a stopped budget's period over) to
+rebuild it. A read in progress delays a tick by at most the read's deadline.
 
 State changes are logged once each, from whichever side notices them: the source read again, became
 unavailable (and what the failure policy does then), a budget stopped or started again.
@@ -20,6 +20,7 @@ from typing import Final
 
 from costline._budget_settings import GuardSettings
 from costline._budget_snapshot import (
+    Index,
     Snapshot,
     Verdict,
     block_everything,
@@ -48,29 +49,27 @@ class BudgetGuard:
         self.clock = clock
         self._lock = threading.Lock()
         self.state = PENDING
-        self.snapshot: Snapshot = Snapshot((), -math.inf)  # evaluated by the first call
+        self.snapshot: Snapshot = Snapshot((), -math.inf)  # re-evaluated by the first tick
         self._last_error = "not read yet"
         self._stopped: dict[str, tuple[BudgetState, str]] = {}  # budget id -> (state, line logged)
-        self._rejected: set[tuple[str, str]] = set()  # (provider, model) a provider refused as downgrade
         self.on_period_end: Callable[[], None] = lambda: None  # the refresher reads again at once
 
     # --- the hot path ---------------------------------------------------------------------------------
     def check(self, attribution: dict[str, str]) -> Verdict | None:
-        snapshot = self.snapshot
-        if self.clock() >= snapshot.expires:
-            snapshot = self._expired()
-        if not snapshot.index:
-            return None
-        return snapshot.match(attribution)
+        return self.snapshot.match(attribution)
 
-    def downgrade_rejected(self, provider: str, model: str) -> bool:
-        return (provider, model) in self._rejected
+    def _use(self, snapshot: Snapshot) -> None:
+        """Swap in a new snapshot (under the lock); the wrappers read its index through `INDEX`."""
+        global INDEX  # noqa: PLW0603 - one module-level read is all a call pays
+        self.snapshot = snapshot
+        if ACTIVE is self:
+            INDEX = snapshot.index
 
     # --- off the hot path ---------------------------------------------------------------------------
     def published(self, states: list[BudgetState], fetched: float) -> None:
         """A successful read at monotonic time `fetched`."""
         with self._lock:
-            self.snapshot = self._build(tuple(states), fetched, fetched)
+            self._use(self._build(tuple(states), fetched, fetched))
             stopped = sum(state.stopped for state in states)
             self._enter(FRESH, f"{len(states)} budget(s) with a stop, {stopped} stopped")
             self._log_stops(states)
@@ -83,29 +82,22 @@ class BudgetGuard:
             else:
                 self._unavailable(error)
 
-    def reject_downgrade(self, provider: str, model: str, why: str) -> None:
-        with self._lock:
-            if (provider, model) in self._rejected:
-                return
-            self._rejected.add((provider, model))
-        logger.warning(
-            "costline budgets: the %s provider rejected the downgrade model %r (%s); calls that a budget "
-            "downgrades to it are sent with the model the app asked for instead",
-            provider, model, why,
-        )  # fmt: skip
+    def tick(self) -> None:
+        """Re-evaluate the snapshot once its time is up (the refresher calls this; never the hot path)."""
+        if self.clock() >= self.snapshot.expires:
+            self._expired()
 
-    def _expired(self) -> Snapshot:
+    def _expired(self) -> None:
         with self._lock:
             snapshot, now = self.snapshot, self.clock()
-            if now < snapshot.expires:  # another thread got here first
-                return snapshot
+            if now < snapshot.expires:
+                return
             if self.state == PENDING or now >= snapshot.fetched + self.settings.max_staleness_s:
                 why = self._last_error if self.state != FRESH else "no answer for too long"
                 self._unavailable(f"{why}; last read {self._age(now)}")
             else:  # a stopped budget's period is over: its calls flow until the next read says otherwise
-                self.snapshot = self._build(snapshot.states, snapshot.fetched, now)
+                self._use(self._build(snapshot.states, snapshot.fetched, now))
                 self.on_period_end()
-            return self.snapshot
 
     def _build(self, states: tuple[BudgetState, ...], fetched: float, now: float) -> Snapshot:
         enforce = self.settings.enforce
@@ -124,14 +116,14 @@ class BudgetGuard:
     def _unavailable(self, why: str) -> None:
         settings, states = self.settings, self.snapshot.states
         if not settings.fail_closed:
-            self.snapshot = Snapshot((), math.inf, states, self.snapshot.fetched)
+            self._use(Snapshot((), math.inf, states, self.snapshot.fetched))
             consequence = "calls proceed without budget checks (COSTLINE_BUDGETS_FAIL=open)"
         elif self.snapshot.fetched == -math.inf:
-            self.snapshot = block_everything(settings.enforce, why)
+            self._use(block_everything(settings.enforce, why))
             consequence = "every LLM call is blocked until it answers (COSTLINE_BUDGETS_FAIL=closed)"
         else:
             pairs = [(state, unavailable_verdict(state, settings.enforce, why)) for state in states]
-            self.snapshot = Snapshot(index_of(pairs), math.inf, states, self.snapshot.fetched)
+            self._use(Snapshot(index_of(pairs), math.inf, states, self.snapshot.fetched))
             consequence = "calls under a budget with a stop are blocked (COSTLINE_BUDGETS_FAIL=closed)"
         if not settings.enforce:
             consequence += "; dry run (COSTLINE_BUDGETS_ENFORCE=false): nothing is blocked, spans say so"
@@ -166,16 +158,29 @@ class BudgetGuard:
 
     def _consequence(self, state: BudgetState) -> str:
         dry = "" if self.settings.enforce else " (dry run, COSTLINE_BUDGETS_ENFORCE=false: nothing changes)"
+        calls = "LLM calls would be" if dry else "LLM calls are"
         if state.on_stop == ON_STOP_BLOCK:
-            return stop_message(state, "blocked" if not dry else "would be blocked") + dry
+            return stop_message(state, f"{calls} blocked") + dry
         if state.downgrade_to is None:
-            return stop_message(state, "sent unchanged: the budget says downgrade but names no model")
-        action = f"{'would be ' if dry else ''}downgraded to {state.downgrade_to}"
-        return stop_message(state, action) + dry
+            return stop_message(
+                state, "LLM calls are sent unchanged: the budget says downgrade but names no model"
+            )
+        return stop_message(state, f"{calls} downgraded to {state.downgrade_to}") + dry
 
     def _age(self, now: float) -> str:
         fetched = self.snapshot.fetched
         return "never" if fetched == -math.inf else f"{now - fetched:.0f}s ago"
 
 
-ACTIVE: BudgetGuard | None = None  # read by the wrappers on every call; set by costline._budget_install
+ACTIVE: BudgetGuard | None = None  # the installed guard (costline._budget_install)
+INDEX: Index = ()  # ACTIVE's current stopped budgets: the wrappers read this on every call
+
+
+def activate(guard: BudgetGuard | None) -> None:
+    """Make `guard` the one the wrappers consult (None: none)."""
+    global ACTIVE, INDEX
+    if guard is None:
+        ACTIVE, INDEX = None, ()
+        return
+    with guard._lock:  # a read published meanwhile cannot be overwritten by an older index
+        ACTIVE, INDEX = guard, guard.snapshot.index

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from costline import _budget_guard
+from costline._budget_calls import REJECTED
 from costline._budget_guard import BudgetGuard
 from costline._budget_refresher import Refresher, register_fork_handler
 from costline._budget_settings import GuardSettings
@@ -22,13 +23,14 @@ def install(settings: GuardSettings | None) -> BudgetGuard | None:
     _refresher = Refresher(guard, source)
     register_fork_handler(_refresher)
     _refresher.start()
-    _budget_guard.ACTIVE = guard
+    _budget_guard.activate(guard)
     return guard
 
 
 def uninstall() -> None:
     global _refresher  # noqa: PLW0603
-    _budget_guard.ACTIVE = None
+    _budget_guard.activate(None)
+    REJECTED.clear()  # a provider's 404 is remembered for one guard's life
     if _refresher is not None:
         _refresher.stop()
         _refresher = None

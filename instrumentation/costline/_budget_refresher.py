@@ -25,9 +25,10 @@ class Refresher:
         self.source = source
         self._wake = threading.Event()
         self._stopping = False
+        self._read_now = True
         self._first_read = threading.Event()
         self._thread: threading.Thread | None = None
-        guard.on_period_end = self._wake.set
+        guard.on_period_end = self._request_read
 
     def start(self) -> None:
         self._stopping = False
@@ -49,9 +50,13 @@ class Refresher:
     def restart_in_child(self) -> None:
         """After fork: the parent's thread does not exist here; a new one reads for this process."""
         self._wake = threading.Event()
-        self.guard.on_period_end = self._wake.set
         if not self._stopping:
+            self._read_now = True
             self.start()
+
+    def _request_read(self) -> None:
+        self._read_now = True
+        self._wake.set()
 
     def read_once(self) -> None:
         started = self.guard.clock()  # the answer is as of the request: count its age from here
@@ -63,15 +68,21 @@ class Refresher:
             self.guard.published(states, started)
 
     def _run(self) -> None:
-        interval = self.guard.settings.refresh_s
+        guard, interval = self.guard, self.guard.settings.refresh_s
+        next_read = guard.clock()
         while not self._stopping:
             try:
-                self.read_once()
+                if self._read_now or guard.clock() >= next_read:
+                    self._read_now = False
+                    self.read_once()
+                    next_read = guard.clock() + interval
+                guard.tick()  # the snapshot's time may be up: staleness, or a stopped budget's period end
             except Exception as exc:  # a bug of ours: the app keeps running, the guard stays as it was
                 report_internal_error("budgets.refresh", exc)
             finally:
                 self._first_read.set()
-            self._wake.wait(interval)
+            until = min(next_read, guard.snapshot.expires) - guard.clock()
+            self._wake.wait(max(until, 0.0) + 0.001)
             self._wake.clear()
 
 

@@ -60,7 +60,7 @@ class Request:
     kwargs: dict[str, Any]
     state: StreamState | None = None
     # Set when a budget downgraded the call: (gen_ai.provider.name, model sent instead of the app's).
-    downgraded_to: tuple[str, str] | None = None
+    downgraded_to: tuple[Any, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,7 @@ from opentelemetry.trace import SpanKind, Tracer
 from costline import _budget_guard
 from costline import attributes as a
 from costline._budget_calls import apply_verdict, checked, downgrade_target, rejected_downgrade
-from costline._budget_snapshot import Verdict
+from costline._budget_snapshot import Verdict, match
 from costline._config import Settings
 from costline._providers import EndpointCache
 from costline._safety import report_internal_error
@@ -73,12 +73,11 @@ class Starter:
             attrs: AttrDict = {**endpoint, **request.attributes}
             attribution = current_attribution()
             attrs.update(attribution)
+            requested = request.model
             if decided is not None:
                 verdict, requested = decided
-            else:
-                guard = _budget_guard.ACTIVE
-                verdict = None if guard is None else checked(guard, attribution)
-                requested = request.model
+            elif index := _budget_guard.INDEX:  # () without a guard or without a stopped budget
+                verdict = match(index, attribution)
             if verdict is not None:
                 apply_verdict(verdict, request, attrs, surface, requested)
             name = f"{surface.operation} {request.model}" if request.model else surface.operation

@@ -191,8 +191,9 @@ def test_a_stopped_downgrade_budget_sends_the_cheaper_model(
     assert values[a.GEN_AI_REQUEST_MODEL] == "cheap-model"
     assert values[a.LLM_BUDGET_DOWNGRADED_FROM] == requested
     assert values[a.GEN_AI_RESPONSE_MODEL] == "cheap-model"
-    assert values[a.LLM_BUDGET_SCOPE] == f"workflow_id={DOWNGRADED}"
     assert span.name.endswith("cheap-model")
+    # Kept lean (each span attribute costs ~0.7 us): the budget is named in the log line, once.
+    assert not {a.LLM_BUDGET_SCOPE, a.LLM_BUDGET_PERIOD, a.LLM_BUDGET_BLOCKED} & set(values)
     assert a.GEN_AI_USAGE_INPUT_TOKENS in values  # an ordinary priced call
 
 

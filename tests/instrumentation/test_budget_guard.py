@@ -115,8 +115,10 @@ def test_a_stop_ends_with_its_period_before_the_next_read() -> None:
     g.on_period_end = lambda: woken.append(True)
     g.published([state({"workflow_id": "w"}, period="daily", resets_in_s=30.0)], clock.now)
     clock.now += 29.9
+    g.tick()  # what the refresher does whenever the snapshot's time may be up
     assert g.check({"workflow_id": "w"}) is not None
     clock.now += 0.1
+    g.tick()
     assert g.check({"workflow_id": "w"}) is None
     assert woken == [True]  # the refresher is asked for the new period's state at once
     assert g.state == FRESH
@@ -159,6 +161,7 @@ def test_fail_open_keeps_the_last_read_until_max_staleness_then_lets_calls_proce
         assert g.state == STALE
         assert g.check({"workflow_id": "w"}) is not None
         clock.now += 200
+        g.tick()
         assert g.check({"workflow_id": "w"}) is None  # stale: fail open
         assert g.check({"workflow_id": "w"}) is None
         g.failed("cannot read http://x: connection refused")
@@ -177,6 +180,7 @@ def test_fail_closed_blocks_budgeted_calls_when_stale_and_lets_others_through() 
     assert g.check({"workflow_id": "w"}) is None
     g.failed("cannot read http://x: HTTP 503")
     clock.now += 61
+    g.tick()
     verdict = g.check({"workflow_id": "w"})
     assert verdict is not None
     assert verdict.error is not None
