@@ -2,8 +2,8 @@
 
     .venv/bin/python bench/bench_instrumentation.py --out bench/results/instrumentation.json
 
-Real openai/anthropic clients use an `httpx2.MockTransport` answering canned JSON / SSE bytes. Each
-call's cost is split in place: a timing shim wrapped directly around the SDK method records the SDK's
+Real openai/anthropic/google-genai clients use an `httpx2.MockTransport` answering canned JSON / SSE bytes.
+Each call's cost is split in place: a timing shim wrapped directly around the SDK method records the SDK's
 own time ("inner"); everything outside it is what the wrappers above add. Three variants, alternating
 in blocks: `plain` (shim only), `bare_span` (the shim under a minimal wrapper that starts and ends one
 OTel SDK span with the same attributes as costline's: the floor any span-producing tool pays, measured
@@ -13,7 +13,9 @@ costline's span for that call) and `costline`. Reported, medians in us:
 - `added_per_call_us` = costline - plain (>= 1000 non-streamed calls each);
 - `bare_span_us` = bare_span - plain, and `ratio_to_bare_span` = added / bare (target <= 1.3);
 - `bare_span_hot_us`: the same span started and ended in a tight loop (a best case, for reference);
-- `added_per_chunk_us`: per-chunk slope (two stream lengths) of costline - plain (target <= 3).
+- `added_per_chunk_us`: per-chunk slope (two stream lengths) of costline - plain (target <= 3); the SDK's
+  own per-chunk time (openai's `Stream.__next__`, google-genai's per-request stream generator) is timed
+  by a shim and left out.
 
 Times are the thread's CPU time: the benchmark shares its cores, and being descheduled is not a cost
 of the code measured. Spans go to a no-op exporter behind a SimpleSpanProcessor on an SDK provider.
@@ -36,6 +38,9 @@ import httpx2
 import openai
 import wrapt
 from anthropic.resources.messages.messages import Messages
+from google import genai
+from google.genai import types as genai_types
+from google.genai.models import Models
 from openai.resources.chat.completions import Completions
 from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
@@ -60,6 +65,14 @@ _END_PREFIXES = (
     "gen_ai.openai.response.",
 )
 BareSpan = tuple[str, dict[str, Any], dict[str, Any]]
+Target = tuple[Any, str]  # (owner, method name) of a wrapped SDK method
+GEMINI_USAGE = {
+    "promptTokenCount": 120,
+    "cachedContentTokenCount": 40,
+    "candidatesTokenCount": 23,
+    "thoughtsTokenCount": 7,
+    "totalTokenCount": 150,
+}
 
 
 class NullExporter(SpanExporter):
@@ -100,12 +113,35 @@ def _anthropic_body() -> bytes:
     return json.dumps({**body, "usage": usage}).encode()
 
 
+def _gemini_chunk(text: str, finish: str | None, usage: dict[str, int]) -> dict[str, Any]:
+    candidate: dict[str, Any] = {"content": {"parts": [{"text": text}], "role": "model"}, "index": 0}
+    if finish:
+        candidate["finishReason"] = finish
+    body = {"candidates": [candidate], "usageMetadata": usage, "modelVersion": "gemini-2.5-flash"}
+    return {**body, "responseId": "resp-1"}
+
+
+def _gemini_sse(chunks: int) -> bytes:
+    prompt = {"promptTokenCount": 120, "cachedContentTokenCount": 40, "totalTokenCount": 120}
+    events = [
+        _gemini_chunk("tok", "STOP" if last else None, GEMINI_USAGE if last else prompt)
+        for last in (index == chunks - 1 for index in range(chunks))
+    ]
+    return b"".join(b"data: " + json.dumps(event).encode() + b"\r\n\r\n" for event in events)
+
+
 def _transport(streams: dict[str, bytes]) -> httpx2.MockTransport:
     chat, messages, json_type = _chat_body(), _anthropic_body(), {"content-type": "application/json"}
+    gemini = json.dumps(_gemini_chunk("Hello!", "STOP", GEMINI_USAGE)).encode()
 
     def handle(request: httpx2.Request) -> httpx2.Response:
         if request.url.path.endswith("/messages"):
             return httpx2.Response(200, content=messages, headers=json_type)
+        if request.url.path.endswith(":generateContent"):
+            return httpx2.Response(200, content=gemini, headers=json_type)
+        if request.url.path.endswith(":streamGenerateContent"):
+            model = request.url.path.rsplit("/", 1)[-1].split(":")[0]
+            return httpx2.Response(200, content=streams[model], headers={"content-type": "text/event-stream"})
         payload = json.loads(request.content)
         if payload.get("stream"):
             return httpx2.Response(
@@ -128,6 +164,37 @@ class InnerClock:
             return wrapped(*args, **kwargs)
         finally:
             self.total += CLOCK() - start
+
+
+class _TimedIterator:
+    """What a timed generator function returns: its generator, each `next()` timed into a clock."""
+
+    __slots__ = ("_clock", "_iterator")
+
+    def __init__(self, iterator: Iterator[Any], clock: InnerClock) -> None:
+        self._iterator, self._clock = iterator, clock
+
+    def __iter__(self) -> _TimedIterator:
+        return self
+
+    def __next__(self) -> Any:
+        start = CLOCK()
+        try:
+            return next(self._iterator)
+        finally:
+            self._clock.total += CLOCK() - start
+
+    def close(self) -> None:
+        close = getattr(self._iterator, "close", None)
+        if close is not None:
+            close()
+
+
+def _timed_generator(clock: InnerClock) -> Callable[..., Any]:
+    def wrapper(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
+        return _TimedIterator(wrapped(*args, **kwargs), clock)
+
+    return wrapper
 
 
 def _costline_span(function: Callable[[], Any]) -> BareSpan:
@@ -161,7 +228,7 @@ def _bare_span_wrapper(tracer: trace.Tracer, shape: BareSpan) -> Callable[..., A
 
 
 @contextmanager
-def _variant(name: str, tracer: trace.Tracer, shapes: dict[Any, BareSpan]) -> Iterator[None]:
+def _variant(name: str, tracer: trace.Tracer, shapes: dict[Target, BareSpan]) -> Iterator[None]:
     """Install the wrappers of one variant on top of the inner clocks, and remove them after."""
     if name == "costline":
         instrumentor = CostlineInstrumentor()
@@ -171,15 +238,15 @@ def _variant(name: str, tracer: trace.Tracer, shapes: dict[Any, BareSpan]) -> It
         finally:
             instrumentor.uninstrument()
         return
-    saved = {owner: owner.__dict__["create"] for owner in (Completions, Messages)}
+    saved = {target: target[0].__dict__[target[1]] for target in shapes}
     if name == "bare_span":
-        for owner in saved:
-            wrapt.wrap_function_wrapper(owner, "create", _bare_span_wrapper(tracer, shapes[owner]))
+        for owner, method in saved:
+            wrapt.wrap_function_wrapper(owner, method, _bare_span_wrapper(tracer, shapes[owner, method]))
     try:
         yield
     finally:
-        for owner, original in saved.items():
-            owner.create = original  # type: ignore[method-assign]
+        for (owner, method), original in saved.items():
+            setattr(owner, method, original)
 
 
 def _outside_us(function: Callable[[], Any], clock: InnerClock) -> Callable[[int], float]:
@@ -198,7 +265,7 @@ def _outside_us(function: Callable[[], Any], clock: InnerClock) -> Callable[[int
 
 
 def _compare(
-    measure: Callable[[int], float], tracer: trace.Tracer, shapes: dict[Any, BareSpan], calls: int
+    measure: Callable[[int], float], tracer: trace.Tracer, shapes: dict[Target, BareSpan], calls: int
 ) -> dict[str, float]:
     """Median per variant of many short alternating blocks: load drifts on a shared machine hit all alike."""
     block = 25
@@ -229,6 +296,7 @@ def run(calls: int, stream_repeat: int, lengths: tuple[int, int]) -> dict[str, A
     tracer = provider.get_tracer("bench")
     clock = InnerClock()
     streams = {str(length): _chat_sse(length) for length in lengths}
+    streams |= {f"gemini-{length}": _gemini_sse(length) for length in lengths}
     transport = _transport(streams)
     oai = openai.OpenAI(
         api_key="k", max_retries=0, http_client=openai.DefaultHttpxClient(transport=transport)
@@ -240,8 +308,21 @@ def run(calls: int, stream_repeat: int, lengths: tuple[int, int]) -> dict[str, A
         http_client=anthropic.DefaultHttpxClient(transport=transport),
         open_telemetry=False,
     )
-    for owner in (Completions, Messages):
-        wrapt.wrap_function_wrapper(owner, "create", clock)
+    gemini = genai.Client(
+        api_key="k",
+        http_options=genai_types.HttpOptions(
+            base_url="http://gemini.invalid",
+            client_args={"transport": transport},
+            retry_options=genai_types.HttpRetryOptions(attempts=1),
+        ),
+    )
+    targets: tuple[Target, ...] = (
+        (Completions, "create"),
+        (Messages, "create"),
+        (Models, "_generate_content"),
+    )
+    for owner, method in targets:
+        wrapt.wrap_function_wrapper(owner, method, clock)
 
     def chat() -> None:
         oai.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)  # type: ignore[arg-type]
@@ -249,12 +330,22 @@ def run(calls: int, stream_repeat: int, lengths: tuple[int, int]) -> dict[str, A
     def message() -> None:
         ant.messages.create(model="claude-test-model", max_tokens=64, messages=MESSAGES)  # type: ignore[arg-type]
 
-    shapes = {Completions: _costline_span(chat), Messages: _costline_span(message)}
+    def content() -> None:
+        gemini.models.generate_content(model="gemini-2.5-flash", contents="hi")
+
+    shapes = dict(
+        zip(targets, (_costline_span(chat), _costline_span(message), _costline_span(content)), strict=True)
+    )
     _compare(_outside_us(chat, clock), tracer, shapes, 100)  # warm-up: imports, caches, span processor
     results: dict[str, Any] = {
-        "bare_span_hot_us": round(_bare_span_hot_us(tracer, shapes[Completions], calls), 2)
+        "bare_span_hot_us": round(_bare_span_hot_us(tracer, shapes[targets[0]], calls), 2)
     }
-    for name, function in (("openai_chat", chat), ("anthropic_messages", message)):
+    calls_measured = (
+        ("openai_chat", chat),
+        ("anthropic_messages", message),
+        ("google_genai_generate", content),
+    )
+    for name, function in calls_measured:
         found = _compare(_outside_us(function, clock), tracer, shapes, calls)
         added, bare = found["costline"] - found["plain"], found["bare_span"] - found["plain"]
         results[name] = {
@@ -263,42 +354,62 @@ def run(calls: int, stream_repeat: int, lengths: tuple[int, int]) -> dict[str, A
             "bare_span_us": round(bare, 2),
             "ratio_to_bare_span": round(added / bare, 3),
         }
-    results["openai_chat_stream"] = _per_chunk(oai, tracer, shapes, stream_repeat, lengths)
+    stream_clock = InnerClock()
+    with _shim(openai.Stream, "__next__", stream_clock):
+        results["openai_chat_stream"] = _per_chunk(
+            lambda n: oai.chat.completions.create(model=str(n), messages=MESSAGES, stream=True),  # type: ignore[arg-type]
+            stream_clock, tracer, shapes, repeat=stream_repeat, lengths=lengths,
+        )  # fmt: skip
+    # google-genai's per-request stream is a generator: the shim times each of its next() steps.
+    with _shim(Models, "_generate_content_stream", _timed_generator(stream_clock)):
+        results["google_genai_stream"] = _per_chunk(
+            lambda n: gemini.models.generate_content_stream(model=f"gemini-{n}", contents="hi"),
+            stream_clock, tracer, shapes, repeat=stream_repeat, lengths=lengths,
+        )  # fmt: skip
     oai.close()
     ant.close()
+    gemini.close()
     provider.shutdown()
     return results
 
 
+@contextmanager
+def _shim(owner: Any, name: str, wrapper: Callable[..., Any]) -> Iterator[None]:
+    """`owner.name` wrapped by `wrapper` inside the block, restored after."""
+    original = owner.__dict__[name]
+    wrapt.wrap_function_wrapper(owner, name, wrapper)
+    try:
+        yield
+    finally:
+        setattr(owner, name, original)
+
+
 def _per_chunk(
-    client: openai.OpenAI,
+    open_stream: Callable[[int], Iterator[Any]],
+    clock: InnerClock,
     tracer: trace.Tracer,
-    shapes: dict[Any, BareSpan],
+    shapes: dict[Target, BareSpan],
+    *,
     repeat: int,
     lengths: tuple[int, int],
 ) -> dict[str, Any]:
-    """Per-chunk cost outside `Stream.__next__` (timed by a shim), slope over two stream lengths."""
-    stream_clock = InnerClock()
-    wrapt.wrap_function_wrapper(openai.Stream, "__next__", stream_clock)
+    """Per-chunk cost outside the SDK's own per-chunk code (timed by `clock`), slope over two lengths."""
 
     def iteration(length: int) -> Callable[[int], float]:
         def measure(count: int) -> float:
             samples = []
             for _ in range(count):
-                stream = client.chat.completions.create(model=str(length), messages=MESSAGES, stream=True)  # type: ignore[arg-type]
-                stream_clock.total = 0
+                stream = open_stream(length)
+                clock.total = 0
                 start = CLOCK()
                 for _ in iter(stream.__next__, None):  # next() per chunk: the path both variants share
                     pass
-                samples.append(CLOCK() - start - stream_clock.total)
+                samples.append(CLOCK() - start - clock.total)
             return statistics.median(samples) / 1000
 
         return measure
 
-    try:
-        measured = {length: _compare(iteration(length), tracer, shapes, repeat) for length in lengths}
-    finally:
-        openai.Stream.__next__ = openai.Stream.__dict__["__next__"].__wrapped__  # type: ignore[method-assign]
+    measured = {length: _compare(iteration(length), tracer, shapes, repeat) for length in lengths}
     small, large = lengths
     slope = {name: (measured[large][name] - measured[small][name]) / (large - small) for name in VARIANTS}
     return {
@@ -317,14 +428,18 @@ def main() -> None:
     if args.calls < 1000:
         parser.error("--calls must be >= 1000")
     results = run(args.calls, args.stream_repeat, lengths=(10, 210))
-    ratio = max(results[name]["ratio_to_bare_span"] for name in ("openai_chat", "anthropic_messages"))
-    per_chunk = results["openai_chat_stream"]["added_per_chunk_us"]
+    calls_measured = ("openai_chat", "anthropic_messages", "google_genai_generate")
+    ratio = max(results[name]["ratio_to_bare_span"] for name in calls_measured)
+    per_chunk = max(
+        results[name]["added_per_chunk_us"] for name in ("openai_chat_stream", "google_genai_stream")
+    )
     report = {
         "benchmark": "instrumentation",
         "command": "python bench/bench_instrumentation.py --out bench/results/instrumentation.json",
         "python": platform.python_version(),
         "openai": openai.__version__,
         "anthropic": anthropic.__version__,
+        "google-genai": genai.__version__,
         "calls_per_variant": args.calls,
         "results": results,
         "targets": {"ratio_to_bare_span": TARGET_RATIO, "added_per_chunk_us": TARGET_PER_CHUNK_US},

@@ -9,7 +9,9 @@ from grafana_foundation_sdk.cog.builder import Builder
 from grafana_foundation_sdk.models import dashboard as dbm
 
 from costline_processor.metric_names import (
+    LABEL_FEATURE_ID,
     LABEL_OUTCOME,
+    LABEL_PERIOD,
     LABEL_SERVICE_NAME,
     LABEL_TENANT_ID,
     LABEL_WORKFLOW_ID,
@@ -61,6 +63,30 @@ def _outcome_table() -> Builder[dbm.Panel]:
     )
 
 
+def _budget_state_table() -> Builder[dbm.Panel]:
+    """What `GET /v1/budgets` and the app's guard go by, every budget of the budgets file."""
+    scope = (LABEL_WORKFLOW_ID, LABEL_FEATURE_ID, LABEL_TENANT_ID, LABEL_PERIOD)
+    legend = " ".join(f"{{{{{label}}}}}" for label in scope)
+    targets = [
+        query(promql.budget_spent(), "A", legend=legend, instant=True),
+        query(promql.budget_ratio(), "B", legend=legend, instant=True),
+        query(promql.budget_stop(), "C", legend=legend, instant=True),
+        query(promql.budget_stopped(), "D", legend=legend, instant=True),
+    ]
+    panel = prom_table(10, "Budgets: spent this period, stop state", grid(0, 26, 24, 8), targets)
+    return (
+        panel.description(
+            "Every budget of the budgets file (any scope, daily or monthly) as costline serve keeps it:"
+            " spend of the current UTC period (llm_budget_spent_usd, summed over the replicas), its share of"
+            " the limit, the stop level (limit x stop_at) and 1 once the spend reached it: the app's calls"
+            " are then blocked or downgraded (on_stop)."
+        )
+        .override_by_name("Value #A", [dbm.DynamicConfigValue(id_val="unit", value=USD)])
+        .override_by_name("Value #B", [dbm.DynamicConfigValue(id_val="unit", value="percentunit")])
+        .override_by_name("Value #C", [dbm.DynamicConfigValue(id_val="unit", value=USD)])
+    )
+
+
 def finance_dashboard() -> db.Dashboard:
     wf = f"{{{{{LABEL_WORKFLOW_ID}}}}}"
     total = promql.window_total(promql.cost())
@@ -88,6 +114,7 @@ def finance_dashboard() -> db.Dashboard:
             promql.spend_by(LABEL_SERVICE_NAME),
             legend=f"{{{{{LABEL_SERVICE_NAME}}}}}",
         ),
+        _budget_state_table(),
     ]
     dashboard = (
         db.Dashboard(TITLE)

@@ -1,16 +1,15 @@
 """Every PromQL expression the dashboards and the ruler use, built from the names contract.
 
-Totals over a window use `window_total`, not `increase()`: `increase()` extrapolates to the window edges and
-drops the first value of a series born inside the window (a workflow's first burst would show as $0), which
-is wrong for money. `window_total` takes, per series, the last value in the window minus the value at its
-start, and counts a series born inside the window in full. It is exact wherever samples exist at both ends,
-and it assumes costline's counters do not reset (they are restored from the ledger at start-up); a reset
-would under-count that series for the window. Rates over time (burn rate, tokens/s) use `rate()` as usual.
+Money over a window (spend, budget use, cost per outcome or request, unpriced calls) is
+`costline_processor.window_promql.window_total`: exact across replica churn, counter resets and missing
+samples, where `increase()` would extrapolate to the window edges and miss a new series' first burst
+(that module's docstring has the method; docs/metrics.md the guarantees). Rates over time (burn rate,
+tokens/s) use `rate()` as usual.
 
 Month-to-date on the dashboards is a *time range*, not PromQL: the panel's relative time is `now/M` ("this
 month so far", dashboard timezone UTC), so `$__range` is the time since the 1st and `window_total` over it is
-the month-to-date spend. The ruler has no dashboard time range; `month_to_date` finds the counter value at the
-month start with an hour-resolution subquery over 31 days and `@ end()` (see `month_start_value`).
+the month-to-date spend. The ruler has no dashboard time range: `month_to_date` adds up the exact totals of
+the month's whole days, today's whole hours and this hour's whole minutes (see there).
 """
 
 from __future__ import annotations
@@ -18,8 +17,12 @@ from __future__ import annotations
 from typing import Final
 
 from costline.attributes import UNATTRIBUTED
+from costline_processor import window_promql
 from costline_processor.metric_names import (
+    LABEL_DOWNGRADE_TO,
+    LABEL_FEATURE_ID,
     LABEL_MODEL,
+    LABEL_ON_STOP,
     LABEL_OUTCOME,
     LABEL_PERIOD,
     LABEL_REASON,
@@ -29,6 +32,8 @@ from costline_processor.metric_names import (
     LABEL_TOKEN_TYPE,
     LABEL_WORKFLOW_ID,
     PERIOD_MONTHLY,
+    PROM_BUDGET_SPENT_USD,
+    PROM_BUDGET_STOP_USD,
     PROM_BUDGET_USD,
     PROM_COST_USD_TOTAL,
     PROM_REQUESTS_TOTAL,
@@ -40,15 +45,32 @@ from costline_processor.metric_names import (
     TOKEN_CACHE_WRITE,
     TOKEN_INPUT,
 )
+from costline_processor.window_promql import SECONDS_PER_DAY, Window
 
-RANGE: Final = "$__range"
+RANGE: Final = Window("$__range", "$__range_s")  # Grafana's panel range, with its length in seconds
 RATE_INTERVAL: Final = "$__rate_interval"
 # Dashboard variables are named after the label they filter.
 FILTER_VARIABLES: Final = (LABEL_WORKFLOW_ID, LABEL_TENANT_ID, LABEL_SERVICE_NAME, LABEL_MODEL)
 UNPRICED_FILTERS: Final = (LABEL_SERVICE_NAME, LABEL_MODEL)  # the unpriced counter has no attribution labels
 OUTCOME_FILTERS: Final = (LABEL_WORKFLOW_ID,)
 BUDGET_FILTERS: Final = (LABEL_WORKFLOW_ID,)
-SECONDS_PER_DAY: Final = 86400
+# A budget is its scope (the keys it has; the others are absent, i.e. "") and its period.
+BUDGET_KEY: Final = (LABEL_WORKFLOW_ID, LABEL_FEATURE_ID, LABEL_TENANT_ID, LABEL_PERIOD)
+BUDGET_STOP_KEY: Final = (*BUDGET_KEY, LABEL_ON_STOP, LABEL_DOWNGRADE_TO)
+# The budgets of one workflow_id alone: the ones month-to-date spend per workflow is compared with.
+WORKFLOW_ONLY: Final = f'{LABEL_WORKFLOW_ID}!="", {LABEL_FEATURE_ID}="", {LABEL_TENANT_ID}=""'
+WEEK: Final = Window.of(7 * SECONDS_PER_DAY)
+# The ruler's month-to-date pieces: (window, subquery range:step, which steps' windows lie in the period).
+_EVAL_TIME: Final = "max_over_time(vector(time())[1m:1m] @ end())"  # the evaluation time, to the minute
+MONTH_PIECES: Final = (
+    (Window.of(SECONDS_PER_DAY), "31d:1d",
+     f"month(vector(time() - {SECONDS_PER_DAY})) == scalar(month({_EVAL_TIME}))"),
+    (Window.of(3600), "1d:1h",
+     f"floor(vector(time() - 3600) / {SECONDS_PER_DAY}) == scalar(floor({_EVAL_TIME} / {SECONDS_PER_DAY}))"),
+    (Window.of(60), "1h:1m",
+     f"floor(vector(time() - 60) / 3600) == scalar(floor({_EVAL_TIME} / 3600))"),
+)  # fmt: skip
+PIECE_LABEL: Final = "costline_piece"  # query-internal: keeps the pieces apart until they are summed
 
 
 def selector(metric: str, filters: tuple[str, ...] = FILTER_VARIABLES, extra: str = "") -> str:
@@ -59,12 +81,9 @@ def selector(metric: str, filters: tuple[str, ...] = FILTER_VARIABLES, extra: st
     return f"{metric}{{{', '.join(matchers)}}}" if matchers else metric
 
 
-def window_total(series: str, by: tuple[str, ...] = (), window: str = RANGE) -> str:
-    """Exact increase of counter `series` over `window`, summed by `by` (see the module docstring)."""
-    grouping = f"sum by ({', '.join(by)}) " if by else "sum "
-    last = f"max_over_time({series}[{window}])"
-    first = f"{series} offset {window}"
-    return f"{grouping}(({last} - {first}) or ({last} unless {first}))"
+def window_total(series: str, by: tuple[str, ...] = (), window: Window = RANGE) -> str:
+    """What counter `series` added over `window` (the panel's range by default), summed by `by`."""
+    return window_promql.window_total(series, by, window)
 
 
 def cost(filters: tuple[str, ...] = FILTER_VARIABLES, extra: str = "") -> str:
@@ -98,7 +117,7 @@ def unattributed_share() -> str:
 
 
 def monthly_budget() -> str:
-    budget = selector(PROM_BUDGET_USD, BUDGET_FILTERS, f'{LABEL_PERIOD}="{PERIOD_MONTHLY}"')
+    budget = selector(PROM_BUDGET_USD, BUDGET_FILTERS, f'{LABEL_PERIOD}="{PERIOD_MONTHLY}", {WORKFLOW_ONLY}')
     return f"max by ({LABEL_WORKFLOW_ID}) ({budget})"
 
 
@@ -106,6 +125,34 @@ def budget_used_ratio() -> str:
     """Month-to-date spend / monthly budget (the panel's range is `now/M`)."""
     spent = window_total(cost(), (LABEL_WORKFLOW_ID,))
     return f"{spent} / on({LABEL_WORKFLOW_ID}) {monthly_budget()}"
+
+
+def _by(labels: tuple[str, ...]) -> str:
+    return ", ".join(labels)
+
+
+def budget_spent(filters: tuple[str, ...] = BUDGET_FILTERS) -> str:
+    """Each budget's spend this period: the replicas' ledger shares (`llm_budget_spent_usd`) summed."""
+    return f"sum by ({_by(BUDGET_KEY)}) ({selector(PROM_BUDGET_SPENT_USD, filters)})"
+
+
+def budget_limit(filters: tuple[str, ...] = BUDGET_FILTERS) -> str:
+    return f"max by ({_by(BUDGET_KEY)}) ({selector(PROM_BUDGET_USD, filters)})"
+
+
+def budget_ratio(spent: str | None = None, limit: str | None = None) -> str:
+    """Spent / limit per budget, every scope and period (the figure GET /v1/budgets shows per replica)."""
+    return f"{spent or budget_spent()} / on({_by(BUDGET_KEY)}) {limit or budget_limit()}"
+
+
+def budget_stop(filters: tuple[str, ...] = BUDGET_FILTERS) -> str:
+    """The spend at which a budget with `stop_at` stops, with its on_stop and downgrade_to."""
+    return f"max by ({_by(BUDGET_STOP_KEY)}) ({selector(PROM_BUDGET_STOP_USD, filters)})"
+
+
+def budget_stopped(spent: str | None = None, stop: str | None = None) -> str:
+    """1 for a budget whose spend (all replicas) reached its stop, else 0: the app's guard's rule."""
+    return f"{spent or budget_spent()} >= bool on({_by(BUDGET_KEY)}) group_right {stop or budget_stop()}"
 
 
 def remaining_days_of_month() -> str:
@@ -118,7 +165,7 @@ def remaining_days_of_month() -> str:
 def month_end_projection() -> str:
     """Month-to-date spend + the last 7 days' daily average for each remaining day (range is `now/M`)."""
     spent = window_total(cost(), (LABEL_WORKFLOW_ID,))
-    last_week = window_total(cost(), (LABEL_WORKFLOW_ID,), "7d")
+    last_week = window_total(cost(), (LABEL_WORKFLOW_ID,), WEEK)
     return f"sort_desc({spent} + {last_week} / 7 * {remaining_days_of_month()})"
 
 
@@ -184,19 +231,18 @@ def spend_by_model() -> str:
 # --- ruler (no dashboard variables: every series) ---------------------------------------------------------
 
 
-def month_start_value(series: str) -> str:
-    """Per-series counter value at 00:00 UTC on the 1st of the evaluation time's month.
-
-    Inside the subquery `month()` is each hour step's month; the evaluation time's month is pinned with
-    `@ end()`. Steps at or before the month start are those whose previous second lies in another month;
-    the largest counter value among them is the value at the month start (month starts are hour-aligned,
-    so a 1h step lands exactly on it). Series born inside the month have no such step: they count in full.
-    """
-    this_month = "scalar(month(max_over_time(vector(time())[1m:1m] @ end())))"
-    before = f"(month(vector(time() - 1)) != {this_month})"
-    return f"max_over_time(({series} and on() {before})[31d:1h])"
-
-
 def month_to_date(series: str, by: tuple[str, ...]) -> str:
-    start = month_start_value(series)
-    return f"sum by ({', '.join(by)}) (({series} - {start}) or ({series} unless {start}))"
+    """Spend since 00:00 UTC on the 1st, up to the evaluation time's last whole minute.
+
+    A range selector's length is a constant, so the month is cut into pieces that are: its whole days,
+    today's whole hours and this hour's whole minutes. Each piece is a subquery whose steps land on the
+    UTC day, hour or minute boundaries (subquery steps are aligned to multiples of the step, and month,
+    day and hour starts are such multiples); at each step `window_total` gives the exact total of the
+    day, hour or minute that ends there, and the steps whose window lies in the period are summed.
+    Inside a subquery `time()` is the step's time; the evaluation time is pinned with `@ end()`.
+    """
+    pieces = []
+    for window, subquery, in_period in MONTH_PIECES:
+        steps = f"sum_over_time(({window_total(series, by, window)} and on() ({in_period}))[{subquery}])"
+        pieces.append(f'label_replace({steps}, "{PIECE_LABEL}", "{window.range}", "", "")')
+    return f"sum by ({', '.join(by)}) ({' or '.join(pieces)})"

@@ -8,6 +8,7 @@ Token counts follow the semconv (inclusive) model: input includes cache reads an
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
@@ -113,6 +114,29 @@ def make_spans(
 ) -> list[ReadableSpan]:
     tracer_provider, exporter = provider(service_name)
     emit(tracer_provider, calls, plain_spans=plain_spans, outcomes=outcomes)
+    tracer_provider.shutdown()
+    return list(exporter.get_finished_spans())
+
+
+def make_call_spans(
+    calls: Sequence[Call], scopes: Sequence[str], *, service_name: str = "checkout-app"
+) -> list[ReadableSpan]:
+    """Each call traced by several instrumentations, one after the other inside one root span.
+
+    A call's spans nest as the wrappers of one SDK method do: the first scope's span is the outermost, so
+    the spans of one call overlap in time and those of different calls do not.
+    """
+    tracer_provider, exporter = provider(service_name)
+    app = tracer_provider.get_tracer("app")
+    with app.start_as_current_span("handle request", kind=SpanKind.SERVER):
+        for call in calls:
+            name = f"{attr.OPERATION_CHAT} {call.model}"
+            with ExitStack() as nested:
+                for scope in scopes:
+                    span = tracer_provider.get_tracer(scope).start_as_current_span(
+                        name, kind=SpanKind.CLIENT, attributes=call.attributes()
+                    )
+                    nested.enter_context(span)
     tracer_provider.shutdown()
     return list(exporter.get_finished_spans())
 

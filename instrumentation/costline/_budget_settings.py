@@ -21,7 +21,7 @@ from costline._config import (
     ENV_BUDGETS_TIMEOUT_S,
     ENV_BUDGETS_TOKEN,
     ENV_BUDGETS_URL,
-    env_bool,
+    _env_bool,
 )
 
 logger = logging.getLogger("costline")
@@ -79,5 +79,5 @@ def load_guard_settings() -> GuardSettings | None:
         max_staleness_s=_env_seconds(ENV_BUDGETS_MAX_STALENESS_S, DEFAULT_MAX_STALENESS_S),
         timeout_s=_env_seconds(ENV_BUDGETS_TIMEOUT_S, DEFAULT_TIMEOUT_S),
         fail_closed=_env_fail_closed(),
-        enforce=env_bool(ENV_BUDGETS_ENFORCE, True),
+        enforce=_env_bool(ENV_BUDGETS_ENFORCE, True),
     )

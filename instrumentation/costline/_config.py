@@ -11,10 +11,19 @@
 
 Precedence: explicit `instrument(...)` keyword > environment variable > default. A bad environment value
 is logged and defaulted; a bad explicit argument raises `ValueError`.
+
+One setting is process-wide, not per `instrument()`: it decides what `costline.workflow`, the span
+processor and the wrappers read, and is read once, on first use.
+
+- `COSTLINE_TRUST_INBOUND_BAGGAGE` (default `true`): `false` ignores attribution keys that arrived in
+  baggage from outside the process (the W3C `baggage` header of an inbound request, extracted by the web
+  framework's instrumentation); only `costline.workflow()` entered in this process attributes its work.
+  For services anyone can call: otherwise a caller picks the tenant its spend is billed to.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from collections.abc import Mapping
@@ -36,6 +45,7 @@ ENV_BUDGETS_MAX_STALENESS_S: Final = "COSTLINE_BUDGETS_MAX_STALENESS_S"
 ENV_BUDGETS_TIMEOUT_S: Final = "COSTLINE_BUDGETS_TIMEOUT_S"
 ENV_BUDGETS_FAIL: Final = "COSTLINE_BUDGETS_FAIL"
 ENV_BUDGETS_ENFORCE: Final = "COSTLINE_BUDGETS_ENFORCE"
+ENV_TRUST_INBOUND_BAGGAGE: Final = "COSTLINE_TRUST_INBOUND_BAGGAGE"
 
 # Captured content is for debugging, not archiving: each attribute is cut to this many characters.
 MAX_CONTENT_CHARS: Final = 16_384
@@ -53,7 +63,7 @@ class Settings:
     provider_overrides: ProviderOverrides = field(default_factory=ProviderOverrides)
 
 
-def env_bool(name: str, default: bool) -> bool:
+def _env_bool(name: str, default: bool) -> bool:
     raw = os.environ.get(name)
     if raw is None:
         return default
@@ -100,9 +110,9 @@ def load_settings(
     if provider_overrides is not None and not isinstance(provider_overrides, Mapping):
         raise ValueError("provider_overrides must be a mapping of host (or sdk@host, URL prefix) to provider")
     return Settings(
-        capture_content=env_bool(ENV_CAPTURE_CONTENT, False) if capture_content is None else capture_content,
+        capture_content=_env_bool(ENV_CAPTURE_CONTENT, False) if capture_content is None else capture_content,
         inject_stream_usage=(
-            env_bool(ENV_INJECT_STREAM_USAGE, True) if inject_stream_usage is None else inject_stream_usage
+            _env_bool(ENV_INJECT_STREAM_USAGE, True) if inject_stream_usage is None else inject_stream_usage
         ),
         provider_overrides=(
             _env_overrides()
@@ -110,3 +120,9 @@ def load_settings(
             else ProviderOverrides.from_mapping(provider_overrides)
         ),
     )
+
+
+@functools.cache
+def trust_inbound_baggage() -> bool:
+    """`COSTLINE_TRUST_INBOUND_BAGGAGE`, read once per process (`.cache_clear()` makes it read again)."""
+    return _env_bool(ENV_TRUST_INBOUND_BAGGAGE, True)

@@ -4,7 +4,7 @@ One gateway often fronts several providers (a company gateway, a LiteLLM proxy),
 as well as the target. Entries are `TARGET=provider`, where TARGET is one of:
 
 - `host`: every SDK's calls to that host (`gateway.internal=openai`);
-- `sdk@host`: only the calls of one SDK, `openai` or `anthropic` (the package the client class comes from):
+- `sdk@host`: only the calls of one SDK, `openai`, `anthropic` or `google-genai` (the client's package):
   `openai@gateway.internal=openai,anthropic@gateway.internal=anthropic`;
 - a URL prefix, `http(s)://host[:port][/path]`, optionally `sdk@` too: calls whose base URL starts with it
   (`https://gateway.internal/anthropic=anthropic`).
@@ -22,7 +22,8 @@ from urllib.parse import urlsplit
 
 SDK_OPENAI: Final = "openai"
 SDK_ANTHROPIC: Final = "anthropic"
-SDKS: Final = (SDK_OPENAI, SDK_ANTHROPIC)
+SDK_GOOGLE_GENAI: Final = "google-genai"  # the distribution's name: its import package is `google.genai`
+SDKS: Final = (SDK_OPENAI, SDK_ANTHROPIC, SDK_GOOGLE_GENAI)
 _SCHEMES: Final = ("http", "https")
 
 

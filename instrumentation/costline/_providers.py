@@ -7,20 +7,24 @@ with an unknown host is `anthropic` (a gateway or proxy in front of Anthropic, a
 except for the Bedrock and Vertex client classes. `COSTLINE_PROVIDER_OVERRIDES` (a host, an SDK's calls to a
 host, or a URL prefix: `costline._provider_overrides`) wins over everything.
 
+A `google-genai` client is `gcp.vertex_ai` in Vertex AI mode and `gcp.gemini` otherwise, whatever its host
+(a proxy in front of either is still that API).
+
 Detection runs once per client and base URL (cached weakly on the client), not per call.
 """
 
 from __future__ import annotations
 
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 from opentelemetry.util.types import AttributeValue
 
 from costline import attributes as a
-from costline._provider_overrides import ProviderOverrides
+from costline._provider_overrides import SDK_GOOGLE_GENAI, ProviderOverrides
 
 # (host suffix, provider): a host matches when it equals the suffix or ends with "." + suffix.
 _HOSTS: Final[tuple[tuple[str, str], ...]] = (
@@ -105,14 +109,34 @@ def detect(client: Any, default: str, overrides: ProviderOverrides) -> Endpoint:
     return Endpoint(provider=provider, address=host, port=int(port))
 
 
+def detect_genai(api_client: Any, default: str, overrides: ProviderOverrides) -> Endpoint:
+    """The endpoint of a google-genai `BaseApiClient` (its base URL is a plain string in its http options)."""
+    base_url = str(api_client._http_options.base_url or "")
+    url = urlsplit(base_url)
+    host = url.hostname or ""
+    port = url.port or _DEFAULT_PORTS.get(url.scheme, 443)
+    provider = a.PROVIDER_GCP_VERTEX_AI if api_client.vertexai else a.PROVIDER_GEMINI
+    overridden = overrides.provider_for(SDK_GOOGLE_GENAI, base_url, host)
+    return Endpoint(provider=overridden or provider, address=host, port=int(port))
+
+
+# (client, default provider, overrides) -> endpoint: `detect` for openai/anthropic, `detect_genai`.
+Detector = Callable[[Any, str, ProviderOverrides], Endpoint]
+
+
 class EndpointCache:
     """`detect` memoised per client object and base URL object (a client's base_url can be reassigned)."""
 
-    __slots__ = ("_cache", "_default", "_fixed", "_overrides")
+    __slots__ = ("_cache", "_default", "_detect", "_fixed", "_overrides")
 
     def __init__(
-        self, default: str, overrides: ProviderOverrides, fixed: Mapping[str, AttributeValue] | None = None
+        self,
+        default: str,
+        overrides: ProviderOverrides,
+        fixed: Mapping[str, AttributeValue] | None = None,
+        detector: Detector = detect,
     ) -> None:
+        self._detect = detector
         self._default = default
         self._overrides = overrides
         self._fixed = dict(fixed or {})
@@ -126,9 +150,10 @@ class EndpointCache:
         try:
             cached = self._cache.get(client)
         except TypeError:  # an unhashable client: detect every time
-            return {**detect(client, self._default, self._overrides).attributes, **self._fixed}
+            return {**self._detect(client, self._default, self._overrides).attributes, **self._fixed}
         if cached is not None and cached[0] is url:
             return cached[1]
-        endpoint_attributes = {**detect(client, self._default, self._overrides).attributes, **self._fixed}
+        endpoint = self._detect(client, self._default, self._overrides)
+        endpoint_attributes = {**endpoint.attributes, **self._fixed}
         self._cache[client] = (url, endpoint_attributes)
         return endpoint_attributes

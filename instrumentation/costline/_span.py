@@ -17,6 +17,7 @@ from opentelemetry.util.types import AttributeValue
 
 from costline import attributes as a
 from costline._config import Settings
+from costline._providers import Detector, detect
 from costline._safety import report_internal_error
 
 AttrDict = dict[str, AttributeValue]
@@ -77,6 +78,9 @@ class Surface:
     stream_types: tuple[type, ...] = ()
     async_stream_types: tuple[type, ...] = ()
     raw_types: tuple[type, ...] = ()
+    # Where the wrapped method's owner keeps its client, and how that client's endpoint is detected.
+    client_attribute: str = "_client"
+    detect_endpoint: Detector = detect
     all_stream_types: tuple[type, ...] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -88,6 +92,9 @@ def error_type(exc: BaseException) -> str:
     status = getattr(exc, "status_code", None)
     if isinstance(status, int) and status >= 400:
         return str(status)
+    code = getattr(exc, "code", None)  # google-genai's APIError names the HTTP status `code`
+    if type(code) is int and 400 <= code <= 599:
+        return str(code)
     kind = getattr(exc, "type", None)
     if isinstance(kind, str) and kind:
         return kind

@@ -56,12 +56,16 @@ def _sync_step(next_item: Callable[[], Any], observe: Callable[[Any], bool], cal
 
 
 class SyncStreamProxy(wrapt.ObjectProxy[Any]):
-    """A sync SDK stream (openai.Stream, anthropic.Stream) that reports its items to a `StreamState`."""
+    """A sync SDK stream (openai.Stream, anthropic.Stream, a google-genai generator) that reports its items
+    to a `StreamState`. `next_item` replaces the stream's own `__next__` (a generator's first `next()` is
+    where it sends its request, which must run in the call's context)."""
 
-    def __init__(self, wrapped: Any, call: Call, state: StreamState) -> None:
+    def __init__(
+        self, wrapped: Any, call: Call, state: StreamState, next_item: Callable[[], Any] | None = None
+    ) -> None:
         super().__init__(wrapped)
         self._self_call = call
-        self._self_step = _sync_step(wrapped.__next__, state.observe, call)
+        self._self_step = _sync_step(next_item or wrapped.__next__, state.observe, call)
         _register_abandon(self, call)
 
     def __iter__(self) -> SyncStreamProxy:
@@ -107,7 +111,7 @@ def _async_step(
 
 
 class AsyncStreamProxy(wrapt.ObjectProxy[Any]):
-    """The async twin of `SyncStreamProxy` (openai.AsyncStream, anthropic.AsyncStream)."""
+    """The async twin of `SyncStreamProxy` (openai.AsyncStream, anthropic.AsyncStream, async generators)."""
 
     def __init__(self, wrapped: Any, call: Call, state: StreamState) -> None:
         super().__init__(wrapped)
@@ -134,6 +138,13 @@ class AsyncStreamProxy(wrapt.ObjectProxy[Any]):
     async def close(self) -> None:
         try:
             await self.__wrapped__.close()
+        finally:
+            self._self_call.end_stream(complete=False)
+
+    async def aclose(self) -> None:
+        """An async generator's close."""
+        try:
+            await self.__wrapped__.aclose()
         finally:
             self._self_call.end_stream(complete=False)
 

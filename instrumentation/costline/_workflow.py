@@ -2,8 +2,9 @@
 
 The keys go into OTel baggage, so they follow the code wherever OTel context goes: nested calls, asyncio
 tasks (contextvars are copied into each task), `asyncio.to_thread`, and downstream services through the
-baggage propagator. Plain thread pools do not copy context; wrap the submitted function with
-`propagate_context`.
+baggage propagator. They are also recorded as set in this process, which is all that attributes work when
+`COSTLINE_TRUST_INBOUND_BAGGAGE=false` (see `costline.baggage`). Plain thread pools do not copy context;
+wrap the submitted function with `propagate_context`.
 """
 
 from __future__ import annotations
@@ -16,11 +17,11 @@ from contextlib import AbstractContextManager, contextmanager
 from types import TracebackType
 from typing import Any, ParamSpec, TypeVar, cast
 
-from opentelemetry import baggage as otel_baggage
 from opentelemetry import context as otel_context
 
 from costline import attributes
 from costline._validation import validate_value
+from costline.baggage import with_workflow_attribution
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -29,10 +30,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 @contextmanager
 def _attached(values: dict[str, str]) -> Iterator[None]:
-    ctx = otel_context.get_current()
-    for key, value in values.items():
-        ctx = otel_baggage.set_baggage(key, value, ctx)
-    token = otel_context.attach(ctx)
+    token = otel_context.attach(with_workflow_attribution(values, otel_context.get_current()))
     try:
         yield
     finally:

@@ -27,8 +27,15 @@ from costline._config import Settings
 from costline._providers import EndpointCache
 from costline._safety import report_internal_error
 from costline._span import CALL_SINK, IN_COSTLINE_CALL, AttrDict, Call, Request, StreamState, Surface
-from costline._stream import AsyncManagerProxy, AsyncRawProxy, SyncManagerProxy, SyncRawProxy, wrap_stream
-from costline.baggage import attribution_in_baggage, current_attribution, with_hidden_attribution
+from costline._stream import (
+    AsyncManagerProxy,
+    AsyncRawProxy,
+    SyncManagerProxy,
+    SyncRawProxy,
+    SyncStreamProxy,
+    wrap_stream,
+)
+from costline.baggage import attribution_in_baggage, read_attribution, with_hidden_attribution
 
 Wrapper = Callable[[Callable[..., Any], Any, tuple[Any, ...], dict[str, Any]], Any]
 # Called with the stream a helper's `__enter__` returned, once the call is known (anthropic helpers).
@@ -42,14 +49,17 @@ _RESEND: Any = object()
 class Starter:
     """Everything a surface's wrappers share, captured once: tracer, settings, endpoint cache."""
 
-    __slots__ = ("endpoints", "settings", "surface", "tracer")
+    __slots__ = ("client_attribute", "endpoints", "settings", "surface", "tracer")
 
     def __init__(self, tracer: Tracer, settings: Settings, surface: Surface) -> None:
         self.tracer = tracer
         self.settings = settings
         self.surface = surface
+        self.client_attribute = surface.client_attribute
         fixed = {a.GEN_AI_OPERATION_NAME: surface.operation, a.LLM_INSTRUMENTATION: surface.name}
-        self.endpoints = EndpointCache(surface.default_provider, settings.provider_overrides, fixed)
+        self.endpoints = EndpointCache(
+            surface.default_provider, settings.provider_overrides, fixed, surface.detect_endpoint
+        )
 
     def start(
         self, instance: Any, kwargs: dict[str, Any], decided: Decided | None = None
@@ -62,7 +72,7 @@ class Starter:
         verdict: Verdict | None = None
         try:
             surface = self.surface
-            endpoint = self.endpoints.attributes(instance._client)
+            endpoint = self.endpoints.attributes(getattr(instance, self.client_attribute))
             try:
                 request = surface.read_request(kwargs, self.settings, endpoint)
             except Exception as exc:  # still trace the call, with what we know
@@ -71,18 +81,18 @@ class Starter:
                     model=None, stream=kwargs.get("stream") is True, attributes={}, kwargs=kwargs
                 )
             attrs: AttrDict = {**endpoint, **request.attributes}
-            attribution = current_attribution()
-            attrs.update(attribution)
+            attribution = read_attribution()
+            attrs.update(attribution.span_attributes())
             requested = request.model
             if decided is not None:
                 verdict, requested = decided
             elif index := _budget_guard.INDEX:  # () without a guard or without a stopped budget
-                verdict = match(index, attribution)
+                verdict = match(index, attribution.values)
             if verdict is not None:
                 apply_verdict(verdict, request, attrs, surface, requested)
             name = f"{surface.operation} {request.model}" if request.model else surface.operation
             span = self.tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attrs)
-            call = Call(span, surface, self.settings, request.state, attribution)
+            call = Call(span, surface, self.settings, request.state, attribution.values)
         except Exception as exc:
             report_internal_error(f"{self.surface.name}.start", exc)
             if verdict is not None and verdict.error is not None:
@@ -103,13 +113,14 @@ class Starter:
         guard = _budget_guard.ACTIVE
         if guard is None:
             return None, kwargs
-        verdict = checked(guard, current_attribution())
+        verdict = checked(guard, read_attribution().values)
         if verdict is None:
             return None, kwargs
         if verdict.error is not None:
             self.start(instance, kwargs)  # records the blocked call and raises
         requested = kwargs.get("model")
-        provider = str(self.endpoints.attributes(instance._client).get(a.GEN_AI_PROVIDER_NAME, ""))
+        endpoint = self.endpoints.attributes(getattr(instance, self.client_attribute))
+        provider = endpoint.get(a.GEN_AI_PROVIDER_NAME)
         target = downgrade_target(verdict, self.surface, provider, requested)
         return (verdict, requested), kwargs if target is None else {**kwargs, "model": target}
 
@@ -152,12 +163,12 @@ def _activate(call: Call) -> tuple[object, contextvars.Token[bool]]:
     attach instead of two on the hot path (same helpers, same resulting context).
     """
     context = otel_context.get_current()
-    if call.attribution:
-        try:
-            if attribution_in_baggage(context):
-                context = with_hidden_attribution(call.attribution, context)
-        except Exception as exc:  # the SDK call must run even if hiding fails
-            report_internal_error("outbound.hide", exc)
+    try:
+        # Also when no value was valid or trusted: attribution baggage never goes to the provider.
+        if attribution_in_baggage(context):
+            context = with_hidden_attribution(call.attribution or {}, context)
+    except Exception as exc:  # the SDK call must run even if hiding fails
+        report_internal_error("outbound.hide", exc)
     token = otel_context.attach(trace.set_span_in_context(call.span, context))
     return token, IN_COSTLINE_CALL.set(True)
 
@@ -236,6 +247,47 @@ def async_wrapper(starter: Starter) -> Wrapper:
         if result is _RESEND:  # outside the failed call's context: the new call is not its child
             return await traced(wrapped, instance, args, kwargs)
         return returned(call, request, result)
+
+    return traced
+
+
+def _first_in_context(call: Call, next_item: Callable[[], Any]) -> Callable[[], Any]:
+    """`next_item` whose first call runs like the SDK call itself (span current, attribution hidden)."""
+    first = True
+
+    def step() -> Any:
+        nonlocal first
+        if not first:
+            return next_item()
+        first = False
+        token, flag = _activate(call)
+        try:
+            return next_item()
+        finally:
+            IN_COSTLINE_CALL.reset(flag)
+            otel_context.detach(token)  # type: ignore[arg-type]
+
+    return step
+
+
+def generator_wrapper(starter: Starter) -> Wrapper:
+    """For sync generator functions that send their request at the first `next()` (google-genai streams)."""
+
+    def traced(
+        wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        started = starter.start(instance, kwargs)
+        if started is None:
+            return wrapped(*args, **kwargs)
+        call, request = started
+        generator = run_sync(call, wrapped, *args, **request.kwargs)
+        try:
+            first = _first_in_context(call, generator.__next__)
+            return SyncStreamProxy(generator, call, request.state or StreamState(), first)
+        except Exception as exc:
+            report_internal_error(f"{call.surface.name}.returned", exc)
+            call.end_response(None)
+            return generator
 
     return traced
 
@@ -351,6 +403,7 @@ __all__ = [
     "StreamState",
     "async_wrapper",
     "deferred_wrapper",
+    "generator_wrapper",
     "helper_wrapper",
     "returned",
     "run_async",

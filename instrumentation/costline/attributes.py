@@ -77,6 +77,8 @@ LLM_USAGE_ESTIMATED: Final = "llm.usage.estimated"
 LLM_REQUEST_BATCH: Final = "llm.request.batch"
 LLM_SERVICE_TIER: Final = "llm.service_tier"  # provider-neutral tier: default, flex, priority, batch
 LLM_INSTRUMENTATION: Final = "llm.instrumentation"  # which costline wrapper produced the span
+# The attribution keys whose propagated value was invalid and dropped (string array; absent when none was).
+LLM_ATTRIBUTION_REJECTED: Final = "llm.attribution.rejected"
 
 # --- budget guardrails (costline._budget_guard): what the guard did to a call -----------------------------
 LLM_BUDGET_BLOCKED: Final = "llm.budget.blocked"  # True: BudgetExceeded was raised, nothing was sent
@@ -113,6 +115,9 @@ LLM_COST_UNPRICED_DETAIL: Final = "llm.cost.unpriced_detail"  # why, naming the 
 # trace UI shows costline's price. The semconv proposal (gen_ai.usage.cost.amount/.currency) is not merged.
 GEN_AI_USAGE_COST: Final = "gen_ai.usage.cost"
 LLM_COST_DUPLICATE_OF: Final = "llm.cost.duplicate_of"  # span id of the span that carries the priced call
+# true when the span's start time was out of range (unset, older than retention, a day ahead): the ledger
+# recorded the call at the time it arrived instead
+LLM_COST_START_TIME_OUT_OF_RANGE: Final = "llm.cost.start_time_out_of_range"
 
 # --- business outcomes (record_outcome) ------------------------------------------------------------------
 # An outcome travels as a tiny INTERNAL span so it rides the same trace pipeline as the LLM spans.

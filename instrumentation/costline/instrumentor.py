@@ -1,4 +1,4 @@
-"""`CostlineInstrumentor`: auto-instrumentation of the `openai` and `anthropic` SDKs.
+"""`CostlineInstrumentor`: auto-instrumentation of the `openai`, `anthropic` and `google-genai` SDKs.
 
 Usage (either):
 
@@ -9,7 +9,7 @@ Usage (either):
 
 Every LLM call then becomes one CLIENT span named "{operation} {model}" with the OTel GenAI semconv
 attributes, provider-reported token usage (input inclusive of cache reads/writes), and the attribution
-keys (`workflow_id`, ...) in force (`costline.workflow`). Both SDKs are optional: whichever is
+keys (`workflow_id`, ...) in force (`costline.workflow`). Every SDK is optional: whichever is
 importable is instrumented. Keyword arguments of `instrument()`: `tracer_provider`, `capture_content`,
 `inject_stream_usage`, `provider_overrides` (defaults from the environment, see `costline._config`).
 
@@ -21,7 +21,8 @@ With `COSTLINE_BUDGETS_URL` set, calls are also checked against budgets (`costli
 docs/budgets.md): a background thread reads the budgets source, the wrappers only read its snapshot.
 
 What each SDK module wraps: `costline.openai_install`, `costline.anthropic_install` (which also explains
-why the anthropic SDK's own span is suppressed during wrapped calls).
+why the anthropic SDK's own span is suppressed during wrapped calls), `costline.google_genai_install`
+(which explains why the per-request methods are wrapped).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from typing import Any
 from opentelemetry import trace
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
 
-from costline import __version__, _budget_install, anthropic_install, openai_install
+from costline import __version__, _budget_install, anthropic_install, google_genai_install, openai_install
 from costline import attributes as a
 from costline._budget_settings import load_guard_settings
 from costline._config import load_settings
@@ -41,12 +42,12 @@ from costline._safety import guard
 
 
 class CostlineInstrumentor(BaseInstrumentor):  # type: ignore[misc]
-    """Instruments whichever of `openai` and `anthropic` is installed."""
+    """Instruments whichever of `openai`, `anthropic` and `google-genai` is installed."""
 
     _patches: list[Patch]
 
     def instrumentation_dependencies(self) -> Collection[str]:
-        # Both SDKs are optional; a hard requirement would stop opentelemetry-instrument loading us.
+        # Every SDK is optional; a hard requirement would stop opentelemetry-instrument loading us.
         return ()
 
     def _instrument(self, **kwargs: Any) -> None:
@@ -58,7 +59,12 @@ class CostlineInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         tracer_provider = kwargs.get("tracer_provider")
         tracer = trace.get_tracer(a.INSTRUMENTATION_SCOPE, __version__, tracer_provider=tracer_provider)
         applied: list[Patch] = []
-        for patch in openai_install.patches(tracer, settings) + anthropic_install.patches(tracer, settings):
+        found = (
+            openai_install.patches(tracer, settings)
+            + anthropic_install.patches(tracer, settings)
+            + google_genai_install.patches(tracer, settings)
+        )
+        for patch in found:
             if apply(patch):
                 applied.append(patch)
         # Accumulate: a second _instrument() (bypassing BaseInstrumentor's guard) applies nothing new.

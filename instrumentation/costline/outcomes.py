@@ -18,7 +18,7 @@ from opentelemetry.util.types import AttributeValue
 
 from costline import attributes
 from costline._validation import validate_count, validate_value
-from costline.baggage import current_attribution
+from costline.baggage import read_attribution
 
 
 def _tracer() -> trace.Tracer:
@@ -36,7 +36,7 @@ def record_outcome(outcome: str, *, count: int = 1) -> None:
         attributes.LLM_OUTCOME_NAME: validate_value("outcome", outcome),
         attributes.LLM_OUTCOME_COUNT: validate_count("count", count),
     }
-    span_attributes.update(current_attribution())
+    span_attributes.update(read_attribution().span_attributes())
     _tracer().start_span(
         attributes.OUTCOME_SPAN_NAME, kind=SpanKind.INTERNAL, attributes=span_attributes
     ).end()

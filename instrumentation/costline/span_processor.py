@@ -15,7 +15,7 @@ from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
 
 from costline._safety import guard
-from costline.baggage import current_attribution
+from costline.baggage import read_attribution
 
 _registered_on: weakref.WeakSet[TracerProvider] = weakref.WeakSet()
 
@@ -24,14 +24,15 @@ class AttributionSpanProcessor(SpanProcessor):
     """Copies `workflow_id`, `feature_id`, `tenant_id` and `user_id` from the context onto starting spans.
 
     Reads baggage and the private key `hide_attribution_from_propagation` uses, so spans started during an
-    LLM SDK call are attributed too. An attribute the span already has is never overwritten.
+    LLM SDK call are attributed too; a propagated value that is invalid is left out and named in
+    `llm.attribution.rejected` (`costline.baggage`). An attribute the span already has is never overwritten.
     """
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         with guard("span_processor.on_start"):
             # parent_context is the `context` given to start_span: None means "the current context".
             existing = span.attributes or {}
-            for key, value in current_attribution(parent_context).items():
+            for key, value in read_attribution(parent_context).span_attributes().items():
                 if key not in existing:
                     span.set_attribute(key, value)
 

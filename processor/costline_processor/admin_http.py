@@ -3,6 +3,8 @@ and `GET /v1/budgets` (each budget's state as JSON; the bearer token is required
 
 `/healthz` answers while the process runs (liveness); `/readyz` answers 200 only while the ledger is open
 and the receivers are serving (readiness: take a replica out of the load balancer while it starts or stops).
+Only GET is served: another method gets a plain-text 405 (`Allow: GET`) on these paths, any other path a
+plain-text 404, and malformed requests a plain-text error (`plain_http`), never the stdlib's HTML page.
 """
 
 from __future__ import annotations
@@ -12,18 +14,24 @@ import logging
 import threading
 from collections.abc import Callable
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from http.server import ThreadingHTTPServer
+from typing import Final
 
 from costline_processor.budgets import CONTENT_TYPE as BUDGETS_CONTENT_TYPE
 from costline_processor.metrics import content_type, wants_openmetrics
+from costline_processor.plain_http import TEXT, PlainTextHandler
 
 logger = logging.getLogger("costline.admin")
 
 RenderMetrics = Callable[[bool], bytes]  # openmetrics? -> exposition
 Readiness = Callable[[], str | None]  # None when ready, else why not
 RenderBudgets = Callable[[], bytes]  # the JSON document of GET /v1/budgets
-BUDGETS_PATH = "/v1/budgets"
+
+METRICS: Final = "/metrics"
+HEALTHZ: Final = "/healthz"
+READYZ: Final = "/readyz"
+BUDGETS: Final = "/v1/budgets"
+MAX_REQUEST_BODY_BYTES: Final = 64 * 1024  # nothing here takes a body: a larger one closes the connection
 
 
 class _Server(ThreadingHTTPServer):
@@ -34,39 +42,53 @@ class _Server(ThreadingHTTPServer):
     authorization: bytes | None  # the expected Authorization header, when a bearer token is configured
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(PlainTextHandler):
     server: _Server
-    protocol_version = "HTTP/1.1"
-    timeout = 30.0
+    logger = logger
 
     def do_GET(self) -> None:
+        self.body_consumed = False
+        self.discard_body(MAX_REQUEST_BODY_BYTES)
         path = self.path.split("?")[0]
-        if path == "/healthz":
-            self._reply(HTTPStatus.OK, b"ok\n", "text/plain; charset=utf-8")
-        elif path == "/readyz":
+        if path == HEALTHZ:
+            self._reply(HTTPStatus.OK, b"ok\n", TEXT)
+        elif path == READYZ:
             why_not = self.server.readiness()
             if why_not is None:
-                self._reply(HTTPStatus.OK, b"ready\n", "text/plain; charset=utf-8")
+                self._reply(HTTPStatus.OK, b"ready\n", TEXT)
             else:
-                self._reply(
-                    HTTPStatus.SERVICE_UNAVAILABLE, f"{why_not}\n".encode(), "text/plain; charset=utf-8"
-                )
-        elif path == "/metrics" and self.server.render_metrics is not None:
+                self._reply(HTTPStatus.SERVICE_UNAVAILABLE, f"{why_not}\n".encode(), TEXT)
+        elif path == METRICS and self.server.render_metrics is not None:
             openmetrics = wants_openmetrics(self.headers.get("Accept"))
             body = self.server.render_metrics(openmetrics)
             self._reply(HTTPStatus.OK, body, content_type(openmetrics))
-        elif path == BUDGETS_PATH and self.server.render_budgets is not None:
+        elif path == BUDGETS and self.server.render_budgets is not None:
             self._budgets(self.server.render_budgets)
         else:
-            self._reply(HTTPStatus.NOT_FOUND, b"not found\n", "text/plain; charset=utf-8")
+            self._refuse()
+
+    def do_POST(self) -> None:
+        self.body_consumed = False
+        self._refuse()
+
+    do_HEAD = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_POST
+
+    def _refuse(self) -> None:
+        """405 (`Allow: GET`) on a path served here, 404 elsewhere; plain text, like the receiver."""
+        path = self.path.split("?")[0]
+        paths = [HEALTHZ, READYZ] if self.server.render_metrics is None else [METRICS, HEALTHZ, READYZ]
+        if self.server.render_budgets is not None:
+            paths.append(BUDGETS)
+        if path in paths:
+            self.refuse(MAX_REQUEST_BODY_BYTES, f"GET {path}", allow="GET")
+        else:
+            self.refuse(MAX_REQUEST_BODY_BYTES, f"GET {', '.join(paths[:-1])} or {paths[-1]}", allow=None)
 
     def _budgets(self, render: RenderBudgets) -> None:
         expected = self.server.authorization
         given = self.headers.get("Authorization", "").encode()
         if expected is not None and not hmac.compare_digest(given, expected):
-            self._reply(
-                HTTPStatus.UNAUTHORIZED, b"missing or wrong bearer token\n", "text/plain; charset=utf-8"
-            )
+            self._reply(HTTPStatus.UNAUTHORIZED, b"missing or wrong bearer token\n", TEXT)
         else:
             self._reply(HTTPStatus.OK, render(), BUDGETS_CONTENT_TYPE)
 
@@ -74,11 +96,10 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
+        if self.close_connection:
+            self.send_header("Connection", "close")
         self.end_headers()
         self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        logger.debug("%s " + format, self.address_string(), *args)
 
 
 class AdminServer:

@@ -63,16 +63,30 @@ def _int_in(low: int, high: int) -> Parser:
     return parse
 
 
-def _positive_float(value: object) -> float:
+def _number(value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise ValueError(f"expected a number, got {value!r}")
     try:
-        number = float(value)
+        return float(value)
     except ValueError:
         raise ValueError(f"expected a number, got {value!r}") from None
+
+
+def _positive_float(value: object) -> float:
+    number = _number(value)
     if not math.isfinite(number) or number <= 0:
         raise ValueError(f"must be a positive number, got {value!r}")
     return number
+
+
+def _float_in(low: float, high: float) -> Parser:
+    def parse(value: object) -> float:
+        number = _number(value)
+        if not low <= number <= high:  # also refuses NaN
+            raise ValueError(f"must be between {low:g} and {high:g}, got {value!r}")
+        return number
+
+    return parse
 
 
 def _bool(value: object) -> bool:
@@ -182,16 +196,22 @@ class ServeConfig:
     http_port: int = field(default=4328, metadata=_meta(
         "OTLP/HTTP trace receiver port (not 4318; 0 picks one).", _int_in(0, 65535)))
     metrics_host: str = field(default="127.0.0.1", metadata=_meta(
-        "Address of the `/metrics`, `/healthz` and `/readyz` endpoint.", _text))
+        "Address of the admin endpoint: `/metrics`, `/healthz`, `/readyz`, `/v1/budgets`.", _text))
     metrics_port: int = field(default=9464, metadata=_meta(
-        "Port of the `/metrics`, `/healthz` and `/readyz` endpoint (0 picks one).", _int_in(0, 65535)))
+        "Port of the admin endpoint: `/metrics`, `/healthz`, `/readyz`, `/v1/budgets` (0 picks one).",
+        _int_in(0, 65535)))
     tls_cert: Path | None = field(default=None, metadata=_meta(
         "PEM certificate for both receivers; set together with `tls_key` to serve TLS.",
         _optional_existing_file))
     tls_key: Path | None = field(default=None, metadata=_meta(
         "PEM private key for `tls_cert`.", _optional_existing_file))
+    tls_handshake_timeout_s: float = field(default=10.0, metadata=_meta(
+        "With TLS, seconds a new connection has to complete its TLS handshake (gRPC: and to send its "
+        "HTTP/2 preface); then it is closed, so idle or slow connections cannot hold the receivers.",
+        _float_in(0.1, 3600)))
     bearer_token: str | None = field(default=None, metadata=_meta(
-        "When set, receivers require `Authorization: Bearer <token>` (else UNAUTHENTICATED / 401).",
+        "When set, the receivers and `GET /v1/budgets` require `Authorization: Bearer <token>` (else"
+        " UNAUTHENTICATED / 401).",
         _optional_text, secret=True))
     max_message_bytes: int = field(default=16 * 1024 * 1024, metadata=_meta(
         "Largest accepted export request, after decompression (else RESOURCE_EXHAUSTED / 413).",
@@ -228,7 +248,9 @@ class ServeConfig:
         "YAML price overrides (self-hosted models, negotiated rates); see docs/pricing.md.",
         _optional_existing_file))
     budgets: Path | None = field(default=None, metadata=_meta(
-        "YAML budgets per workflow, exported as `llm_budget_usd`.", _optional_existing_file))
+        "YAML budgets per workflow, feature and/or tenant, daily or monthly, with alerts and a stop"
+        " (docs/budgets.md): served at `GET /v1/budgets`, exported as `llm_budget_*`.",
+        _optional_existing_file))
     label_limit: int = field(default=500, metadata=_meta(
         "Distinct values kept per attribution label; more are counted under `__overflow__`.",
         _int_in(1, 1_000_000)))

@@ -31,6 +31,7 @@ PROCESSOR_ATTRIBUTES: Final = frozenset(
         attrs.LLM_COST_UNPRICED_DETAIL,
         attrs.LLM_COST_DUPLICATE_OF,
         attrs.GEN_AI_USAGE_COST,
+        attrs.LLM_COST_START_TIME_OUT_OF_RANGE,
     }
 )
 # If none of these byte strings occurs in a request, no span in it carries a processor attribute.
@@ -46,6 +47,7 @@ _KEY: Final = 1 << 3 | 2  # KeyValue.key
 _VALUE: Final = 2 << 3 | 2  # KeyValue.value
 _STRING: Final = 1 << 3 | 2  # AnyValue.string_value
 _DOUBLE: Final = 4 << 3 | 1  # AnyValue.double_value: fixed64
+_BOOL: Final = 2 << 3  # AnyValue.bool_value: varint
 _pack_double = struct.Struct("<d").pack
 
 
@@ -69,13 +71,18 @@ def _double_prefix(key: str) -> bytes:
     return _varint(_SPAN_ATTRIBUTES) + _varint(key_value_len) + encoded_key + bytes([_VALUE, 9, _DOUBLE])
 
 
-def string_attribute(key: str, value: str) -> bytes:
-    any_value = _length_delimited(_STRING, value.encode("utf-8", "replace"))
+def _attribute(key: str, any_value: bytes) -> bytes:
+    """A `Span.attributes` entry: the key and an encoded `AnyValue`."""
     return _length_delimited(
         _SPAN_ATTRIBUTES, _length_delimited(_KEY, key.encode()) + _length_delimited(_VALUE, any_value)
     )
 
 
+def string_attribute(key: str, value: str) -> bytes:
+    return _attribute(key, _length_delimited(_STRING, value.encode("utf-8", "replace")))
+
+
+_START_TIME_OUT_OF_RANGE: Final = _attribute(attrs.LLM_COST_START_TIME_OUT_OF_RANGE, bytes([_BOOL, 1]))
 _TOTAL: Final = _double_prefix(attrs.LLM_COST_USD)
 _USAGE_COST: Final = _double_prefix(attrs.GEN_AI_USAGE_COST)
 _INPUT: Final = _double_prefix(attrs.LLM_COST_INPUT_USD)
@@ -115,15 +122,16 @@ def enrichment(priced: PricedCall, item: RecordedItem) -> bytes:
     A duplicate (the second span of a call already counted) points at the canonical span instead of
     carrying costs, so a TraceQL sum over `llm.cost.usd` counts the call once.
     """
+    flag = _START_TIME_OUT_OF_RANGE if item.start_time_out_of_range else b""
     if item.status == STATUS_DUPLICATE_CALL:
-        return string_attribute(attrs.LLM_COST_DUPLICATE_OF, item.canonical_span_id.hex())
+        return string_attribute(attrs.LLM_COST_DUPLICATE_OF, item.canonical_span_id.hex()) + flag
     result = priced.result
     if isinstance(result, Unpriced):
-        reason = string_attribute(attrs.LLM_COST_UNPRICED_REASON, result.reason)
+        reason = string_attribute(attrs.LLM_COST_UNPRICED_REASON, result.reason) + flag
         if not result.detail:
             return reason
         return reason + string_attribute(attrs.LLM_COST_UNPRICED_DETAIL, result.detail[:MAX_DETAIL_CHARS])
-    return cost_attributes(result)
+    return cost_attributes(result) + flag
 
 
 def strip_processor_attributes(span: Span) -> None:

@@ -1,26 +1,29 @@
 """The HTTP/1.1 server under the OTLP/HTTP receiver: one thread per connection, a bounded number of them.
 
 A connection beyond the bound is not closed unanswered (a sender sees that as a reset and may drop its
-batch): it waits to be served until a thread is free. Every answer the receiver does not write itself
-(a malformed request line or header, a method HTTP does not define) is short plain text, never the
-standard library's HTML page.
+batch): it waits to be served until a thread is free. With TLS, the handshake runs in the connection's
+thread, never in the accepting one, and must finish within a deadline: a client that connects and sends
+nothing (or a ClientHello one byte at a time, or garbage) holds one thread for that long, at most.
+Answers are plain text (`plain_http`).
 """
 
 from __future__ import annotations
 
 import logging
+import selectors
+import socket
+import ssl
 import threading
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import time
+from http.server import ThreadingHTTPServer
 from typing import Any, Final, Protocol
+
+from costline_processor.plain_http import PlainTextHandler
 
 logger = logging.getLogger("costline.receiver.http")
 
 # Connections waiting for a thread queue here (the kernel caps it at net.core.somaxconn).
 LISTEN_BACKLOG: Final = 1024
-IDLE_CONNECTION_TIMEOUT_S: Final = 30.0
-DISCARD_CHUNK_BYTES: Final = 64 * 1024
-TEXT: Final = "text/plain; charset=utf-8"
 _SLOT_POLL_S: Final = 0.05
 
 
@@ -35,6 +38,9 @@ class Receiver(Protocol):
 
     def refuse_method(self, handler: RequestHandler) -> None:
         """Any other method HTTP defines."""
+
+    def tls_handshake_failed(self) -> None:
+        """A connection did not complete its TLS handshake in time (idle, slow, not TLS, rejected)."""
 
 
 class ConnectionSlots:
@@ -69,16 +75,27 @@ class ThreadPerConnectionServer(ThreadingHTTPServer):
     """Accepts a connection only when one of `max_connections` threads is free to serve it.
 
     Until then it waits in the listen backlog (or, one at a time, accepted): the sender sees a slow
-    answer, never a reset. While `receiver.stopping`, a connection still waiting is closed.
+    answer, never a reset. While `receiver.stopping`, a connection still waiting is closed. With
+    `ssl_context`, the listening socket stays plain TCP and each connection's thread does the handshake.
     """
 
     daemon_threads = True
     request_queue_size = LISTEN_BACKLOG
 
-    def __init__(self, address: tuple[str, int], receiver: Receiver, max_connections: int) -> None:
+    def __init__(
+        self,
+        address: tuple[str, int],
+        receiver: Receiver,
+        max_connections: int,
+        *,
+        ssl_context: ssl.SSLContext | None,
+        handshake_timeout_s: float,
+    ) -> None:
         super().__init__(address, RequestHandler)
         self.receiver = receiver
         self.connection_slots = ConnectionSlots(max_connections)
+        self._ssl_context = ssl_context
+        self._handshake_timeout_s = handshake_timeout_s
 
     def process_request(self, request: Any, client_address: Any) -> None:
         while not self.connection_slots.acquire(timeout_s=_SLOT_POLL_S):
@@ -93,16 +110,64 @@ class ThreadPerConnectionServer(ThreadingHTTPServer):
 
     def process_request_thread(self, request: Any, client_address: Any) -> None:
         try:
-            super().process_request_thread(request, client_address)
+            if self._ssl_context is not None:
+                request = self._handshake(request, client_address, self._ssl_context)
+            if request is not None:
+                super().process_request_thread(request, client_address)
         finally:
             self.connection_slots.release()
 
+    def _handshake(
+        self, connection: socket.socket, client_address: Any, context: ssl.SSLContext
+    ) -> ssl.SSLSocket | None:
+        try:
+            return tls_handshake(connection, context, self._handshake_timeout_s)
+        except OSError as exc:  # ssl.SSLError and TimeoutError included
+            logger.debug("%s: no TLS handshake: %s", client_address[0], exc)
+            self.receiver.tls_handshake_failed()
+            self.shutdown_request(connection)  # closes it, if the TLS socket did not take it over
+            return None
 
-class RequestHandler(BaseHTTPRequestHandler):
+
+def tls_handshake(connection: socket.socket, context: ssl.SSLContext, timeout_s: float) -> ssl.SSLSocket:
+    """The server side of a TLS handshake on `connection`, completed within `timeout_s` in all.
+
+    A timeout per read would not do: a client sending a byte just before each one expires would hold
+    the thread forever. Raises OSError (`ssl.SSLError`, `TimeoutError`); the TLS socket is then closed.
+    """
+    deadline = time.monotonic() + timeout_s
+    tls = context.wrap_socket(connection, server_side=True, do_handshake_on_connect=False)
+    try:
+        tls.setblocking(False)
+        with selectors.DefaultSelector() as selector:
+            selector.register(tls, selectors.EVENT_READ)
+            while not _handshake_done(tls, selector):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or not selector.select(remaining):
+                    raise TimeoutError(f"no TLS handshake within {timeout_s:g}s")
+        tls.setblocking(True)  # the request handler sets its own idle timeout
+    except BaseException:
+        tls.close()
+        raise
+    return tls
+
+
+def _handshake_done(tls: ssl.SSLSocket, selector: selectors.BaseSelector) -> bool:
+    """One step of a non-blocking handshake; if not done, `selector` then waits for what it needs."""
+    try:
+        tls.do_handshake()
+    except ssl.SSLWantReadError:
+        selector.modify(tls, selectors.EVENT_READ)
+        return False
+    except ssl.SSLWantWriteError:
+        selector.modify(tls, selectors.EVENT_WRITE)
+        return False
+    return True
+
+
+class RequestHandler(PlainTextHandler):
     server: ThreadPerConnectionServer
-    protocol_version = "HTTP/1.1"  # keep-alive, as OTLP exporters expect
-    timeout = IDLE_CONNECTION_TIMEOUT_S
-    body_consumed = False  # per request: the body was read (or cannot be): nothing is left to discard
+    logger = logger
 
     def do_POST(self) -> None:
         self.body_consumed = False
@@ -113,57 +178,3 @@ class RequestHandler(BaseHTTPRequestHandler):
         self.server.receiver.refuse_method(self)
 
     do_HEAD = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_GET
-
-    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
-        """What the standard library answers itself (400, 414, 431, 501, 505), as plain text."""
-        self.log_error("code %d, message %s", code, message)
-        try:
-            phrase = message or HTTPStatus(code).phrase
-        except ValueError:
-            phrase = "error"
-        self.close_connection = True
-        self.send_response(code, message)
-        self.send_text(f"{code} {phrase}\n")
-
-    def send_text(self, text: str) -> None:
-        """Headers and a plain-text body after `send_response` (no body for HEAD, as HTTP requires)."""
-        body = text.encode()
-        self.send_header("Content-Type", TEXT)
-        self.send_header("Content-Length", str(len(body)))
-        if self.close_connection:
-            self.send_header("Connection", "close")
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
-
-    def content_length(self) -> int | None:
-        header = self.headers.get("Content-Length")
-        if header is None or not header.strip().isdigit():
-            return None
-        return int(header)
-
-    def discard_body(self, max_bytes: int) -> None:
-        """Read and drop a body that will not be used, in small chunks (bounded memory).
-
-        Left unread, its bytes would be parsed as the next request on a kept-alive connection, and
-        closing a socket with unread input makes the kernel send a reset, which can destroy our answer
-        in the sender's buffers. A body without a usable length, or larger than `max_bytes`, closes the
-        connection instead.
-        """
-        if self.body_consumed:
-            return
-        self.body_consumed = True
-        has_no_body = "Content-Length" not in self.headers and "Transfer-Encoding" not in self.headers
-        remaining = 0 if has_no_body else self.content_length()  # HTTP/1.1: neither header, no body
-        if remaining is None or remaining > max_bytes:
-            self.close_connection = True
-            return
-        while remaining > 0:
-            chunk = self.rfile.read(min(remaining, DISCARD_CHUNK_BYTES))
-            if not chunk:
-                self.close_connection = True
-                return
-            remaining -= len(chunk)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        logger.debug("%s " + format, self.address_string(), *args)

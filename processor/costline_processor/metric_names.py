@@ -25,6 +25,8 @@ BUDGET_STOPPED: Final = "llm.budget.stopped"
 BUDGET_STOP_USD: Final = "llm.budget.stop.usd"
 BUDGET_BLOCKED_REQUESTS: Final = "llm.budget.blocked_requests"
 WORKFLOW_OUTCOMES: Final = "llm.workflow.outcomes"
+# Gauge: when this instance's counters started from zero (the ledger's creation); it changes on a reset.
+COUNTERS_START_TIME: Final = "costline.counters.start_time"
 
 # The names Prometheus/Mimir show (OTLP translation with suffixes)
 PROM_COST_USD_TOTAL: Final = "llm_cost_usd_total"
@@ -38,6 +40,7 @@ PROM_BUDGET_STOPPED: Final = "llm_budget_stopped"
 PROM_BUDGET_STOP_USD: Final = _shared.PROM_BUDGET_STOP_USD
 PROM_BUDGET_BLOCKED_REQUESTS_TOTAL: Final = "llm_budget_blocked_requests_total"
 PROM_WORKFLOW_OUTCOMES_TOTAL: Final = "llm_workflow_outcomes_total"
+PROM_COUNTERS_START_TIME_SECONDS: Final = "costline_counters_start_time_seconds"
 
 # Labels
 LABEL_WORKFLOW_ID: Final = WORKFLOW_ID
@@ -53,6 +56,11 @@ LABEL_PERIOD: Final = _shared.LABEL_PERIOD
 LABEL_OUTCOME: Final = "outcome"
 LABEL_ON_STOP: Final = _shared.LABEL_ON_STOP
 LABEL_DOWNGRADE_TO: Final = _shared.LABEL_DOWNGRADE_TO
+# Target labels Prometheus adds on scrape and Mimir derives from service.name / service.instance.id:
+# together they name one costline instance (one ledger's counters).
+LABEL_JOB: Final = "job"
+LABEL_INSTANCE: Final = "instance"
+INSTANCE_LABELS: Final = (LABEL_JOB, LABEL_INSTANCE)
 
 COST_LABELS: Final = (
     LABEL_WORKFLOW_ID,
@@ -118,15 +126,24 @@ SELF_INFLIGHT_BATCHES: Final = "costline_inflight_batches"  # gauge
 SELF_SPANS_PRICED: Final = "costline_spans_priced_total"
 SELF_SPANS_UNPRICED: Final = "costline_spans_unpriced_total"  # label reason
 SELF_DUPLICATES_IGNORED: Final = "costline_duplicates_ignored_total"  # label kind
+# new calls counted on their own although a different call of their trace has their response id
+SELF_RESPONSE_ID_COLLISIONS: Final = "costline_response_id_collisions_total"
+# LLM spans whose start time was out of range: recorded at the time they arrived
+SELF_START_TIME_OUT_OF_RANGE: Final = "costline_spans_start_time_out_of_range_total"
 SELF_EXPORT_FAILURES: Final = "costline_export_failures_total"  # label target (otlp_metrics)
 SELF_EXPORTS: Final = "costline_exports_total"  # label target: successful metric pushes
 SELF_LABEL_OVERFLOW: Final = "costline_label_overflow_total"  # label label: the metric label that overflowed
+# labels key (an attribution key) and rejected_by: a value costline.workflow() would refuse, not recorded
+SELF_ATTRIBUTION_REJECTED: Final = "costline_attribution_rejected_total"
+REJECTED_BY_INSTRUMENTATION: Final = "instrumentation"  # the app dropped it (propagated baggage)
+REJECTED_BY_PROCESSOR: Final = "processor"  # it arrived on a span; the call is unattributed for that key
 
 # OTLP units: curly-brace annotations, so Prometheus/Mimir append no unit suffix (docs/metrics.md).
 UNIT_USD: Final = "{USD}"
 UNIT_TOKEN: Final = "{token}"
 UNIT_REQUEST: Final = "{request}"
 UNIT_OUTCOME: Final = "{outcome}"
+UNIT_SECONDS: Final = "s"  # a real unit: the translation appends `_seconds`
 
 # Label value for a call whose model is unknown (no request or response model on the span).
 UNKNOWN_MODEL: Final = "unknown"

@@ -53,6 +53,8 @@ class LlmCall:
     batch: bool = False
     estimated: bool = False
     error_type: str | None = None
+    # (attribution key, metric_names.REJECTED_BY_*) of each value left out as invalid, for self-telemetry.
+    rejected_attribution: tuple[tuple[str, str], ...] = ()
     # A call the app's budget guard blocked (never sent): (llm.budget.scope, llm.budget.period), "" for
     # what the span does not say; None for every call that was made.
     blocked_by: tuple[str, str] | None = None
@@ -103,3 +105,4 @@ class Outcome:
     outcome: str
     count: int
     service_name: str = "unknown_service"
+    rejected_attribution: tuple[tuple[str, str], ...] = ()  # as on LlmCall

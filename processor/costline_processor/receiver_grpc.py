@@ -108,10 +108,12 @@ class GrpcReceiver:
         max_inflight: int,
         bearer_token: str | None,
         tls_key_cert: tuple[bytes, bytes] | None,
+        tls_handshake_timeout_s: float,
     ) -> None:
         self._pipeline = pipeline
         self._telemetry = telemetry
         self._token = bearer_token
+        handshake_ms = round(tls_handshake_timeout_s * 1000)
         # No `maximum_concurrent_rpcs`: grpcio's own limit answers RESOURCE_EXHAUSTED without a RetryInfo,
         # which the Collector's exporter treats as permanent (the batch is dropped). Admission is ours
         # (`Pipeline.admit` in `_export`): at most `max_inflight` workers hold a slot, so the
@@ -129,6 +131,10 @@ class GrpcReceiver:
                 ("grpc.http2.bdp_probe", 0),
                 ("grpc.max_receive_message_length", max_message_bytes),
                 ("grpc.max_send_message_length", 1024 * 1024),
+                # grpc-core does handshakes off its accept path already; this deadline (grpc's default:
+                # 120 s; it covers the client's HTTP/2 preface too) bounds how long an idle or slow
+                # connection is kept. Set with TLS only, as the option's name says.
+                *([] if tls_key_cert is None else [("grpc.server_handshake_timeout_ms", handshake_ms)]),
             ],
         )
         # Stream-unary on our side (the wire format of a unary call is the same): the handler pulls the

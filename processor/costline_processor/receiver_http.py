@@ -31,6 +31,7 @@ from costline_processor import metric_names as names
 from costline_processor.http_connections import RequestHandler, ThreadPerConnectionServer
 from costline_processor.metrics import SelfTelemetry
 from costline_processor.pipeline import Overloaded, Pipeline, Unavailable
+from costline_processor.plain_http import BadContentLength
 
 logger = logging.getLogger("costline.receiver.http")
 
@@ -125,14 +126,19 @@ class HttpReceiver:
         max_message_bytes: int,
         bearer_token: str | None,
         ssl_context: ssl.SSLContext | None,
+        tls_handshake_timeout_s: float,
     ) -> None:
         self._pipeline = pipeline
         self._telemetry = telemetry
         self._max_bytes = max_message_bytes
         self._token = f"Bearer {bearer_token}".encode() if bearer_token is not None else None
-        self._server = ThreadPerConnectionServer((host, port), self, MAX_CONNECTIONS)
-        if ssl_context is not None:
-            self._server.socket = ssl_context.wrap_socket(self._server.socket, server_side=True)
+        self._server = ThreadPerConnectionServer(
+            (host, port),
+            self,
+            MAX_CONNECTIONS,
+            ssl_context=ssl_context,
+            handshake_timeout_s=tls_handshake_timeout_s,
+        )
         self.port: int = self._server.server_address[1]
         self._thread = threading.Thread(
             target=self._server.serve_forever, args=(0.05,), name="costline-http", daemon=True
@@ -170,16 +176,12 @@ class HttpReceiver:
 
     def refuse_method(self, handler: RequestHandler) -> None:
         """Anything but POST: 405 on the traces path, 404 elsewhere, in plain text."""
-        handler.discard_body(self._max_bytes)
-        if handler.path.split("?")[0] == TRACES_PATH:
-            self._telemetry.inc(names.SELF_REQUESTS_INVALID, reason="method")
-            handler.send_response(HTTPStatus.METHOD_NOT_ALLOWED)
-            handler.send_header("Allow", "POST")
-            handler.send_text(f"method {handler.command} not allowed: send POST {TRACES_PATH}\n")
-        else:
-            self._telemetry.inc(names.SELF_REQUESTS_INVALID, reason="path")
-            handler.send_response(HTTPStatus.NOT_FOUND)
-            handler.send_text(f"not found: only POST {TRACES_PATH} is served here\n")
+        on_traces_path = handler.path.split("?")[0] == TRACES_PATH
+        self._telemetry.inc(names.SELF_REQUESTS_INVALID, reason="method" if on_traces_path else "path")
+        handler.refuse(self._max_bytes, f"POST {TRACES_PATH}", allow="POST" if on_traces_path else None)
+
+    def tls_handshake_failed(self) -> None:
+        self._telemetry.inc(names.SELF_REQUESTS_INVALID, reason="tls_handshake")
 
     def _handle(self, handler: RequestHandler) -> None:
         as_json = handler.headers.get("Content-Type", "").split(";")[0].strip().lower() == JSON
@@ -215,7 +217,10 @@ class HttpReceiver:
             handler.headers.get("Authorization", "").encode(), self._token
         ):
             raise BadRequest(HTTPStatus.UNAUTHORIZED, "missing or wrong bearer token", "auth")
-        length = handler.content_length()
+        try:
+            length = handler.content_length()
+        except BadContentLength as exc:
+            raise BadRequest(HTTPStatus.BAD_REQUEST, str(exc), "malformed") from None
         if length is None:
             raise BadRequest(HTTPStatus.LENGTH_REQUIRED, "Content-Length is required", "malformed")
         if length > self._max_bytes:

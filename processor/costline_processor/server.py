@@ -23,8 +23,8 @@ from costline_processor.budgets import (
     Budgets,
     BudgetsConfigError,
     budgets_document,
-    check_downgrade_models,
     load_budgets,
+    model_check,
 )
 from costline_processor.config import ServeConfig, cli_flag
 from costline_processor.forwarder import Forwarder, make_forwarder
@@ -104,6 +104,7 @@ class Service:
                 max_inflight=config.max_inflight_batches,
                 bearer_token=config.bearer_token,
                 tls_key_cert=tls[0] if tls else None,
+                tls_handshake_timeout_s=config.tls_handshake_timeout_s,
             )
         with _listening("http", config.http_host, config.http_port):
             self.http = HttpReceiver(
@@ -114,6 +115,7 @@ class Service:
                 max_message_bytes=config.max_message_bytes,
                 bearer_token=config.bearer_token,
                 ssl_context=tls[1] if tls else None,
+                tls_handshake_timeout_s=config.tls_handshake_timeout_s,
             )
         with _listening("metrics", config.metrics_host, config.metrics_port):
             self.admin = AdminServer(
@@ -192,11 +194,10 @@ class Service:
 
 
 def _budgets(config: ServeConfig, pricer: Pricer) -> Budgets | None:
-    """The budgets file, its downgrade models checked with the pricer (raises BudgetsConfigError)."""
+    """The budgets file, its downgrade models checked by the pricer (raises BudgetsConfigError)."""
     if config.budgets is None:
         return None
-    budgets = load_budgets(config.budgets)
-    check_downgrade_models(budgets, pricer, str(config.budgets))
+    budgets = load_budgets(config.budgets, check_model=model_check(pricer))
     problem = budgets.retention_problem(config.retention_days)
     if problem is not None:
         raise BudgetsConfigError(str(config.budgets), [problem])

@@ -14,6 +14,7 @@ from prom_expected import Expectations, Filters, Values
 from costline_processor.metric_names import (
     LABEL_MODEL,
     LABEL_OUTCOME,
+    LABEL_PERIOD,
     LABEL_REASON,
     LABEL_SERVICE_NAME,
     LABEL_TENANT_ID,
@@ -23,6 +24,7 @@ from costline_processor.metric_names import (
 
 FINANCE, ENGINEERING = "costline-finance", "costline-engineering"
 WF, MODEL = (LABEL_WORKFLOW_ID,), (LABEL_MODEL,)
+BUDGET = (LABEL_WORKFLOW_ID, LABEL_PERIOD)
 Instant = Callable[[Expectations, int], Values]
 
 INSTANT: dict[tuple[str, int, str], tuple[tuple[str, ...], Instant]] = {
@@ -37,6 +39,10 @@ INSTANT: dict[tuple[str, int, str], tuple[tuple[str, ...], Instant]] = {
     (FINANCE, 7, "A"): ((LABEL_WORKFLOW_ID, LABEL_OUTCOME), lambda e, r: e.cost_per_outcome(r)),
     (FINANCE, 8, "A"): ((LABEL_TENANT_ID,), lambda e, r: e.by_label(r, "tenant_id")),
     (FINANCE, 9, "A"): ((LABEL_SERVICE_NAME,), lambda e, r: e.by_label(r, "service_name")),
+    (FINANCE, 10, "A"): (BUDGET, lambda e, r: {k: float(v) for k, v in e.budget_spent().items()}),
+    (FINANCE, 10, "B"): (BUDGET, lambda e, r: e.budget_gauge_ratio()),
+    (FINANCE, 10, "C"): (BUDGET, lambda e, r: e.budget_stop()),
+    (FINANCE, 10, "D"): (BUDGET, lambda e, r: e.budget_stopped()),
     (ENGINEERING, 7, "A"): ((LABEL_REASON, LABEL_MODEL), lambda e, r: e.unpriced(r)),
     (ENGINEERING, 8, "A"): (WF, lambda e, r: e.cost_per_request(r)),
 }

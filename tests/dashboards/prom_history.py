@@ -1,46 +1,39 @@
-"""30 days of known LLM calls and the OpenMetrics history a scrape of costline would hold for them.
+"""30 days of known LLM calls, and the costline replicas that counted them (prom_exposition renders what
+Prometheus would have scraped from those replicas).
 
 The calls are the ledger for the history stage: every expected panel value is a Decimal sum over them. The
-counters are sampled on a fixed grid (the scrape interval) so a window's ends land on samples, which is
-where `window_total` is exact. One stream starts mid-history with no zero sample, as a newly seen label set
-does on a real scrape.
+replicas (`Topology`) make the history hostile to naive PromQL, the way production is: replica r2 is
+replaced by r3 (a new instance id, a fresh ledger) 12 days before the end; r3 loses its ledger under its
+kept instance id 4 days before the end (its counters restart at 0); scrapes fail at the start of the
+7-day, 30-day and month-to-date windows; and one stream starts mid-history with no zero sample, as a
+newly seen label set does on a real scrape. Nothing happens in the last 25 hours, which the rate()
+panels cover (rate() extrapolates and misses a new series' first increment; money panels must not).
+A failed scrape loses no information only when nothing was counted since the previous one, so calls of
+the affected replica in the half hour before a failed scrape are left out of the history.
 """
 
 from __future__ import annotations
 
 import random
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from costline.attributes import UNATTRIBUTED
 from costline_processor.metric_names import (
     COST_LABELS,
-    LABEL_PERIOD,
-    LABEL_REASON,
-    LABEL_STATUS,
-    LABEL_TOKEN_TYPE,
-    LABEL_WORKFLOW_ID,
-    OUTCOME_LABELS,
-    PERIOD_MONTHLY,
-    PROM_BUDGET_USD,
-    PROM_COST_USD_TOTAL,
-    PROM_REQUESTS_TOTAL,
-    PROM_TOKENS_TOTAL,
-    PROM_UNPRICED_REQUESTS_TOTAL,
-    PROM_WORKFLOW_OUTCOMES_TOTAL,
     REASON_NO_USAGE,
     REASON_UNKNOWN_MODEL,
     STATUS_ERROR,
     STATUS_OK,
-    TOKEN_TYPES,
-    UNPRICED_LABELS,
 )
 
 SCRAPE_S = 1800
 HISTORY_S = 31 * 86400
 CALLS_PER_HOUR = 6
+JOB = "costline"
+QUIET_S = 25 * 3600  # no replica event this close to the end (the rate() panels' 24h plus one step)
 
 
 @dataclass(frozen=True)
@@ -88,6 +81,8 @@ BUDGETS = {
     "code_review": Decimal("30"),
     "claims_triage": Decimal("15"),
 }
+# The budgets with a stop: the spend at which they stop (limit x stop_at / 100), all `on_stop: block`.
+BUDGET_STOPS = {"customer_support": Decimal("40"), "code_review": Decimal("3")}  # stop_at: 100 and 10
 OUTCOMES = {"customer_support": "ticket_resolved", "claims_triage": "claim_triaged"}
 
 
@@ -109,12 +104,78 @@ class OutcomeEvent:
     count: int
 
 
+@dataclass(frozen=True)
+class Ledger:
+    """One ledger's life on one instance: what `costline_counters_start_time_seconds` shows, when the
+    instance is scraped, and whether its counters carry totals from before the history (an old ledger)."""
+
+    instance: str
+    created_s: float
+    first_sample_s: int
+    last_sample_s: int
+    old: bool = False
+
+
+OUTCOMES_INSTANCE = "r1"  # the replica that records the business outcomes
+
+
+@dataclass(frozen=True)
+class Topology:
+    """Which ledger counts a stream's calls at a time, and the scrapes that failed, by instance."""
+
+    ledgers: tuple[Ledger, ...]
+    streams_of: dict[str, frozenset[Stream]]  # instance -> the streams it serves
+    failed_scrapes: dict[str, frozenset[int]]
+
+    def serves(self, ledger: Ledger, stream: Stream | None) -> bool:
+        """`stream=None` stands for the business outcomes."""
+        if stream is None:
+            return ledger.instance == OUTCOMES_INSTANCE
+        return stream in self.streams_of[ledger.instance]
+
+    def ledger(self, stream: Stream | None, time_s: float) -> Ledger:
+        """The ledger that counted a call (or an outcome) at `time_s`: the newest one alive then."""
+        alive = [
+            ledger
+            for ledger in self.ledgers
+            if self.serves(ledger, stream) and ledger.created_s < time_s <= ledger.last_sample_s
+        ]
+        return max(alive, key=lambda ledger: ledger.created_s)
+
+    def lost(self, stream: Stream | None, time_s: float) -> bool:
+        """Whether the call falls in the half hour before a failed scrape of its instance."""
+        instance = self.ledger(stream, time_s).instance
+        return any(0 <= t - time_s < SCRAPE_S for t in self.failed_scrapes.get(instance, ()))
+
+
+def topology(start_s: int, end_s: int, month_start_s: int) -> Topology:
+    replaced_at = end_s - 12 * 86400 - 3 * 3600  # r2 -> r3
+    reset_at = end_s - 4 * 86400 - 5 * 3600  # r3's ledger lost, instance id kept
+    events = {replaced_at, reset_at}
+    r1_failures = {end_s - 7 * 86400, end_s - 30 * 86400}
+    if end_s - month_start_s > QUIET_S and all(abs(month_start_s - t) > 3600 for t in events):
+        r1_failures.add(month_start_s)
+    ledgers = (
+        Ledger("r1", start_s - 100 * 86400, start_s, end_s, old=True),
+        Ledger("r2", start_s - 50 * 86400, start_s, replaced_at, old=True),
+        Ledger("r3", replaced_at, replaced_at + SCRAPE_S, reset_at),
+        Ledger("r3", reset_at, reset_at + SCRAPE_S, end_s),
+    )
+    moved = frozenset(STREAMS[i] for i in (1, 3))
+    return Topology(
+        ledgers=ledgers,
+        streams_of={"r1": frozenset(STREAMS) - moved, "r2": moved, "r3": moved},
+        failed_scrapes={"r1": frozenset(r1_failures), "r3": frozenset({end_s - 7 * 86400})},
+    )
+
+
 @dataclass
 class History:
     start_s: int
     end_s: int
     calls: list[Call] = field(default_factory=list)
     outcomes: list[OutcomeEvent] = field(default_factory=list)
+    topology: Topology | None = None
 
     def select(
         self, after_s: float, until_s: float, where: Callable[[Call], bool] = lambda _: True
@@ -139,10 +200,12 @@ def _make_call(rng: random.Random, time_s: float, stream: Stream) -> Call:
     return Call(time_s, stream, tokens, cost, STATUS_OK)  # type: ignore[arg-type]
 
 
-def build_history(end_s: int, seed: int = 7) -> History:
-    """Calls over the 30 days before `end_s` (a multiple of the scrape interval), outcomes alongside."""
+def build_history(end_s: int, month_start_s: int, seed: int = 7) -> History:
+    """Calls over the 30 days before `end_s` (a multiple of the scrape interval), outcomes alongside,
+    counted by the replicas of `topology`."""
     rng = random.Random(seed)
-    history = History(start_s=end_s - HISTORY_S, end_s=end_s)
+    start_s = end_s - HISTORY_S
+    history = History(start_s=start_s, end_s=end_s, topology=topology(start_s, end_s, month_start_s))
     first_call_s = end_s - 30 * 86400
     for hour_start in range(first_call_s, end_s, 3600):
         for _ in range(CALLS_PER_HOUR):
@@ -153,78 +216,12 @@ def build_history(end_s: int, seed: int = 7) -> History:
             history.calls.append(_make_call(rng, time_s, stream))
         for workflow_id, outcome in OUTCOMES.items():
             history.outcomes.append(OutcomeEvent(hour_start + rng.randint(1, 3599), workflow_id, outcome, 1))
-    history.calls.sort(key=lambda c: c.time_s)
+    replicas = history.topology
+    assert replicas is not None
+    history.calls = sorted((c for c in history.calls if not replicas.lost(c.stream, c.time_s)),
+                           key=lambda c: c.time_s)  # fmt: skip
+    history.outcomes = [o for o in history.outcomes if not replicas.lost(None, o.time_s)]
     return history
-
-
-# --- OpenMetrics history ----------------------------------------------------------------------------------
-
-Series = tuple[tuple[str, str], ...]
-
-
-def _series(labels: dict[str, str]) -> Series:
-    return tuple(sorted(labels.items()))
-
-
-def counter_events(history: History) -> dict[str, dict[Series, list[tuple[float, Decimal]]]]:
-    """metric -> series -> (time, increment) for every counter costline exports."""
-    events: dict[str, dict[Series, list[tuple[float, Decimal]]]] = defaultdict(lambda: defaultdict(list))
-    for call in history.calls:
-        base = call.stream.labels()
-        status = {**base, LABEL_STATUS: call.status}
-        events[PROM_REQUESTS_TOTAL][_series(status)].append((call.time_s, Decimal(1)))
-        if call.unpriced_reason is not None:
-            unpriced: dict[str, str] = {k: base[k] for k in UNPRICED_LABELS if k in base}
-            events[PROM_UNPRICED_REQUESTS_TOTAL][
-                _series({**unpriced, LABEL_REASON: call.unpriced_reason})
-            ].append((call.time_s, Decimal(1)))
-        if call.status == STATUS_ERROR or call.unpriced_reason is not None:
-            continue
-        for index, token_type in enumerate(TOKEN_TYPES):
-            key = _series({**base, LABEL_TOKEN_TYPE: token_type})
-            events[PROM_COST_USD_TOTAL][key].append((call.time_s, call.cost[index]))
-            events[PROM_TOKENS_TOTAL][key].append((call.time_s, Decimal(call.tokens[index])))
-    for event in history.outcomes:
-        key = _series(dict(zip(OUTCOME_LABELS, (event.workflow_id, event.outcome), strict=True)))
-        events[PROM_WORKFLOW_OUTCOMES_TOTAL][key].append((event.time_s, Decimal(event.count)))
-    return events
-
-
-def _format(series: Series) -> str:
-    return ",".join(f'{k}="{v}"' for k, v in series)
-
-
-def _sample_times(history: History, first_event_s: float, born: bool) -> Iterable[int]:
-    start = history.start_s
-    if born:  # first scrape after the label set appeared
-        start = int(first_event_s // SCRAPE_S + 1) * SCRAPE_S
-    return range(start, history.end_s + 1, SCRAPE_S)
-
-
-def _is_born(series: Series) -> bool:
-    items = set(series)
-    return any(s.born_s and set(s.labels().items()) <= items for s in STREAMS)
-
-
-def openmetrics(history: History) -> str:
-    """The history as OpenMetrics text for `promtool tsdb create-blocks-from openmetrics`."""
-    lines: list[str] = []
-    for metric, by_series in counter_events(history).items():
-        lines.append(f"# TYPE {metric.removesuffix('_total')} counter")
-        for series, increments in by_series.items():
-            total, index = Decimal(0), 0
-            for t in _sample_times(history, increments[0][0], _is_born(series)):
-                while index < len(increments) and increments[index][0] <= t:
-                    total += increments[index][1]
-                    index += 1
-                lines.append(f"{metric}{{{_format(series)}}} {total} {t}")
-    lines.append(f"# TYPE {PROM_BUDGET_USD} gauge")
-    for workflow_id, amount in BUDGETS.items():
-        labels = _format(_series({LABEL_WORKFLOW_ID: workflow_id, LABEL_PERIOD: PERIOD_MONTHLY}))
-        times = range(history.start_s, history.end_s + 1, SCRAPE_S)
-        lines.extend(f"{PROM_BUDGET_USD}{{{labels}}} {amount} {t}" for t in times)
-    lines.append("# EOF")
-    return "\n".join(lines) + "\n"
 
 
 def outcome_count(history: History, after_s: float, until_s: float) -> dict[tuple[str, str], int]:

@@ -1,15 +1,18 @@
 """Every dashboard panel's PromQL, run on a real Prometheus over 30 days of backfilled history, equals the
 ledger's totals for the same calls.
 
-The history is what a scrape of costline would have stored (prom_history); promtool backfills it; the queries
-are read from the committed JSON and interpolated as Grafana would ($__range from the panel's time range,
-"now/M" for month-to-date). A query that returns nothing fails.
+The history is what scrapes of costline's replicas would have stored (prom_history, prom_exposition): a
+replica replaced by a fresh one, a ledger lost under a kept instance id, failed scrapes at window starts, a
+label set born mid-history. promtool backfills it; the queries are read from the committed JSON and
+interpolated as Grafana would ($__range and $__range_s from the panel's time range, "now/M" for
+month-to-date). A query that returns nothing fails.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -17,12 +20,15 @@ from dashboards.promql import FILTER_VARIABLES
 from grafana_queries import DASHBOARD_FILES, PanelQuery, interpolate, load, panel_queries
 from panel_checks import FILTERS, FINANCE, INSTANT, RANGE, WF, assert_equal, series_values, variables
 from prom_expected import Expectations, Filters, month_start
-from prom_history import SCRAPE_S, STREAMS, History, build_history, openmetrics
+from prom_exposition import openmetrics
+from prom_history import SCRAPE_S, STREAMS, History, build_history
 from prom_server import Prometheus, backfill, running, write_config
+from report_cli import report_from_prometheus
 
 from costline_processor.metric_names import (
     PROM_COST_USD_TOTAL,
 )
+from costline_processor.report import build_report, load_facts
 from dashboards import alerting
 
 pytestmark = pytest.mark.prometheus
@@ -32,10 +38,12 @@ STEP_S = 3600  # Grafana's $__interval and $__rate_interval for a 24h panel at t
 
 @pytest.fixture(scope="module")
 def history() -> History:
-    end_s = int(time.time()) // SCRAPE_S * SCRAPE_S - SCRAPE_S
-    if end_s - month_start(end_s) < 3600:  # "this month so far" would be (almost) empty on the 1st at 00:xx
-        end_s -= 3600
-    return build_history(end_s)
+    """Ends at 18:00 UTC on the 20th of last month: month-to-date then spans the replica replacement, the
+    lost ledger and the failed scrape at the month start, whatever today's date."""
+    first_of_this_month = datetime.now(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    end = (first_of_this_month - timedelta(days=1)).replace(day=20, hour=18)
+    end_s = int(end.timestamp())
+    return build_history(end_s, month_start(end_s))
 
 
 @pytest.fixture(scope="module")
@@ -58,6 +66,10 @@ def _range_s(query: PanelQuery, end_s: int) -> int:
     return int(default.removeprefix("now-")[:-1]) * units[default[-1]]
 
 
+def _range(range_s: int) -> dict[str, str]:
+    return {"__range": f"{range_s}s", "__range_s": str(range_s)}
+
+
 def _prometheus_queries() -> list[PanelQuery]:
     return [q for q in panel_queries() if q.datasource_type == "prometheus"]
 
@@ -77,7 +89,7 @@ def test_instant_panels_equal_the_ledger(prometheus: Prometheus, history: Histor
         if query.key not in INSTANT:
             continue
         range_s = _range_s(query, history.end_s)
-        expr = interpolate(query.text, variables(filters), {"__range": f"{range_s}s"})
+        expr = interpolate(query.text, variables(filters), _range(range_s))
         result = prometheus.query(expr, history.end_s)
         context = f"{query.title} ({query.ref_id}, {selection})"
         assert result, f"{context}: the query returned nothing: {expr}"
@@ -90,7 +102,7 @@ def test_range_panels_equal_the_ledger(prometheus: Prometheus, history: History,
     filters = FILTERS[selection]
     expectations = Expectations(history, history.end_s, filters)
     start = history.end_s - 86400
-    builtins = {"__rate_interval": f"{STEP_S}s", "__interval": f"{STEP_S}s", "__range": "86400s"}
+    builtins = {"__rate_interval": f"{STEP_S}s", "__interval": f"{STEP_S}s", **_range(86400)}
     for query in _prometheus_queries():
         if query.key not in RANGE:
             continue
@@ -107,7 +119,7 @@ def test_range_panels_equal_the_ledger(prometheus: Prometheus, history: History,
 
 def test_bars_are_sorted_by_spend(prometheus: Prometheus, history: History) -> None:
     query = next(q for q in _prometheus_queries() if q.key == (FINANCE, 1, "A"))
-    expr = interpolate(query.text, variables(Filters()), {"__range": f"{30 * 86400}s"})
+    expr = interpolate(query.text, variables(Filters()), _range(30 * 86400))
     values = [float(series["value"][1]) for series in prometheus.query(expr, history.end_s)]
     assert len(values) == len({s.workflow_id for s in STREAMS})
     assert values == sorted(values, reverse=True)
@@ -143,3 +155,43 @@ def test_recording_rules_equal_the_ledger(prometheus: Prometheus, history: Histo
     assert_equal(
         series_values(share, ()), expectations.unattributed_share(86400), alerting.UNATTRIBUTED_SHARE
     )
+
+
+def test_report_from_prometheus_equals_the_ledger(prometheus: Prometheus, history: History) -> None:
+    """`costline report --prometheus` over the last 30 days of the same history: spend and calls per
+    workflow, unpriced calls and month-to-date (from its UTC days) equal the known calls."""
+    since_s, until_s = history.end_s - 30 * 86400, history.end_s
+    report = report_from_prometheus(prometheus.url, since_s, until_s)
+    expectations = Expectations(history, until_s, Filters())
+    spend = expectations.by_label(until_s - since_s, "workflow_id")
+    calls = expectations.requests(since_s, until_s)
+    rows = {(row["workflow_id"],): row for row in report["rows"]}
+    assert set(rows) == set(spend)
+    for key, row in rows.items():
+        assert float(row["cost_usd"]) == pytest.approx(spend[key], rel=1e-9, abs=1e-12), key
+        assert row["requests"] == len(calls[key]), key
+    unpriced = history.select(since_s, until_s, lambda c: c.unpriced_reason is not None)
+    assert report["unpriced_requests"] == len(unpriced)
+    month_to_date = expectations.total(until_s - max(since_s, month_start(until_s)))
+    assert float(report["month_to_date_usd"]) == pytest.approx(float(month_to_date), rel=1e-9)
+
+
+def test_report_month_to_date_reads_the_month_whatever_the_window(
+    prometheus: Prometheus, history: History, tmp_path: Path
+) -> None:
+    """`costline report --prometheus` over the last half hour: month-to-date and budget use still count from
+    the 1st of the month (the counters' difference between the 1st and the window's end)."""
+    until = datetime.fromtimestamp(history.end_s, UTC)
+    since = datetime.fromtimestamp(history.end_s - SCRAPE_S, UTC)  # after the 1st: the fixture ensures it
+    facts = load_facts(
+        ledger_path=tmp_path / "unused", prometheus_url=prometheus.url, headers={}, by="workflow_id",
+        since=since, until=until,
+    )  # fmt: skip
+    expected = Expectations(history, history.end_s, Filters()).by_label(
+        history.end_s - month_start(history.end_s), "workflow_id"
+    )
+    budgets = {workflow: Decimal(100) for (workflow,) in expected}
+    report = build_report(facts, budgets=budgets)
+    assert_equal({(b.workflow_id,): float(b.month_to_date) for b in report.budgets}, expected, "budget use")
+    assert float(report.month_to_date) == pytest.approx(sum(expected.values()), rel=1e-9)
+    assert report.month_to_date > report.total_cost  # the window is only the month's last half hour

@@ -136,10 +136,16 @@ class ServeProcess:
         return parse_prometheus(text)
 
     def rss_bytes(self) -> int:
+        return int(self._proc_status("VmRSS:")) * 1024
+
+    def thread_count(self) -> int:
+        return int(self._proc_status("Threads:"))
+
+    def _proc_status(self, key: str) -> str:
+        """The first value of line `key` in the process's /proc status."""
         assert self.process is not None
         status = Path(f"/proc/{self.process.pid}/status").read_text()
-        kib = next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS:"))
-        return int(kib) * 1024
+        return next(line.split()[1] for line in status.splitlines() if line.startswith(key))
 
 
 def parse_prometheus(text: str) -> dict[Sample, float]:

@@ -16,14 +16,12 @@ from pathlib import Path
 import grpc
 import pytest
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace.export import SpanExportResult
 from serve_process import ServeProcess, total
 
 from costline import attributes as attr
 from costline_processor import metric_names as names
-from genai_spans import Call, encode_request, make_spans
+from genai_spans import Call, encode_request, make_call_spans, make_spans
 from otlp_grpc_capture import GrpcTraceCapture
 
 pytestmark = pytest.mark.e2e
@@ -157,16 +155,11 @@ def test_same_batch_twice_is_counted_once_and_forwarded_twice(
 def test_one_call_as_two_genai_spans_is_counted_once(tmp_path: Path, tempo: GrpcTraceCapture) -> None:
     """costline's span and the official OTel GenAI instrumentation's span of the same call."""
     call = Call("openai", "gpt-4o", 1_000, 100, response_id="chatcmpl-shared")
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    with provider.get_tracer("app").start_as_current_span("handle request"):
-        for scope in ("opentelemetry.instrumentation.genai.openai", attr.INSTRUMENTATION_SCOPE):
-            provider.get_tracer(scope).start_span("chat gpt-4o", attributes=call.attributes()).end()
-    provider.shutdown()
+    scopes = ["opentelemetry.instrumentation.genai.openai", attr.INSTRUMENTATION_SCOPE]
+    spans = make_call_spans([call], scopes)  # nested: both wrap the one SDK call
     with ServeProcess(tmp_path, args=[f"--traces-endpoint={tempo.endpoint}"]) as serve:
         otlp = OTLPSpanExporter(endpoint=serve.grpc_target, insecure=True)
-        assert otlp.export(exporter.get_finished_spans()) == SpanExportResult.SUCCESS
+        assert otlp.export(spans) == SpanExportResult.SUCCESS
         otlp.shutdown()
         samples = serve.metrics()
     assert total(samples, names.PROM_REQUESTS_TOTAL) == 1

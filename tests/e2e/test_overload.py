@@ -172,12 +172,6 @@ def http_client(port: int, payload: bytes, start: threading.Barrier, log: Client
         connection.close()
 
 
-def thread_count(serve: ServeProcess) -> int:
-    assert serve.process is not None
-    status = Path(f"/proc/{serve.process.pid}/status").read_text()
-    return int(next(line.split()[1] for line in status.splitlines() if line.startswith("Threads:")))
-
-
 def run_clients(serve: ServeProcess, client: Callable[[bytes, threading.Barrier, ClientLog], None]) -> Load:
     """Start CLIENTS clients at once, each exporting its own request; sample the service while they run."""
     payloads = [encode_request(make_spans(calls_of(index))).SerializeToString() for index in range(CLIENTS)]
@@ -193,7 +187,7 @@ def run_clients(serve: ServeProcess, client: Callable[[bytes, threading.Barrier,
     began = time.monotonic()
     max_rss = max_threads = 0
     while any(thread.is_alive() for thread in threads):
-        max_rss, max_threads = max(max_rss, serve.rss_bytes()), max(max_threads, thread_count(serve))
+        max_rss, max_threads = max(max_rss, serve.rss_bytes()), max(max_threads, serve.thread_count())
         assert time.monotonic() - began < GIVE_UP_AFTER_S + 15, "clients did not finish"
         time.sleep(0.02)
     return Load(logs, max_rss, max_threads, time.monotonic() - began)

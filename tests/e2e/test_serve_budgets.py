@@ -268,8 +268,7 @@ BAD_FILES = [
         "  - {workflow_id: support, period: daily, limit_usd: 5, stop_at: 100, on_stop: downgrade,\n"
         "     downgrade_to: claude-haiku-4.6-fast}\n",
         [
-            "line 2: budget workflow_id=support;period=daily: downgrade_to 'claude-haiku-4.6-fast' is not a"
-            " model costline can price",
+            "line 3: downgrade_to 'claude-haiku-4.6-fast' is not a model costline can price",
             "close known ids: claude-haiku-4",
         ],
     ),

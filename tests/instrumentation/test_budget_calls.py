@@ -27,6 +27,7 @@ from costline._budget_refresher import THREAD_NAME
 from costline._config import ENV_BUDGETS_ENFORCE, ENV_BUDGETS_FAIL, ENV_BUDGETS_REFRESH_S, ENV_BUDGETS_URL
 from costline.instrumentor import CostlineInstrumentor
 from costline_processor.mock_provider import MockBehaviour, MockProvider
+from gemini_clients import GEMINI_MODEL, gemini_client
 
 MESSAGES: Any = [{"role": "user", "content": "hi"}]
 BLOCKED = "blocked_wf"
@@ -395,3 +396,28 @@ def test_no_thread_without_a_url_and_none_left_after_uninstrument(
     for _ in _instrument(otel_spans):
         assert len(_budget_threads()) == 1
     assert _budget_threads() == []
+
+
+GEMINI_CALLS: dict[str, Callable[[Any], Any]] = {
+    "generate_content": lambda g: g.models.generate_content(model=GEMINI_MODEL, contents="hi"),
+    "generate_content_stream": lambda g: list(
+        g.models.generate_content_stream(model=GEMINI_MODEL, contents="hi")
+    ),
+    "embed_content": lambda g: g.models.embed_content(model="gemini-embedding-001", contents="hi"),
+}
+
+
+@pytest.mark.parametrize("surface", sorted(GEMINI_CALLS))
+def test_google_genai_calls_are_blocked_too(
+    guarded: InMemorySpanExporter, mock_provider: MockProvider, surface: str
+) -> None:
+    with gemini_client(mock_provider.gemini_base_url) as gemini:
+        with costline.workflow(BLOCKED), pytest.raises(costline.BudgetExceeded):
+            GEMINI_CALLS[surface](gemini)
+        assert mock_provider.requests == []
+        with costline.workflow(DOWNGRADED):  # google-genai calls are not downgraded: sent as asked
+            GEMINI_CALLS[surface](gemini)
+    assert len(mock_provider.requests) == 1
+    blocked, sent = sorted(llm_spans(guarded), key=lambda s: s.start_time or 0)
+    assert attrs(blocked)[a.LLM_BUDGET_BLOCKED] is True
+    assert a.LLM_BUDGET_DOWNGRADED_FROM not in attrs(sent)

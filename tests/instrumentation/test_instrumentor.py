@@ -17,6 +17,7 @@ import openai.resources.responses
 import pytest
 import wrapt
 from anthropic.resources.messages import messages as anthropic_messages
+from google.genai import models as genai_models
 from llm_harness import llm_spans
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
@@ -29,27 +30,35 @@ from costline.instrumentor import CostlineInstrumentor
 from costline.span_processor import AttributionSpanProcessor
 
 # Every target costline wraps in the installed SDK versions (owner, attribute).
-TARGETS: list[tuple[Any, str]] = [
-    (owner, name)
-    for owner in (
-        openai.resources.chat.completions.Completions,
-        openai.resources.chat.completions.AsyncCompletions,
-        openai.resources.responses.Responses,
-        openai.resources.responses.AsyncResponses,
-    )
-    for name in ("create", "parse", "stream")
-] + [
-    (openai.resources.completions.Completions, "create"),
-    (openai.resources.completions.AsyncCompletions, "create"),
-    (openai.resources.embeddings.Embeddings, "create"),
-    (openai.resources.embeddings.AsyncEmbeddings, "create"),
-    (anthropic_messages.Messages, "create"),
-    (anthropic_messages.Messages, "parse"),
-    (anthropic_messages.Messages, "stream"),
-    (anthropic_messages.AsyncMessages, "create"),
-    (anthropic_messages.AsyncMessages, "stream"),
-    (anthropic._base_client, "start_api_call_span"),
-]
+TARGETS: list[tuple[Any, str]] = (
+    [
+        (owner, name)
+        for owner in (
+            openai.resources.chat.completions.Completions,
+            openai.resources.chat.completions.AsyncCompletions,
+            openai.resources.responses.Responses,
+            openai.resources.responses.AsyncResponses,
+        )
+        for name in ("create", "parse", "stream")
+    ]
+    + [
+        (openai.resources.completions.Completions, "create"),
+        (openai.resources.completions.AsyncCompletions, "create"),
+        (openai.resources.embeddings.Embeddings, "create"),
+        (openai.resources.embeddings.AsyncEmbeddings, "create"),
+        (anthropic_messages.Messages, "create"),
+        (anthropic_messages.Messages, "parse"),
+        (anthropic_messages.Messages, "stream"),
+        (anthropic_messages.AsyncMessages, "create"),
+        (anthropic_messages.AsyncMessages, "stream"),
+        (anthropic._base_client, "start_api_call_span"),
+    ]
+    + [
+        (owner, name)
+        for owner in (genai_models.Models, genai_models.AsyncModels)
+        for name in ("_generate_content", "_generate_content_stream", "_embed_content")
+    ]
+)
 
 
 def _originals() -> dict[tuple[Any, str], Any]:

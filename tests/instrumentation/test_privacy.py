@@ -261,3 +261,37 @@ async def test_costline_wrappers_hide_attribution_for_every_call_shape(
     assert len(spans[attributes.INSTRUMENTATION_SCOPE]) == 5
     for span_attributes in spans[attributes.INSTRUMENTATION_SCOPE] + spans[HTTPX_SCOPE]:
         _assert_attributed(span_attributes)
+
+
+@pytest.mark.usefixtures("httpx2_instrumented", "costline_instrumented", "attributed")
+async def test_gemini_calls_send_no_attribution(
+    mock_provider: MockProvider, otel_spans: InMemorySpanExporter
+) -> None:
+    """google-genai's sync stream sends its request at the first `next()`, after the wrapped call returned:
+    that first step runs hidden too. The Gemini API and Vertex AI clients both go through httpx2."""
+    from gemini_clients import GEMINI_MODEL, gemini_client, vertex_client
+
+    for client in (
+        gemini_client(mock_provider.gemini_base_url),
+        vertex_client(mock_provider.gemini_base_url),
+    ):
+        with client:
+            client.models.generate_content(model=GEMINI_MODEL, contents="hi")
+            list(client.models.generate_content_stream(model=GEMINI_MODEL, contents="hi"))
+            async with client.aio as aio:
+                await aio.models.generate_content(model=GEMINI_MODEL, contents="hi")
+                [
+                    chunk
+                    async for chunk in await aio.models.generate_content_stream(
+                        model=GEMINI_MODEL, contents="hi"
+                    )
+                ]
+
+    assert len(mock_provider.requests) == 8
+    for request in mock_provider.requests:
+        _assert_private(request)
+    spans = _spans_by_scope(otel_spans)
+    assert len(spans[attributes.INSTRUMENTATION_SCOPE]) == 8
+    assert len(spans[HTTPX_SCOPE]) == 8
+    for span_attributes in spans[attributes.INSTRUMENTATION_SCOPE] + spans[HTTPX_SCOPE]:
+        _assert_attributed(span_attributes)

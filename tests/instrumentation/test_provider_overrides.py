@@ -83,7 +83,10 @@ def test_an_override_wins_over_the_client_class() -> None:
     ("raw", "problem"),
     [
         ("no-equals-sign", "is not host=provider"),
-        ("gemini@gw.corp=gcp.gemini", "unknown SDK 'gemini' (expected one of openai, anthropic)"),
+        (
+            "gemini@gw.corp=gcp.gemini",
+            "unknown SDK 'gemini' (expected one of openai, anthropic, google-genai)",
+        ),
         ("gw.corp:8080=openai", "is not a host name (for a port or a path, give a URL prefix"),
         ("gw.corp/v1=openai", "is not a host name"),
         ("ftp://gw.corp=openai", "is not an http(s) URL"),
@@ -113,3 +116,16 @@ def test_the_environment_and_the_keyword_take_the_same_syntax(
     with caplog.at_level(logging.WARNING, logger="costline"):
         assert load_settings().provider_overrides.rules == ()  # a bad environment value is logged
     assert ENV_PROVIDER_OVERRIDES in caplog.text
+
+
+def test_a_google_genai_client_behind_the_gateway_is_named_by_its_own_sdk_entry() -> None:
+    from google import genai
+    from google.genai import types
+
+    from costline._providers import detect_genai
+
+    client = genai.Client(api_key="k", http_options=types.HttpOptions(base_url=f"{GATEWAY}/google"))
+    overrides = parse_overrides("openai@llm-gateway.corp=openai, google-genai@llm-gateway.corp=gcp.vertex_ai")
+    assert detect_genai(client._api_client, a.PROVIDER_GEMINI, overrides).provider == a.PROVIDER_GCP_VERTEX_AI
+    only_openai = parse_overrides("openai@llm-gateway.corp=openai")
+    assert detect_genai(client._api_client, a.PROVIDER_GEMINI, only_openai).provider == a.PROVIDER_GEMINI

@@ -59,10 +59,10 @@ def test_reads_the_context_passed_to_start_span(otel_spans: InMemorySpanExporter
     assert _attrs(otel_spans)["with_context"] == {attributes.WORKFLOW_ID: "captured"}
 
 
-def test_caps_propagated_values_and_ignores_other_baggage(otel_spans: InMemorySpanExporter) -> None:
-    # An upstream service's baggage is not validated by us: it arrives as-is and is length-capped.
+def test_drops_invalid_propagated_values_and_names_them(otel_spans: InMemorySpanExporter) -> None:
+    # An upstream caller's baggage gets the rule costline.workflow() enforces: invalid values are left out.
     inbound = W3CBaggagePropagator().extract(
-        {"baggage": f"workflow_id={'w' * 300},tenant_id=acme%20corp,region=eu"}
+        {"baggage": f"workflow_id={'w' * 300},tenant_id=acme%20corp,feature_id=chat,region=eu"}
     )
     token = context.attach(inbound)
     try:
@@ -70,8 +70,8 @@ def test_caps_propagated_values_and_ignores_other_baggage(otel_spans: InMemorySp
     finally:
         context.detach(token)
     assert _attrs(otel_spans)["server"] == {
-        attributes.WORKFLOW_ID: "w" * 128,
-        attributes.TENANT_ID: "acme corp",
+        attributes.FEATURE_ID: "chat",
+        attributes.LLM_ATTRIBUTION_REJECTED: (attributes.WORKFLOW_ID, attributes.TENANT_ID),
     }
 
 

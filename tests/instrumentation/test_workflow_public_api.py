@@ -38,7 +38,8 @@ def test_unknown_attribute_is_an_attribute_error() -> None:
 def test_import_costline_loads_neither_the_sdk_nor_llm_sdks() -> None:
     probe = (
         "import sys, costline;"
-        "heavy = [m for m in ('opentelemetry.sdk', 'openai', 'anthropic', 'wrapt', 'costline.instrumentor')"
+        "heavy = [m for m in ('opentelemetry.sdk', 'openai', 'anthropic', 'google.genai', 'wrapt',"
+        " 'costline.instrumentor')"
         " if m in sys.modules];"
         "print(heavy)"
     )

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal
 
 from costline.attributes import FEATURE_ID, TENANT_ID, USER_ID, WORKFLOW_ID
-from costline_processor.ledger import RecordedItem, RecordResult
+from costline_processor.ledger import NS_PER_DAY, RecordedItem, RecordResult
 from costline_processor.model import Cost, LlmCall, PricedCall, Unpriced, Usage
 
-T0 = 1_700_000_000_000_000_000  # 2023-11-14T22:13:20Z, in ns
+# Midnight (UTC) ten days ago: a start time the ledger takes as it is (rows.Arrival), whatever the date.
+T0 = (time.time_ns() // NS_PER_DAY - 10) * NS_PER_DAY
 DEFAULT_USAGE = Usage(input_tokens=1000, output_tokens=200, cache_read_tokens=300, cache_write_tokens=100)
 
 

@@ -47,11 +47,12 @@ def ledger(tmp_path: Path) -> Iterator[Ledger]:
         yield opened
 
 
-def record(
-    ledger: Ledger, tracker: BudgetTracker, moment: str, count: int, first: int = 0, **keys: str
+def record(  # noqa: PLR0917 - the tests' shorthand
+    ledger: Ledger, tracker: BudgetTracker, clock: Clock, moment: str, count: int, first: int = 0, **keys: str
 ) -> None:
+    """`count` calls starting at `moment`, arriving at the clock's now."""
     calls = [priced(make_call(first + n, start_ns=ns(moment) + n, **keys)) for n in range(count)]
-    tracker.observe(ledger.record(calls))
+    tracker.observe(ledger.record(calls, received_ns=clock.now))
 
 
 def spent(tracker: BudgetTracker) -> list[tuple[str, Decimal, str]]:
@@ -59,13 +60,14 @@ def spent(tracker: BudgetTracker) -> list[tuple[str, Decimal, str]]:
 
 
 def test_each_call_counts_for_every_budget_whose_scope_it_has(ledger: Ledger) -> None:
-    tracker = BudgetTracker(BUDGETS, clock=Clock("2026-12-15T12:00:00"))
-    record(ledger, tracker, "2026-12-15T08:00:00", 3, workflow="support")
-    record(ledger, tracker, "2026-12-15T09:00:00", 2, first=10, workflow="support", tenant="acme")
-    record(ledger, tracker, "2026-12-15T09:00:00", 4, first=20, workflow="sales", tenant="acme")
-    record(ledger, tracker, "2026-12-15T09:00:00", 1, first=30, workflow=None)  # unattributed
+    clock = Clock("2026-12-15T12:00:00")
+    tracker = BudgetTracker(BUDGETS, clock=clock)
+    record(ledger, tracker, clock, "2026-12-15T08:00:00", 3, workflow="support")
+    record(ledger, tracker, clock, "2026-12-15T09:00:00", 2, first=10, workflow="support", tenant="acme")
+    record(ledger, tracker, clock, "2026-12-15T09:00:00", 4, first=20, workflow="sales", tenant="acme")
+    record(ledger, tracker, clock, "2026-12-15T09:00:00", 1, first=30, workflow=None)  # unattributed
     tracker.observe(ledger.record([unpriced(make_call(40, start_ns=ns("2026-12-15T09:00:00")),
-                                            names.REASON_UNKNOWN_MODEL)]))  # fmt: skip
+                                            names.REASON_UNKNOWN_MODEL)], received_ns=clock.now))  # fmt: skip
     assert spent(tracker) == [
         ("workflow_id=support;period=daily", 5 * CALL_USD, "ok"),
         ("workflow_id=support;period=monthly", 5 * CALL_USD, "ok"),
@@ -75,10 +77,11 @@ def test_each_call_counts_for_every_budget_whose_scope_it_has(ledger: Ledger) ->
 
 
 def test_a_redelivered_batch_counts_once(ledger: Ledger) -> None:
-    tracker = BudgetTracker(BUDGETS, clock=Clock("2026-12-15T12:00:00"))
+    clock = Clock("2026-12-15T12:00:00")
+    tracker = BudgetTracker(BUDGETS, clock=clock)
     calls = [priced(make_call(n, start_ns=ns("2026-12-15T08:00:00"))) for n in range(3)]
-    tracker.observe(ledger.record(calls))
-    tracker.observe(ledger.record(calls))
+    tracker.observe(ledger.record(calls, received_ns=clock.now))
+    tracker.observe(ledger.record(calls, received_ns=clock.now))
     assert spent(tracker)[0][1] == 3 * CALL_USD
 
 
@@ -89,8 +92,9 @@ def test_a_redelivered_batch_counts_once(ledger: Ledger) -> None:
 )  # fmt: skip
 def test_the_status_is_judged_exactly_at_each_threshold(ledger: Ledger, calls: int, status: str) -> None:
     """Daily limit 10 USD at 0.004 a call: 2,500 calls are exactly 100 %; alerts above 100 % are no status."""
-    tracker = BudgetTracker(BUDGETS, clock=Clock("2026-12-15T12:00:00"))
-    record(ledger, tracker, "2026-12-15T08:00:00", calls)
+    clock = Clock("2026-12-15T12:00:00")
+    tracker = BudgetTracker(BUDGETS, clock=clock)
+    record(ledger, tracker, clock, "2026-12-15T08:00:00", calls)
     (daily, *_) = tracker.statuses()[1]
     assert (daily.status, daily.stopped) == (status, status == "stopped")
     assert daily.ratio == calls * CALL_USD / 10
@@ -99,32 +103,32 @@ def test_the_status_is_judged_exactly_at_each_threshold(ledger: Ledger, calls: i
 def test_periods_reset_at_utc_midnight_and_on_the_first(ledger: Ledger) -> None:
     clock = Clock("2026-12-31T23:00:00")
     tracker = BudgetTracker(BUDGETS, clock=clock)
-    record(ledger, tracker, "2026-12-30T10:00:00", 1)
-    record(ledger, tracker, "2026-12-31T22:00:00", 2, first=10)
+    record(ledger, tracker, clock, "2026-12-30T10:00:00", 1)
+    record(ledger, tracker, clock, "2026-12-31T22:00:00", 2, first=10)
     assert [s for _, s, _ in spent(tracker)[:2]] == [2 * CALL_USD, 3 * CALL_USD]
     daily, monthly, *_ = tracker.statuses()[1]
     assert (daily.period.start, daily.period.resets_at) == (
         datetime(2026, 12, 31, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC))  # fmt: skip
     assert monthly.period.resets_at == datetime(2027, 1, 1, tzinfo=UTC)
     # a sender's clock a little ahead: a call dated tomorrow counts tomorrow, not today
-    record(ledger, tracker, "2027-01-01T00:00:05", 4, first=20)
+    record(ledger, tracker, clock, "2027-01-01T00:00:05", 4, first=20)
     assert [s for _, s, _ in spent(tracker)[:2]] == [2 * CALL_USD, 3 * CALL_USD]
     clock.now = ns("2027-01-01T00:00:10")
     daily, monthly, *_ = tracker.statuses()[1]
     assert (daily.spent, monthly.spent) == (4 * CALL_USD, 4 * CALL_USD)
     assert (daily.period.start, monthly.period.start) == (datetime(2027, 1, 1, tzinfo=UTC),) * 2
     assert monthly.period.resets_at == datetime(2027, 2, 1, tzinfo=UTC)
-    record(ledger, tracker, "2026-12-31T23:59:00", 1, first=30)  # late: last year's spend is closed
+    record(ledger, tracker, clock, "2026-12-31T23:59:00", 1, first=30)  # late: last year's spend is closed
     assert tracker.statuses()[1][1].spent == 4 * CALL_USD
 
 
 def test_seeding_from_the_ledger_gives_what_observing_gave(ledger: Ledger) -> None:
     clock = Clock("2026-12-15T12:00:00")
     live = BudgetTracker(BUDGETS, clock=clock)
-    record(ledger, live, "2026-11-30T23:59:59", 7)  # last month: in no current period
-    record(ledger, live, "2026-12-01T00:00:00", 3, first=10, tenant="acme")
-    record(ledger, live, "2026-12-15T11:00:00", 5, first=20, tenant="acme")
-    record(ledger, live, "2026-12-16T00:00:01", 2, first=30)  # tomorrow, by a fast clock
+    record(ledger, live, clock, "2026-11-30T23:59:59", 7)  # last month: in no current period
+    record(ledger, live, clock, "2026-12-01T00:00:00", 3, first=10, tenant="acme")
+    record(ledger, live, clock, "2026-12-15T11:00:00", 5, first=20, tenant="acme")
+    record(ledger, live, clock, "2026-12-16T00:00:01", 2, first=30)  # tomorrow, by a fast clock
     restarted = BudgetTracker(BUDGETS, clock=clock)
     restarted.seed(ledger)
     assert spent(restarted) == spent(live)
@@ -135,8 +139,9 @@ def test_seeding_from_the_ledger_gives_what_observing_gave(ledger: Ledger) -> No
 
 
 def test_the_projection_is_linear_over_the_period(ledger: Ledger) -> None:
-    tracker = BudgetTracker(BUDGETS, clock=Clock("2026-12-15T06:00:00"))  # a quarter of the day
-    record(ledger, tracker, "2026-12-15T01:00:00", 250)  # 1 USD
+    clock = Clock("2026-12-15T06:00:00")
+    tracker = BudgetTracker(BUDGETS, clock=clock)  # a quarter of the day
+    record(ledger, tracker, clock, "2026-12-15T01:00:00", 250)  # 1 USD
     daily, monthly, *_ = tracker.statuses()[1]
     assert daily.projected == Decimal(4)
     # December 14.25 days in of 31: 1 x 31 / 14.25
@@ -147,9 +152,11 @@ def test_memory_is_bounded_to_the_current_month(ledger: Ledger) -> None:
     clock = Clock("2026-12-15T12:00:00")
     tracker = BudgetTracker(BUDGETS, clock=clock)
     for day in range(1, 16):
-        record(ledger, tracker, f"2026-12-{day:02d}T12:00:00", 1, first=day * 10)
-    record(ledger, tracker, "2027-06-01T00:00:00", 1, first=500)  # far ahead: a broken clock, not kept
-    record(ledger, tracker, "1970-01-01T00:00:00", 1, first=600)
+        record(ledger, tracker, clock, f"2026-12-{day:02d}T12:00:00", 1, first=day * 10)
+    # start times out of range (a broken clock): the ledger places the calls at their arrival, so do budgets
+    record(ledger, tracker, clock, "2027-06-01T00:00:00", 1, first=500)
+    record(ledger, tracker, clock, "1970-01-01T00:00:00", 1, first=600)
+    assert tracker.statuses()[1][0].spent == 3 * CALL_USD
     clock.now = ns("2027-01-02T00:00:00")
     assert [s for _, s, _ in spent(tracker)] == [0, 0, 0, 0]
     assert sum(len(days) for days in tracker._spent) == 0

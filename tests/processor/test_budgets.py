@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from costline_processor.budgets import BudgetsConfigError, check_downgrade_models, load_budgets, parse_budgets
+from costline_processor.budgets import BudgetsConfigError, load_budgets, model_check, parse_budgets
 from costline_processor.metrics import CostMetrics
 from costline_processor.pricing import Pricer
 
@@ -204,32 +204,38 @@ def test_every_problem_of_the_list_form_at_once_in_line_order() -> None:
 
 
 def test_an_unknown_downgrade_model_is_named_with_close_known_ids() -> None:
-    budgets = parse_budgets(
+    text = (
         "budgets:\n  - {workflow_id: a, period: daily, limit_usd: 1, stop_at: 100, on_stop: downgrade,"
         " downgrade_to: gpt4o-mini}\n"
         "  - {workflow_id: b, period: daily, limit_usd: 1, stop_at: 100, on_stop: downgrade,"
         " downgrade_to: claude-haiku-4-5}\n"
+        "  - {workflow_id: c, period: weekly, limit_usd: 1, stop_at: 100, on_stop: downgrade,\n"
+        "     downgrade_to: no-such-model-anywhere}\n"
     )
     with pytest.raises(BudgetsConfigError) as raised:
-        check_downgrade_models(budgets, Pricer.load(), "budgets.yaml")
-    (problem,) = raised.value.problems
-    assert problem.startswith(
-        "line 2: budget workflow_id=a;period=daily: downgrade_to 'gpt4o-mini' is not a model"
-    )
-    assert "close known ids: gpt-4o-mini" in problem
+        parse_budgets(text, check_model=model_check(Pricer.load()))
+    first, period, unknown = raised.value.problems  # the model of an invalid budget is checked too
+    assert first.startswith("line 2: downgrade_to 'gpt4o-mini' is not a model costline can price")
+    assert "close known ids: gpt-4o-mini" in first
+    assert period.startswith("line 4: period must be daily or monthly")
+    assert unknown.startswith("line 5: downgrade_to 'no-such-model-anywhere' is not a model costline can")
+    assert "close known ids" not in unknown
 
 
 def test_a_downgrade_model_of_the_price_overrides_is_known(tmp_path: Path) -> None:
     overrides = tmp_path / "prices.yaml"
     overrides.write_text(
-        "version: 1\nmodels:\n  - {id: vllm, provider: openai_compatible, model: llama-3.1-8b*,"
+        "version: 1\nmodels:\n  - {id: vllm, provider: openai_compatible, model: acme-llm-8b*,"
         " rates: {input: 0.1, output: 0.2}}\n"
     )
-    budgets = parse_budgets(
+    text = (
         "budgets:\n  - {workflow_id: a, period: daily, limit_usd: 1, stop_at: 100, on_stop: downgrade,"
-        " downgrade_to: llama-3.1-8b-instruct}\n"
+        " downgrade_to: acme-llm-8b-instruct}\n"
     )
-    check_downgrade_models(budgets, Pricer.load(overrides), "budgets.yaml")  # raises nothing
+    (budget,) = parse_budgets(text, check_model=model_check(Pricer.load(overrides))).items
+    assert budget.downgrade_to == "acme-llm-8b-instruct"
+    with pytest.raises(BudgetsConfigError):
+        parse_budgets(text, check_model=model_check(Pricer.load()))
 
 
 @pytest.mark.parametrize(

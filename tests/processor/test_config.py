@@ -141,3 +141,14 @@ def test_the_docs_hold_the_current_config_table(document: str) -> None:
     assert config_table() in text, (
         f"{document}'s option table is stale: paste `costline serve --print-config-table`"
     )
+
+
+def test_tls_handshake_timeout_is_a_bounded_number_of_seconds() -> None:
+    assert load_config({"tls_handshake_timeout_s": "0.5"}).tls_handshake_timeout_s == 0.5
+    assert ServeConfig().tls_handshake_timeout_s == 10.0
+    for bad in ("0", "-1", "nan", "inf", "3601", "soon"):
+        with pytest.raises(ConfigError) as caught:
+            load_config(env={"COSTLINE_TLS_HANDSHAKE_TIMEOUT_S": bad})
+        (error,) = caught.value.errors
+        assert error.startswith("tls_handshake_timeout_s (COSTLINE_TLS_HANDSHAKE_TIMEOUT_S): "), error
+        assert "between 0.1 and 3600" in error or "expected a number" in error, error

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from costline.attributes import UNATTRIBUTED
 from costline_processor import metric_names as names
 from costline_processor.ledger import Ledger, LedgerLockedError, LedgerSchemaError
-from costline_processor.ledger.store import NS_PER_DAY
+from costline_processor.ledger.store import NS_PER_DAY, REDELIVERY_GRACE_NS
 from costline_processor.model import Outcome, Usage
 
 
@@ -175,10 +175,12 @@ def test_retention_purges_rows_but_never_the_cumulative_totals(
 ) -> None:
     ledger = Ledger(tmp_path / "ledger.sqlite3", retention_days=30)
     request.addfinalizer(ledger.close)
-    now = T0 + 100 * NS_PER_DAY
+    now = T0 + 10 * NS_PER_DAY  # today, midnight
     old = [priced(make_call(n, start_ns=now - 40 * NS_PER_DAY + n)) for n in range(4)]
     recent = [priced(make_call(n, start_ns=now - 1 * NS_PER_DAY + n)) for n in range(10, 13)]
-    ledger.record(old + recent, [Outcome(b"o" * 16, b"1" * 8, now - 40 * NS_PER_DAY, "support", "won", 2)])
+    won = Outcome(b"o" * 16, b"1" * 8, now - 40 * NS_PER_DAY, "support", "won", 2)
+    ledger.record(old, [won], received_ns=now - 40 * NS_PER_DAY)  # retention counts from when they arrived
+    ledger.record(recent, received_ns=now - 1 * NS_PER_DAY)
     before = ledger.totals()
 
     purged = ledger.purge_older_than(now - 30 * NS_PER_DAY)
@@ -190,7 +192,8 @@ def test_retention_purges_rows_but_never_the_cumulative_totals(
     assert ledger.verify() == []  # cumulative == rolled-up purged rows + remaining rows, exactly
     assert ledger.totals(since_ns=0, until_ns=2**62).requests == 3  # a report over stored rows
     assert ledger.purge_older_than(now - 30 * NS_PER_DAY).calls == 0
-    assert ledger.purge_older_than().calls == 3  # default cutoff: now - retention_days (T0 is in 2023)
+    later = now + REDELIVERY_GRACE_NS + 31 * NS_PER_DAY
+    assert ledger.purge_older_than(now_ns=later).calls == 3  # default cutoff: now - retention_days
 
 
 def test_verify_detects_a_total_that_does_not_match_the_rows(ledger: Ledger) -> None:

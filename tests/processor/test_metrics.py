@@ -168,6 +168,24 @@ def test_a_restart_continues_every_counter_exactly(tmp_path: Path) -> None:
     reopened.close()
 
 
+def test_the_counters_start_time_is_the_ledgers_creation_before_and_after_a_restart(tmp_path: Path) -> None:
+    """The window queries read it to tell a series born in a window from one hidden by a gap (and a reset
+    from a restart), so it is there before the first call and does not move when the process restarts."""
+    gauge = names.PROM_COUNTERS_START_TIME_SECONDS
+    with Ledger(tmp_path / "ledger.sqlite3") as ledger:
+        empty = CostMetrics()
+        empty.seed_from(ledger)
+        assert samples(empty.render_prometheus(), gauge) == {(gauge, frozenset()): ledger.created_ns / 1e9}
+        empty.observe(ledger.record([priced(make_call(1))]))
+        created = ledger.created_ns
+    with Ledger(tmp_path / "ledger.sqlite3") as ledger:
+        restarted = CostMetrics()
+        restarted.seed_from(ledger)
+        for openmetrics in (False, True):
+            text = restarted.render_prometheus(openmetrics=openmetrics).decode()
+            assert f"{gauge} {created / 1e9!r}\n" in text
+
+
 def test_100k_distinct_workflow_ids_stay_bounded() -> None:
     metrics = CostMetrics()  # default: 500 values per label
     batches = [

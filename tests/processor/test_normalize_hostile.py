@@ -69,7 +69,8 @@ def test_error_type_from_attribute_or_status() -> None:
 
 def test_attribution_values_are_bounded_and_strings_only() -> None:
     result = normalized({**BASE, attr.WORKFLOW_ID: "w" * 1_000, attr.FEATURE_ID: 7, attr.TENANT_ID: ""})
-    assert result.attribution == {"workflow_id": "w" * 256}
+    assert result.attribution == {}
+    assert result.rejected_attribution == ((attr.WORKFLOW_ID, "processor"), (attr.FEATURE_ID, "processor"))
 
 
 def test_missing_service_name() -> None:
@@ -128,3 +129,29 @@ def test_hostile_spans_never_raise_and_usage_is_always_consistent(
 def test_model_names_are_bounded() -> None:
     result = normalized({**BASE, "gen_ai.request.model": "m" * 10_000, "gen_ai.response.model": "r" * 10_000})
     assert (result.request_model, result.response_model) == ("m" * 256, "r" * 256)
+
+
+HOSTILE_VALUES = ['=HYPERLINK("http://evil")', "acme corp", "w" * 129, "tenant\n1", "ünïcode", 7, True]
+
+
+@pytest.mark.parametrize("value", HOSTILE_VALUES)
+def test_an_attribution_value_workflow_would_refuse_is_unattributed_and_reported(value: Value) -> None:
+    """Defence in depth: whoever sent the span, the ledger never records what costline.workflow() refuses."""
+    result = normalized({**BASE, attr.WORKFLOW_ID: "support", attr.TENANT_ID: value, attr.USER_ID: "u-1"})
+    assert result.attribution == {attr.WORKFLOW_ID: "support", attr.USER_ID: "u-1"}
+    assert result.rejected_attribution == ((attr.TENANT_ID, "processor"),)
+
+
+def test_empty_and_absent_attribution_is_simply_unattributed() -> None:
+    result = normalized({**BASE, attr.TENANT_ID: ""})
+    assert (result.attribution, result.rejected_attribution) == ({}, ())
+
+
+def test_keys_the_app_dropped_are_reported_once_each_and_only_known_keys() -> None:
+    reported = [attr.TENANT_ID, attr.TENANT_ID, "not_a_key", attr.WORKFLOW_ID]
+    result = normalized({**BASE, attr.FEATURE_ID: "chat", attr.LLM_ATTRIBUTION_REJECTED: reported})
+    assert result.attribution == {attr.FEATURE_ID: "chat"}
+    assert result.rejected_attribution == (
+        (attr.TENANT_ID, "instrumentation"),
+        (attr.WORKFLOW_ID, "instrumentation"),
+    )

@@ -41,9 +41,19 @@ def test_outcome_without_workflow_is_unattributed_and_count_defaults_to_one() ->
     assert (outcome.workflow_id, outcome.count) == (attr.UNATTRIBUTED, 1)
 
 
+def test_an_outcome_workflow_workflow_would_refuse_is_unattributed_and_reported() -> None:
+    hostile = {attr.LLM_OUTCOME_NAME: "won", attr.WORKFLOW_ID: "=1+1", attr.TENANT_ID: "=2+2"}
+    outcome = extract_outcome(outcome_span(hostile), RESOURCE)
+    assert outcome is not None
+    assert outcome.workflow_id == attr.UNATTRIBUTED
+    assert outcome.rejected_attribution == ((attr.WORKFLOW_ID, "processor"),)  # tenant_id is not recorded
+
+
 @pytest.mark.parametrize(
     "values",
     [
+        {attr.LLM_OUTCOME_NAME: "=HYPERLINK(1)"},
+        {attr.LLM_OUTCOME_NAME: "x" * 129},
         {attr.LLM_OUTCOME_COUNT: 1},
         {attr.LLM_OUTCOME_NAME: "x", attr.LLM_OUTCOME_COUNT: 0},
         {attr.LLM_OUTCOME_NAME: "x", attr.LLM_OUTCOME_COUNT: -2},

@@ -100,6 +100,7 @@ def test_otlp_names_translate_to_the_documented_prometheus_names(metrics: CostMe
         names.BUDGET_BLOCKED_REQUESTS: names.PROM_BUDGET_BLOCKED_REQUESTS_TOTAL,
         names.WORKFLOW_OUTCOMES: names.PROM_WORKFLOW_OUTCOMES_TOTAL,
     }
+    assert translated[names.COUNTERS_START_TIME] == names.PROM_COUNTERS_START_TIME_SECONDS
     assert translated[names.SELF_SPANS_PRICED] == names.SELF_SPANS_PRICED  # self-telemetry unchanged
     assert translated[names.SELF_INFLIGHT_BATCHES] == names.SELF_INFLIGHT_BATCHES
 
@@ -130,6 +131,8 @@ def test_otlp_sums_are_cumulative_monotonic_with_exemplars(metrics: CostMetrics,
     budget = by_name[names.BUDGET_USD]
     assert budget.WhichOneof("data") == "gauge"
     assert budget.gauge.data_points[0].as_double == 100
+    (started,) = by_name[names.COUNTERS_START_TIME].gauge.data_points
+    assert started.as_double == ledger.created_ns / 1e9
 
 
 def test_the_start_time_survives_a_restart(tmp_path: Path) -> None:

@@ -26,7 +26,7 @@ from costline_processor.metrics import CostMetrics, LabelLimits, SelfTelemetry
 from costline_processor.model import Cost
 from costline_processor.pipeline import Overloaded, Pipeline, Unavailable
 from costline_processor.pricing import Pricer
-from genai_spans import Call, encode_request, make_spans
+from genai_spans import Call, encode_request, make_call_spans, make_spans
 from otlp_grpc_capture import GrpcTraceCapture
 
 M = Decimal(1_000_000)
@@ -115,7 +115,8 @@ def test_a_redelivered_batch_is_counted_once_and_forwarded_again(
 
 
 def test_two_spans_of_one_call_are_counted_once(parts: Parts, tempo: GrpcTraceCapture) -> None:
-    spans = make_spans([SONNET, SONNET])  # same trace, same response id: one call, two instrumentations
+    # same trace, same response id, same model and usage, nested in time: one call, two instrumentations
+    spans = make_call_spans([SONNET], ["opentelemetry.instrumentation.anthropic", attr.INSTRUMENTATION_SCOPE])
     parts.pipeline.export(encode_request(spans))
     assert parts.ledger.totals().requests == 1
     first, second = llm_spans(tempo)

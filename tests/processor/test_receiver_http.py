@@ -22,10 +22,12 @@ from opentelemetry.sdk.trace.export import SpanExportResult
 from serve_in_process import running_service
 
 from costline import attributes as attr
+from costline_processor import metric_names as names
 from costline_processor import receiver_http
 from costline_processor.server import Service
 from genai_spans import Call, encode_request, make_spans
 from otlp_grpc_capture import GrpcTraceCapture
+from raw_http import send_raw
 
 GPT = Call("openai", "gpt-4o", 1_000, 100, response_id="chatcmpl-1")
 PROTOBUF = {"Content-Type": "application/x-protobuf"}
@@ -206,14 +208,7 @@ def post_status(service: Service) -> int:
 
 
 def request_raw(service: Service, raw: bytes) -> bytes:
-    """Send raw bytes on a fresh connection; everything the server answers until it closes or goes quiet."""
-    with socket.create_connection(("127.0.0.1", service.http.port), timeout=5) as connection:
-        connection.sendall(raw)
-        connection.shutdown(socket.SHUT_WR)
-        answer = b""
-        while chunk := connection.recv(65536):
-            answer += chunk
-        return answer
+    return send_raw(service.http.port, raw)
 
 
 def test_other_methods_and_paths_get_short_plain_text_answers(
@@ -257,7 +252,62 @@ def test_prometheus_endpoint_can_be_turned_off(tmp_path: Path, tempo: GrpcTraceC
         connection = http.client.HTTPConnection("127.0.0.1", service.admin.port, timeout=10)
         connection.request("GET", "/metrics")
         response = connection.getresponse()
-        assert (response.status, response.read()) == (404, b"not found\n")
+        assert (response.status, response.read()) == (
+            404,
+            b"not found: only GET /healthz, /readyz or /v1/budgets is served here\n",
+        )
         connection.request("GET", "/healthz")
         assert connection.getresponse().status == 200
         connection.close()
+
+
+# Header bytes are read as ISO-8859-1, so b"\xb2" is "²": str.isdigit() says yes, int() says no.
+BAD_CONTENT_LENGTHS = {
+    b"\xb2": 400,
+    b"\xb9\xb3": 400,
+    b"-1": 400,
+    b"+5": 400,
+    b"5 5": 400,
+    b"5,5": 400,
+    b"0x10": 400,
+    b"5_0": 400,
+    b"\xa05": 400,  # a no-break space is not the whitespace HTTP allows around a value
+    b"9" * 30: 413,
+    b"9" * 5000: 413,  # int() refuses more than 4,300 digits
+}
+
+
+def status_of(answer: bytes) -> int:
+    """The status of a raw HTTP answer; 0 when the server closed the connection without one."""
+    return int(answer.split(b" ", 2)[1]) if answer.startswith(b"HTTP/") else 0
+
+
+def test_a_content_length_that_is_not_a_number_of_bytes_is_a_400_never_a_500(
+    tmp_path: Path, tempo: GrpcTraceCapture
+) -> None:
+    body = payload()
+    with running_service(tmp_path, tempo) as service:
+        for value, status in BAD_CONTENT_LENGTHS.items():
+            head = b"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\n"
+            answer = request_raw(service, head + b"Content-Length: " + value + b"\r\n\r\n" + body)
+            assert status_of(answer) == status, (value[:20], answer[:300])
+            reply = Status.FromString(answer.split(b"\r\n\r\n", 1)[1])
+            assert "Content-Length" in reply.message or "exceeds" in reply.message, reply
+            # A refused method reads no body it cannot measure: it answers and closes the connection.
+            refused = request_raw(
+                service, b"PUT /v1/traces HTTP/1.1\r\nContent-Length: " + value + b"\r\n\r\n"
+            )
+            assert status_of(refused) == 405, (value[:20], refused[:300])
+            assert b"Connection: close" in refused
+        twice = b"Content-Length: %d\r\nContent-Length: %d\r\n" % (len(body), len(body) + 1)
+        head = b"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\n"
+        assert status_of(request_raw(service, head + twice + b"\r\n" + body)) == 400
+        # What RFC 9110 allows: whitespace around the value, leading zeros, the same value twice.
+        for header in (
+            b"Content-Length: \t%d \r\n" % len(body),
+            b"Content-Length: " + b"0" * 5000 + b"%d\r\n" % len(body),
+            b"Content-Length: %d\r\nContent-Length: %d\r\n" % (len(body), len(body)),
+        ):
+            assert status_of(request_raw(service, head + header + b"\r\n" + body)) == 200, header[:40]
+        assert service.telemetry.value(names.SELF_REQUESTS_REFUSED, reason="internal_error") == 0
+    assert len(tempo.spans) == 3 * 3

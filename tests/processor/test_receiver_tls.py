@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import subprocess
+import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,8 +15,11 @@ from opentelemetry.sdk.trace.export import SpanExportResult
 from serve_in_process import running_service
 
 from costline import attributes as attr
+from costline_processor import metric_names as names
+from costline_processor import receiver_http
 from genai_spans import Call, make_spans
 from otlp_grpc_capture import GrpcTraceCapture
+from tls_certificate import self_signed_certificate
 
 GPT = Call("openai", "gpt-4o", 1_000, 100, response_id="chatcmpl-tls")
 
@@ -28,15 +32,7 @@ def tempo() -> Iterator[GrpcTraceCapture]:
 
 @pytest.fixture
 def certificate(tmp_path: Path) -> tuple[Path, Path]:
-    """A self-signed certificate for 127.0.0.1, made with the openssl command-line tool."""
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-         "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-         "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True, timeout=60,
-    )  # fmt: skip
-    return cert, key
+    return self_signed_certificate(tmp_path)
 
 
 def test_grpc_and_http_receivers_serve_tls(
@@ -59,3 +55,32 @@ def test_grpc_and_http_receivers_serve_tls(
         assert http_exporter.export(make_spans([GPT])) == SpanExportResult.SUCCESS
         http_exporter.shutdown()
     assert len([s for s in tempo.spans if attr.LLM_COST_USD in s.attributes]) == 2
+
+
+def test_idle_tls_connections_hold_a_connection_thread_only_until_the_handshake_timeout(
+    tmp_path: Path, tempo: GrpcTraceCapture, certificate: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both connection threads taken by idle connections: an exporter waits, then gets one, not a reset."""
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+    monkeypatch.setattr(receiver_http, "MAX_CONNECTIONS", 2)
+    cert, key = certificate
+    with running_service(tmp_path, tempo, tls_cert=cert, tls_key=key, tls_handshake_timeout_s=1.0) as service:
+        idle = [socket.create_connection(("127.0.0.1", service.http.port), timeout=5) for _ in range(2)]
+        try:
+            time.sleep(0.2)  # both accepted, each in its thread, before the exporter connects
+            began = time.monotonic()
+            exporter = HttpSpanExporter(
+                endpoint=f"https://127.0.0.1:{service.http.port}/v1/traces",
+                certificate_file=str(cert),
+                timeout=10,
+            )
+            assert exporter.export(make_spans([GPT])) == SpanExportResult.SUCCESS
+            waited = time.monotonic() - began
+            exporter.shutdown()
+            assert [connection.recv(1) for connection in idle] == [b"", b""]  # closed by the server
+        finally:
+            for connection in idle:
+                connection.close()
+        assert 0.6 < waited < 4.0  # it waited for the handshake timeout to free a thread, no longer
+        assert service.telemetry.value(names.SELF_REQUESTS_INVALID, reason="tls_handshake") == 2

@@ -215,5 +215,7 @@ def test_month_figures_are_for_the_month_of_the_last_day_drawn(ledger: Path) -> 
     assert data["month"] == "2026-11"
     assert data["month_to_date_usd"] == data["projected_month_end_usd"] == "14.915"  # the month is over
     text = run_report("--ledger", str(ledger), "--since", "2026-11-03", "--until", "2026-11-09")
-    # support $1 x 5 + $5, research $2.50 + $0.25 + $0.04, unattributed $0.125: $12.915
-    assert "2026-11 month-to-date: $12.92 (from 2026-11-03, where the window starts)" in text
+    # The window (support $1 x 5 + $5, research $2.50 + $0.25 + $0.04, unattributed $0.125) spent $12.915;
+    # the month to the window's end also has support's $1 on each of 1 and 2 November: $14.915.
+    assert _cells(text, "total")[1] == "$12.92"
+    assert "2026-11 month-to-date: $14.92 (from 2026-11-01, before the window starts)" in text

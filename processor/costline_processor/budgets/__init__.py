@@ -17,7 +17,7 @@ from costline_processor.budgets.model import (
     BudgetsConfigError,
     budget_id,
 )
-from costline_processor.budgets.models import check_downgrade_models
+from costline_processor.budgets.models import model_check
 from costline_processor.budgets.periods import Period, current_period, rfc3339
 from costline_processor.budgets.status import STATUS_OK, STATUS_OVER, STATUS_STOPPED, BudgetStatus
 from costline_processor.budgets.tracker import BudgetTracker
@@ -38,10 +38,10 @@ __all__ = [
     "Period",
     "budget_id",
     "budgets_document",
-    "check_downgrade_models",
     "current_period",
     "decimal_text",
     "load_budgets",
+    "model_check",
     "parse_budgets",
     "rfc3339",
 ]

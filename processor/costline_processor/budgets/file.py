@@ -10,12 +10,14 @@ budgets:
 
 The old form (`customer_support: 1200`, one monthly budget per workflow) keeps working. The file is read
 from PyYAML's node tree, so every problem is reported at once with its line, in one `BudgetsConfigError`.
-Whether `downgrade_to` names a model costline can price is checked against the pricer (`models.py`).
+Whether `downgrade_to` names a model costline can price is checked with the pricer (`models.py`), in the same
+pass.
 """
 
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Final
@@ -50,15 +52,21 @@ BUDGET_KEYS: Final = (*SCOPE_KEYS, KEY_PERIOD, KEY_LIMIT, KEY_ALERT_AT, KEY_STOP
                       KEY_DOWNGRADE_TO)  # fmt: skip
 
 
-def load_budgets(path: Path) -> Budgets:
+ModelCheck = Callable[[str], str | None]  # a downgrade_to model -> why it is no good, or None
+
+
+def load_budgets(path: Path, *, check_model: ModelCheck | None = None) -> Budgets:
     try:
         content = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise BudgetsConfigError(str(path), [f"cannot read the file: {exc}"]) from exc
-    return parse_budgets(content, source=str(path))
+    return parse_budgets(content, source=str(path), check_model=check_model)
 
 
-def parse_budgets(content: str, *, source: str = "<string>") -> Budgets:
+def parse_budgets(
+    content: str, *, source: str = "<string>", check_model: ModelCheck | None = None
+) -> Budgets:
+    """The budgets of `content`; `check_model` (the pricer's, at start-up) judges each downgrade_to."""
     try:
         root = yaml.compose(content, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
@@ -80,6 +88,8 @@ def parse_budgets(content: str, *, source: str = "<string>") -> Budgets:
             if key_node.value != LIST_KEY:
                 problems.append(f"{line_of(key_node)}: unknown key {key_node.value!r} next to `budgets:`")
         budgets = _list_form(budget_list, problems)
+        if check_model is not None:
+            _check_models(budget_list, check_model, problems)
     _no_duplicates(budgets, problems)
     if problems:
         raise BudgetsConfigError(source, sorted(problems, key=_line_number))
@@ -223,6 +233,18 @@ def _stop(fields: dict[str, yaml.Node], problems: Problems, line: str) -> tuple[
         problems.append(f"{line_of(fields[KEY_DOWNGRADE_TO])}: {KEY_DOWNGRADE_TO} is only for"
                         f" {KEY_ON_STOP}: {ON_STOP_DOWNGRADE}")  # fmt: skip
     return on_stop, downgrade_to or None
+
+
+def _check_models(node: yaml.SequenceNode, check_model: ModelCheck, problems: Problems) -> None:
+    """Every downgrade_to model is checked, whatever else is wrong with its budget (all problems at once)."""
+    for item in node.value:
+        if not isinstance(item, yaml.MappingNode):
+            continue
+        for key_node, value_node in item.value:
+            model = text(value_node) if key_node.value == KEY_DOWNGRADE_TO else None
+            problem = check_model(model) if model is not None else None
+            if problem is not None:
+                problems.append(f"{line_of(value_node)}: {KEY_DOWNGRADE_TO} {model!r} {problem}")
 
 
 def _no_duplicates(budgets: list[Budget], problems: Problems) -> None:

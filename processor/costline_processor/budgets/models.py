@@ -5,26 +5,23 @@ from __future__ import annotations
 import difflib
 from typing import Final
 
-from costline_processor.budgets.model import Budgets, BudgetsConfigError
+from costline_processor.budgets.file import ModelCheck
 from costline_processor.pricing import Pricer
 
 SUGGESTIONS: Final = 3
 
 
-def check_downgrade_models(budgets: Budgets, pricer: Pricer, source: str) -> None:
-    """Raise BudgetsConfigError naming every unknown `downgrade_to` model, with close known ids."""
-    problems = []
-    known: list[str] | None = None
-    for budget in budgets.items:
-        model = budget.downgrade_to
-        if model is None or pricer.knows_model(model):
-            continue
-        known = known if known is not None else pricer.model_ids()
+def model_check(pricer: Pricer) -> ModelCheck:
+    """What `load_budgets(check_model=...)` calls for each downgrade_to: why it is unknown, with close ids."""
+    known: list[str] = []
+
+    def check(model: str) -> str | None:
+        if pricer.knows_model(model):
+            return None
+        if not known:
+            known.extend(pricer.model_ids())
         close = difflib.get_close_matches(model, known, n=SUGGESTIONS, cutoff=0.6)
         hint = f"; close known ids: {', '.join(close)}" if close else ""
-        problems.append(
-            f"line {budget.line}: budget {budget.id}: downgrade_to {model!r} is not a model costline can"
-            f" price (not in the price catalogue or the price overrides){hint}"
-        )
-    if problems:
-        raise BudgetsConfigError(source, problems)
+        return f"is not a model costline can price (not in the price catalogue or the price overrides){hint}"
+
+    return check

@@ -10,6 +10,7 @@ clock are not kept, so memory is bounded by (budgets x ~33 days).
 from __future__ import annotations
 
 import decimal
+import operator
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -17,27 +18,29 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Final
 
+from costline.attributes import FEATURE_ID, TENANT_ID, UNATTRIBUTED, WORKFLOW_ID
 from costline_processor.budgets.model import SCOPE_KEYS, Budget, Budgets, joined_id
 from costline_processor.budgets.periods import current_period, day_number
 from costline_processor.budgets.status import BudgetStatus, budget_status
-from costline_processor.ledger import NS_PER_DAY, STATUS_NEW, Ledger, RecordResult, label_key
+from costline_processor.ledger import NS_PER_DAY, STATUS_NEW, Ledger, RecordResult
 from costline_processor.ledger.rows import MONEY_CONTEXT, ZERO
 from costline_processor.model import Cost
 
 DAYS_AHEAD: Final = 2  # a call dated up to this many days after today is kept for its day (clock skew)
 
 SpendKey = tuple[int, str, str, str]  # day, workflow_id, feature_id, tenant_id
-# the scope keys' positions in (workflow_id, feature_id, tenant_id) -> scope values -> budget indexes
-_Index = list[tuple[tuple[int, ...], dict[tuple[str, ...], list[int]]]]
+# Per combination of scope keys: a getter of their values from a SpendKey, and values -> budget numbers.
+# (itemgetter of one position returns the value itself, of several a tuple: the table's keys match.)
+_Index = list[tuple[Callable[[SpendKey], object], dict[object, list[int]]]]
 
 
 def _index(budgets: tuple[Budget, ...]) -> _Index:
-    shapes: dict[tuple[int, ...], dict[tuple[str, ...], list[int]]] = {}
+    shapes: dict[tuple[int, ...], dict[object, list[int]]] = {}
     for number, budget in enumerate(budgets):
-        shape = tuple(SCOPE_KEYS.index(key) for key, _ in budget.scope)
+        shape = tuple(1 + SCOPE_KEYS.index(key) for key, _ in budget.scope)  # SpendKey[0] is the day
         values = tuple(value for _, value in budget.scope)
-        shapes.setdefault(shape, {}).setdefault(values, []).append(number)
-    return list(shapes.items())
+        shapes.setdefault(shape, {}).setdefault(values if len(values) > 1 else values[0], []).append(number)
+    return [(operator.itemgetter(*shape), table) for shape, table in shapes.items()]
 
 
 class BudgetTracker:
@@ -89,13 +92,18 @@ class BudgetTracker:
             return
         groups: dict[SpendKey, Decimal] = {}
         with decimal.localcontext(MONEY_CONTEXT):
-            for item in result.items:
+            for item in result.items:  # hot path: one pass, inlined (ledger.rows.label_key's defaults)
                 cost = item.priced.result
                 if item.status != STATUS_NEW or type(cost) is not Cost:
                     continue
-                labels = label_key(item.priced)
-                key = (item.priced.call.start_time_ns // NS_PER_DAY, labels[0], labels[1], labels[2])
-                groups[key] = groups.get(key, ZERO) + cost.total
+                call = item.priced.call
+                get = call.attribution.get
+                placed = result.received_ns if item.start_time_out_of_range else call.start_time_ns
+                key = (placed // NS_PER_DAY, get(WORKFLOW_ID) or UNATTRIBUTED,
+                       get(FEATURE_ID) or UNATTRIBUTED, get(TENANT_ID) or UNATTRIBUTED)  # fmt: skip
+                total = groups.get(key)
+                parts = cost.input + cost.cache_read + cost.cache_write + cost.output
+                groups[key] = parts if total is None else total + parts
         if groups:
             with self._lock:
                 self._roll(self._now())
@@ -104,11 +112,12 @@ class BudgetTracker:
     def _add(self, groups: Iterable[tuple[SpendKey, Decimal]]) -> None:
         first, end = self._first_day, self._end_day
         with decimal.localcontext(MONEY_CONTEXT):  # exact: Inexact raises
-            for (day, *labels), cost in groups:
+            for key, cost in groups:
+                day = key[0]
                 if not first <= day < end:
                     continue
-                for shape, table in self._index:
-                    for number in table.get(tuple(labels[i] for i in shape), ()):
+                for values_of, table in self._index:
+                    for number in table.get(values_of(key), ()):
                         spent = self._spent[number]
                         spent[day] = spent.get(day, ZERO) + cost
 

@@ -1,4 +1,4 @@
-"""`costline mock-provider`: run the fake OpenAI/Anthropic API locally, for demos and load tests."""
+"""`costline mock-provider`: run the fake OpenAI/Anthropic/Gemini API locally, for demos and load tests."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ _USAGE_OPTIONS: tuple[tuple[str, int, str], ...] = (
     ("--cache-write-tokens", 0, "Part of the input written to the prompt cache."),
     ("--cache-write-1h-tokens", 0, "Part of the cache writes with a 1-hour TTL (Anthropic)."),
     ("--reasoning-tokens", 0, "Part of the output spent on reasoning."),
+    ("--tool-use-prompt-tokens", 0, "Part of the input that is tool results fed back (Gemini)."),
 )
 
 
@@ -89,6 +90,7 @@ def mock_provider(
     cache_write_tokens: int,
     cache_write_1h_tokens: int,
     reasoning_tokens: int,
+    tool_use_prompt_tokens: int,
     text: str,
     chunks: int,
     latency_ms: int,
@@ -100,12 +102,13 @@ def mock_provider(
     seed: int | None,
     log_requests: bool,
 ) -> None:
-    """Serve a fake OpenAI + Anthropic API until Ctrl-C.
+    """Serve a fake OpenAI + Anthropic + Gemini API until Ctrl-C.
 
-    Point SDKs at it: OpenAI base_url = URL/v1, Anthropic base_url = URL, Anthropic Vertex base_url = URL/v1.
-    Every call reports the configured token usage, converted to each provider's wire format (Anthropic's
-    input_tokens excludes cache tokens; OpenAI's prompt_tokens includes them). The first line printed is
-    the URL it listens on.
+    Point SDKs at it: OpenAI base_url = URL/v1, Anthropic base_url = URL, Anthropic Vertex base_url = URL/v1,
+    google-genai (Gemini API and Vertex AI) base_url = URL. Every call reports the configured token usage,
+    converted to each provider's wire format (Anthropic's input_tokens excludes cache tokens; OpenAI's
+    prompt_tokens includes them; Gemini's candidatesTokenCount excludes thinking tokens). The first line
+    printed is the URL it listens on.
     """
     try:
         usage = MockUsage(
@@ -115,6 +118,7 @@ def mock_provider(
             cache_write_tokens=cache_write_tokens,
             cache_write_1h_tokens=cache_write_1h_tokens,
             reasoning_tokens=reasoning_tokens,
+            tool_use_prompt_tokens=tool_use_prompt_tokens,
         )
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
@@ -151,6 +155,7 @@ def _serve(server: MockProvider, host: str, port: int) -> None:
         click.echo(server.url)
         click.echo(f"OpenAI base_url: {server.openai_base_url}")
         click.echo(f"Anthropic base_url: {server.anthropic_base_url} (Vertex AI: {server.vertex_base_url})")
+        click.echo(f"google-genai base_url: {server.gemini_base_url} (Gemini API and Vertex AI)")
         sys.stdout.flush()
         with contextlib.suppress(KeyboardInterrupt):
             stopped.wait()

@@ -2,8 +2,10 @@
 
 Almost every request carries only calls the ledger has never seen, so they are inserted first without
 looking anything up; the UNIQUE keys (span_key, call_key) are the check. Only when one of them refuses a
-row (a redelivered batch, a call seen on two spans) is the optimistic insert rolled back to its savepoint
-and the request recorded the careful way: look the keys up, insert only the unknown calls.
+row (a redelivered batch, a call seen on two spans, a response id seen before) is the optimistic insert
+rolled back to its savepoint and the request recorded the careful way: look the keys up, insert only the
+calls the ledger does not hold. A span seen again refreshes its row's `received_ns`, so retention keeps a
+dedupe key as long as the span keeps being redelivered.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import decimal
 import sqlite3
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TypeAlias
 
 from costline_processor.ledger.results import (
@@ -22,42 +25,72 @@ from costline_processor.ledger.results import (
 from costline_processor.ledger.rows import (
     MONEY_CONTEXT,
     Aggregate,
+    Arrival,
     LabelKey,
     call_row,
     label_key,
     reason_of,
     status_of,
 )
-from costline_processor.ledger.sql import INSERT_CALL, lookup
+from costline_processor.ledger.same_call import (
+    SHAPE_COLUMNS,
+    CallShape,
+    models_of,
+    same_call,
+    shape_of_row,
+    usage_key,
+)
+from costline_processor.ledger.sql import INSERT_CALL, lookup, mark_received
 from costline_processor.model import PricedCall
 
 TotalsKey: TypeAlias = tuple[LabelKey, str, str]  # labels, status, unpriced reason ("" when priced)
 Pending: TypeAlias = dict[TotalsKey, Aggregate]
+Times: TypeAlias = tuple[int, int, int]  # start, end, received: as recorded (rows.Arrival)
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """The per-call values the hot loop computed once, for the careful path to reuse."""
+
+    span_keys: list[bytes]
+    call_keys: list[bytes | None]
+    keys: list[TotalsKey]
+    times: list[Times]
+    out_of_range: set[int]  # indices of the calls whose start time was not used (rare)
 
 
 def record_calls(
-    conn: sqlite3.Connection, priced: Sequence[PricedCall], next_seq: int, pending: Pending
-) -> tuple[list[RecordedItem], int]:
-    """Insert the new calls (seq from `next_seq` on) and add them to `pending`; return items, next seq.
+    conn: sqlite3.Connection, priced: Sequence[PricedCall], next_seq: int, pending: Pending, arrival: Arrival
+) -> tuple[list[RecordedItem], int, int]:
+    """Insert the new calls (seq from `next_seq` on) and add them to `pending`.
 
+    Returns the items, the next seq and how many new calls share a (trace, response id) with another call.
     Runs inside the caller's transaction; if it raises, the caller rolls back and drops `pending`.
     """
     if not priced:
-        return [], next_seq
-    span_keys: list[bytes] = []
-    call_keys: list[bytes | None] = []
-    keys: list[TotalsKey] = []
+        return [], next_seq, 0
+    prepared = Prepared([], [], [], [], set())
     rows: list[tuple[object, ...]] = []
+    received = arrival.received_ns
+    place = arrival.place
     seq = next_seq
     for p in priced:  # one pass, no helper lists: this loop runs for every LLM span received
         call = p.call
         span_key = call.trace_id + call.span_id
         call_key = call.trace_id + call.response_id.encode() if call.response_id else None
         key = (label_key(p), status_of(p), reason_of(p))
-        span_keys.append(span_key)
-        call_keys.append(call_key)
-        keys.append(key)
-        rows.append(call_row(seq, p, key[0], status=key[1], span_key=span_key, call_key=call_key))
+        placed = place(call.start_time_ns, call.end_time_ns)
+        if placed is None:
+            prepared.out_of_range.add(len(rows))
+            times = (received, received, received)
+        else:
+            times = (placed[0], placed[1], received)
+        prepared.span_keys.append(span_key)
+        prepared.call_keys.append(call_key)
+        prepared.keys.append(key)
+        prepared.times.append(times)
+        rows.append(call_row(seq, p, key[0], status=key[1], span_key=span_key, call_key=call_key,
+                             times=times))  # fmt: skip
         seq += 1
     conn.execute("SAVEPOINT all_new")
     try:
@@ -65,56 +98,84 @@ def record_calls(
     except sqlite3.IntegrityError:  # some call is known already: undo, then do it the careful way
         conn.execute("ROLLBACK TO all_new")
         conn.execute("RELEASE all_new")
-        return _record_known(conn, priced, span_keys, call_keys, keys, next_seq, pending)
+        return _record_known(conn, priced, prepared, next_seq, pending)
     conn.execute("RELEASE all_new")
+    end_seq = seq
     with decimal.localcontext(MONEY_CONTEXT):  # exact sums: Inexact raises
-        for seq, p, key in zip(range(next_seq, next_seq + len(priced)), priced, keys, strict=True):
-            _add(pending, key, seq, p)
+        seqs = range(next_seq, end_seq)
+        for seq, p, key, times in zip(seqs, priced, prepared.keys, prepared.times, strict=True):
+            _add(pending, key, seq, p, times[0])
     items = [RecordedItem(p, STATUS_NEW, p.call.span_id) for p in priced]
-    return items, next_seq + len(priced)
+    for index in prepared.out_of_range:
+        items[index] = RecordedItem(priced[index], STATUS_NEW, priced[index].call.span_id, True)
+    return items, end_seq, 0
 
 
-def _add(pending: Pending, key: TotalsKey, seq: int, priced: PricedCall) -> None:
+def _add(pending: Pending, key: TotalsKey, seq: int, priced: PricedCall, time_ns: int) -> None:
     agg = pending.get(key)
     if agg is None:
-        agg = pending[key] = Aggregate(*key, first_seq=seq, first_time_ns=priced.call.start_time_ns)
+        agg = pending[key] = Aggregate(*key, first_seq=seq, first_time_ns=time_ns)
     agg.add(priced)
 
 
-def _record_known(  # noqa: PLR0917 - the hot path's precomputed per-call lists, passed on
+def _known_calls(conn: sqlite3.Connection, call_keys: list[bytes | None]) -> dict[bytes, list[CallShape]]:
+    """The stored calls of each (trace, response id): the first (`call_key`) and later ones (`shared_`)."""
+    wanted = list({key for key in call_keys if key is not None})
+    known: dict[bytes, list[CallShape]] = {}
+    for column in ("call_key", "shared_call_key"):
+        if wanted:
+            for row in lookup(conn, f"SELECT {column}, {SHAPE_COLUMNS} FROM calls", column, wanted):
+                known.setdefault(row[0], []).append(shape_of_row(row[1:]))
+    return known
+
+
+def _record_known(
     conn: sqlite3.Connection,
     priced: Sequence[PricedCall],
-    span_keys: list[bytes],
-    call_keys: list[bytes | None],
-    keys: list[TotalsKey],
+    prepared: Prepared,
     next_seq: int,
     pending: Pending,
-) -> tuple[list[RecordedItem], int]:
+) -> tuple[list[RecordedItem], int, int]:
     """The careful path: skip the calls the ledger (or this request) already holds."""
-    known_spans = {row[0] for row in lookup(conn, "SELECT span_key FROM calls", "span_key", span_keys)}
-    wanted = [key for key in call_keys if key is not None]
-    known_calls: dict[bytes, bytes] = {}
-    if wanted:
-        select = "SELECT call_key, substr(span_key, 17) FROM calls"
-        known_calls.update((row[0], row[1]) for row in lookup(conn, select, "call_key", wanted))
+    select = "SELECT span_key, seq FROM calls"
+    known_spans: dict[bytes, object] = {
+        row[0]: row[1] for row in lookup(conn, select, "span_key", prepared.span_keys)
+    }
+    known_calls = _known_calls(conn, prepared.call_keys)
     items: list[RecordedItem] = []
     rows: list[tuple[object, ...]] = []
+    seen_again: set[object] = set()  # seqs of the rows whose span (or call) arrived again
+    collisions = 0
+    columns = zip(priced, prepared.span_keys, prepared.call_keys, prepared.keys, prepared.times, strict=True)
     with decimal.localcontext(MONEY_CONTEXT):
-        for p, span_key, call_key, key in zip(priced, span_keys, call_keys, keys, strict=True):
+        for index, (p, span_key, call_key, key, times) in enumerate(columns):
+            call = p.call
+            out_of_range = index in prepared.out_of_range
             if span_key in known_spans:
-                items.append(RecordedItem(p, STATUS_REDELIVERED, p.call.span_id))
-                continue
-            if call_key is not None and call_key in known_calls:
-                items.append(RecordedItem(p, STATUS_DUPLICATE_CALL, known_calls[call_key]))
+                seen_again.add(known_spans[span_key])
+                items.append(RecordedItem(p, STATUS_REDELIVERED, call.span_id, out_of_range))
                 continue
             seq = next_seq
+            shape = CallShape(seq, call.span_id, times[0], times[1], models_of(key[0][5], call.request_model),
+                              usage_key(call))  # fmt: skip
+            others = known_calls.setdefault(call_key, []) if call_key is not None else []
+            same = next((other for other in others if same_call(other, shape)), None)
+            if same is not None:
+                seen_again.add(same.seq)
+                items.append(RecordedItem(p, STATUS_DUPLICATE_CALL, same.span_id, out_of_range))
+                continue
             next_seq += 1
-            known_spans.add(span_key)
-            if call_key is not None:
-                known_calls[call_key] = p.call.span_id
-            rows.append(call_row(seq, p, key[0], status=key[1], span_key=span_key, call_key=call_key))
-            _add(pending, key, seq, p)
-            items.append(RecordedItem(p, STATUS_NEW, p.call.span_id))
+            known_spans[span_key] = seq
+            shared = call_key if others else None  # the id is taken by a different call
+            collisions += shared is not None
+            others.append(shape)
+            stored_key = None if shared else call_key
+            row = call_row(seq, p, key[0], status=key[1], span_key=span_key, call_key=stored_key,
+                           shared_call_key=shared, times=times)  # fmt: skip
+            rows.append(row)
+            _add(pending, key, seq, p, times[0])
+            items.append(RecordedItem(p, STATUS_NEW, call.span_id, out_of_range))
     if rows:
         conn.executemany(INSERT_CALL, rows)
-    return items, next_seq
+    mark_received(conn, "calls", prepared.times[0][2], seen_again)
+    return items, next_seq, collisions

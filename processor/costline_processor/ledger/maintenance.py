@@ -5,8 +5,9 @@ from __future__ import annotations
 import sqlite3
 from typing import Final
 
-from costline_processor.ledger.rows import Aggregate, LabelKey, totals_of
+from costline_processor.ledger.rows import MAX_START_AHEAD_NS, Aggregate, LabelKey, totals_of
 from costline_processor.ledger.sql import (
+    LOOKUP_CHUNK,
     ROLLUP_SELECT,
     TOTALS_COLUMNS,
     aggregate_from_row,
@@ -15,7 +16,19 @@ from costline_processor.ledger.sql import (
 )
 
 PURGE_CHUNK: Final = 20_000  # rows per purge transaction: keeps writers from waiting long
-_CHUNK: Final = f"seq IN (SELECT seq FROM {{table}} WHERE time_ns < ? ORDER BY seq LIMIT {PURGE_CHUNK})"
+# By the time a row's span last arrived (the ledger's clock), never by the time the sender put on it. A row's
+# time_ns is at most MAX_START_AHEAD_NS after its received_ns (rows.Arrival), so the rows to purge are found
+# through the time index: no index on received_ns to update for every call inserted.
+_CHUNK: Final = (
+    f"seq IN (SELECT seq FROM {{table}} WHERE time_ns < ? + {MAX_START_AHEAD_NS} AND received_ns < ?"
+    f" ORDER BY time_ns LIMIT {PURGE_CHUNK})"
+)
+# A purged call's (trace, response id) passes to the oldest remaining call that shares it, so the UNIQUE
+# call_key keeps sending every later span with that id to the careful path (calls.py).
+_PROMOTE: Final = (
+    "UPDATE calls SET call_key = shared_call_key, shared_call_key = NULL WHERE seq IN"
+    " (SELECT MIN(seq) FROM calls WHERE shared_call_key IN ({keys}) GROUP BY shared_call_key)"
+)
 
 
 def replay_after(conn: sqlite3.Connection, checkpoint_seq: int) -> None:
@@ -41,18 +54,27 @@ def aggregates_with_uncheckpointed(conn: sqlite3.Connection) -> list[Aggregate]:
 
 def purge_chunk(conn: sqlite3.Connection, cutoff_ns: int) -> tuple[int, int]:
     """Delete up to PURGE_CHUNK old calls and outcomes, rolling them into the `purged_*` totals first."""
+    params = (cutoff_ns, cutoff_ns)
     where = _CHUNK.format(table="calls")
-    rows = conn.execute(ROLLUP_SELECT.format(where=where), (cutoff_ns,)).fetchall()
+    rows = conn.execute(ROLLUP_SELECT.format(where=where), params).fetchall()
     conn.executemany(totals_upsert("purged_call_totals"), rows)
-    calls = conn.execute(f"DELETE FROM calls WHERE {where}", (cutoff_ns,)).rowcount
+    call_keys = [key for (key,) in conn.execute(f"SELECT call_key FROM calls WHERE {where}", params) if key]
+    calls = conn.execute(f"DELETE FROM calls WHERE {where}", params).rowcount
+    _promote_shared_keys(conn, call_keys)
     where = _CHUNK.format(table="outcomes")
     rollup = (
         "SELECT workflow_id, outcome, SUM(count), MIN(seq), MIN(time_ns) FROM outcomes"
         f" WHERE {where} GROUP BY workflow_id, outcome"
     )
-    conn.executemany(outcome_upsert("purged_outcome_totals"), conn.execute(rollup, (cutoff_ns,)).fetchall())
-    outcomes = conn.execute(f"DELETE FROM outcomes WHERE {where}", (cutoff_ns,)).rowcount
+    conn.executemany(outcome_upsert("purged_outcome_totals"), conn.execute(rollup, params).fetchall())
+    outcomes = conn.execute(f"DELETE FROM outcomes WHERE {where}", params).rowcount
     return calls, outcomes
+
+
+def _promote_shared_keys(conn: sqlite3.Connection, call_keys: list[bytes]) -> None:
+    for start in range(0, len(call_keys), LOOKUP_CHUNK):
+        chunk = call_keys[start : start + LOOKUP_CHUNK]
+        conn.execute(_PROMOTE.format(keys=", ".join("?" * len(chunk))), chunk)
 
 
 def verify(conn: sqlite3.Connection) -> list[str]:

@@ -15,11 +15,16 @@ STATUS_DUPLICATE_CALL: Final = "duplicate_call"
 
 @dataclass(frozen=True, slots=True)
 class RecordedItem:
-    """What the ledger did with one priced call; `canonical_span_id` is the span carrying its cost."""
+    """What the ledger did with one priced call; `canonical_span_id` is the span carrying its cost.
+
+    `start_time_out_of_range`: the span's start time was not used (rows.Arrival): the call is recorded at
+    the time it arrived.
+    """
 
     priced: PricedCall
     status: RecordStatus
     canonical_span_id: bytes
+    start_time_out_of_range: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +32,9 @@ class RecordResult:
     items: list[RecordedItem]  # same order as the `priced` argument
     new_outcomes: list[Outcome]
     duplicate_outcomes: int
+    # new calls whose (trace, response id) another, different call already has: a server repeating ids
+    response_id_collisions: int = 0
+    received_ns: int = 0  # when the request arrived: where a call whose start time is out of range is placed
 
 
 @dataclass(frozen=True, slots=True)

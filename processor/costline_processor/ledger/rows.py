@@ -20,6 +20,9 @@ from costline_processor.model import Cost, PricedCall, Unpriced, Usage
 # would round raises instead of silently losing a fraction of a cent.
 MONEY_CONTEXT: Final = decimal.Context(prec=60, traps=[decimal.Inexact, decimal.InvalidOperation])
 ZERO: Final = Decimal(0)
+NS_PER_DAY: Final = 86_400 * 1_000_000_000
+# A span may start at most this far after it arrived (clocks disagree by seconds, not a day).
+MAX_START_AHEAD_NS: Final = NS_PER_DAY
 SQL_NULL: Final = 0  # NULL in a NULLIF(?, 0) column of sql.INSERT_CALL: binds faster than None
 
 # (workflow_id, feature_id, tenant_id, service_name, provider, model): the labels every call metric shares.
@@ -75,6 +78,36 @@ def money(value: Decimal) -> str:
 
 # The same rule as counted_usage(), for SQL over stored rows (purge roll-ups, verify, reports).
 COUNTED_TOKENS_SQL: Final = f"(unpriced_reason IS NULL OR unpriced_reason = '{names.REASON_UNKNOWN_MODEL}')"
+
+
+@dataclass(frozen=True, slots=True)
+class Arrival:
+    """When an export request arrived, and which span start times the ledger takes as they are.
+
+    A call is placed (reports, windows) at its span's start time, a time the sender chooses. A start time
+    before `earliest_ns` (older than anything retention keeps; 0 is "unset") or after `latest_ns` (the
+    sender's clock is ahead by more than a day) is out of range: the call is placed at its arrival.
+    Retention uses only `received_ns`, never a time the sender chose.
+    """
+
+    received_ns: int
+    earliest_ns: int
+    latest_ns: int
+
+    @classmethod
+    def at(cls, received_ns: int, retention_days: int) -> Arrival:
+        earliest = max(1, received_ns - retention_days * NS_PER_DAY)  # 0 is unset, whatever the retention
+        return cls(received_ns, earliest, received_ns + MAX_START_AHEAD_NS)
+
+    def place(self, start_ns: int, end_ns: int) -> tuple[int, int] | None:
+        """The (start, end) a span is recorded at, or None when its start time is out of range.
+
+        An end before the start or after `latest_ns` is the start (the duration is unknown).
+        """
+        latest = self.latest_ns
+        if not self.earliest_ns <= start_ns <= latest:
+            return None
+        return start_ns, end_ns if start_ns <= end_ns <= latest else start_ns
 
 
 @dataclass(slots=True)
@@ -167,9 +200,20 @@ def totals_of(aggregates: Iterable[Aggregate]) -> Totals:
 
 
 def call_row(
-    seq: int, priced: PricedCall, labels: LabelKey, *, status: str, span_key: bytes, call_key: bytes | None
+    seq: int,
+    priced: PricedCall,
+    labels: LabelKey,
+    *,
+    status: str,
+    span_key: bytes,
+    call_key: bytes | None,
+    shared_call_key: bytes | None = None,
+    times: tuple[int, int, int],
 ) -> tuple[object, ...]:
-    """The `calls` row of one new call, in schema.CALL_COLUMNS order (hot path: one tuple, few calls)."""
+    """The `calls` row of one new call, in schema.CALL_COLUMNS order (hot path: one tuple, few calls).
+
+    `times` is (start, end, received) as the ledger records them (see `Arrival.place`).
+    """
     call = priced.call
     result = priced.result
     usage = call.usage
@@ -194,11 +238,12 @@ def call_row(
         costs = (SQL_NULL, SQL_NULL, SQL_NULL, SQL_NULL, SQL_NULL, SQL_NULL, result.reason, result.detail)
     # bytearray, unlike bytes, binds without sqlite3's adaptation lookups; both are stored as the same BLOB
     return (
-        seq, call.start_time_ns, call.end_time_ns, bytearray(span_key),
+        seq, times[0], times[1], bytearray(span_key),
         bytearray(call_key) if call_key is not None else None, *labels,
         call.attribution.get(USER_ID), _text(call.service_instance_id), call.request_model, call.operation,
         _text(call.service_tier), int(call.batch), status, *tokens, *costs,
         _text(call.usage_error), int(call.estimated), _text(call.error_type), call.source,
+        times[2], SQL_NULL if shared_call_key is None else bytearray(shared_call_key),
     )  # fmt: skip
 
 

@@ -2,8 +2,12 @@
 
 One row per LLM call (`calls`) and per business outcome (`outcomes`), plus cumulative totals per metric
 label set (`call_totals`, `outcome_totals`) updated in the same transaction as the rows. Retention deletes
-old rows but never touches the cumulative totals, so counters seeded from them never go backwards; what a
-purge removed is rolled into `purged_*` so `Ledger.verify()` can prove totals == purged + remaining rows.
+rows by the time they were last received (`received_ns`, the ledger's clock, never the sender's) but never
+touches the cumulative totals, so counters seeded from them never go backwards; what a purge removed is
+rolled into `purged_*` so `Ledger.verify()` can prove totals == purged + remaining rows.
+
+Migrations only ever append: `MIGRATIONS[n]` turns a version n-1 ledger into version n, and a new ledger is
+created by running them all, so an upgraded ledger and a new one have the same schema.
 
 Money is stored as exact decimal strings (never REAL); sums are done with Decimal, in Python or through the
 `dec_add`/`dec_sum` SQL functions the connection registers.
@@ -15,9 +19,9 @@ import sqlite3
 from decimal import Decimal
 from typing import Final
 
-from costline_processor.ledger.rows import MONEY_CONTEXT, ZERO, money
+from costline_processor.ledger.rows import MAX_START_AHEAD_NS, MONEY_CONTEXT, ZERO, money
 
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
 CACHE_KIB: Final = 64 * 1024  # SQLite page cache per connection (default 2 MiB)
 WAL_CHECKPOINT_PAGES: Final = 10_000  # ~40 MiB of WAL between automatic checkpoints (default 1000 pages)
 
@@ -30,11 +34,12 @@ CALL_COLUMNS: Final = (
     "tokens_reasoning",
     "cost_input", "cost_cache_read", "cost_cache_write", "cost_output", "cost_total", "pricing_source",
     "unpriced_reason", "unpriced_detail", "usage_error", "estimated", "error_type", "source",
+    "received_ns", "shared_call_key",
 )  # fmt: skip
 # What reports read: the ids split out of the keys (trace_id || span_id, trace_id || response_id).
 CALL_VIEW_COLUMNS: Final = (
     "substr(span_key, 1, 16) AS trace_id", "substr(span_key, 17) AS span_id",
-    "CAST(substr(call_key, 17) AS TEXT) AS response_id",
+    "CAST(substr(COALESCE(call_key, shared_call_key), 17) AS TEXT) AS response_id",
 )  # fmt: skip
 
 TOTALS_KEY: Final = (
@@ -46,6 +51,7 @@ TOTALS_VALUES: Final = (
 )  # fmt: skip
 OUTCOME_COLUMNS: Final = (
     "seq", "time_ns", "span_key", "trace_id", "span_id", "workflow_id", "outcome", "count", "service_name",
+    "received_ns",
 )  # fmt: skip
 
 _TOTALS_BODY: Final = """(
@@ -97,7 +103,32 @@ CREATE TABLE outcome_totals {_OUTCOME_TOTALS_BODY};
 CREATE TABLE purged_outcome_totals {_OUTCOME_TOTALS_BODY};
 """
 
-MIGRATIONS: Final = {1: _V1}
+# Version 2: retention by receive time, and calls that share a (trace, response id).
+# - `received_ns`: when the span last arrived; retention purges by it (a sender's start time of 0 once made
+#   a row, and so its dedupe key, vanish within the hour). Rows of an older ledger get their start time,
+#   kept between the ledger's creation and now: the closest estimate of when they arrived.
+# - `time_ns` is never more than MAX_START_AHEAD_NS after `received_ns` (rows.Arrival), so the purge finds
+#   its rows through the `*_time` indexes and needs no index of its own on the hot path; an older row
+#   further ahead is placed at its estimated arrival, as a new one would be.
+# - `shared_call_key`: a different call with a (trace, response id) another row already holds (servers
+#   that repeat ids); `call_key` stays UNIQUE, so an all-new request still needs no lookup.
+_RECEIVED_ESTIMATE: Final = (
+    "MIN(MAX(time_ns, COALESCE((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'created_ns'), 0)),"
+    " CAST(strftime('%s', 'now') AS INTEGER) * 1000000000)"
+)
+_V2: Final = f"""
+ALTER TABLE calls ADD COLUMN received_ns INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE calls ADD COLUMN shared_call_key BLOB;
+UPDATE calls SET received_ns = {_RECEIVED_ESTIMATE};
+UPDATE calls SET time_ns = received_ns, end_time_ns = received_ns
+    WHERE time_ns > received_ns + {MAX_START_AHEAD_NS};
+CREATE INDEX calls_shared_call_key ON calls (shared_call_key) WHERE shared_call_key IS NOT NULL;
+ALTER TABLE outcomes ADD COLUMN received_ns INTEGER NOT NULL DEFAULT 0;
+UPDATE outcomes SET received_ns = {_RECEIVED_ESTIMATE};
+UPDATE outcomes SET time_ns = received_ns WHERE time_ns > received_ns + {MAX_START_AHEAD_NS};
+"""
+
+MIGRATIONS: Final = {1: _V1, 2: _V2}
 
 
 class LedgerLockedError(RuntimeError):
@@ -145,20 +176,32 @@ def connect(path: str, *, synchronous: str) -> sqlite3.Connection:
 
 
 def read_meta(conn: sqlite3.Connection, path: object) -> dict[str, str]:
-    """The ledger's identity and checkpoint (what a read-only opener needs)."""
+    """The ledger's identity and checkpoint (what a read-only opener needs); its schema must be current."""
+    version = _version(conn)
     try:
-        return dict(conn.execute("SELECT key, value FROM meta").fetchall())
+        meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
     except sqlite3.OperationalError as exc:
         raise LedgerSchemaError(f"{path} is not a costline ledger ({exc})") from exc
+    if version < SCHEMA_VERSION:
+        raise LedgerSchemaError(
+            f"{path} has ledger schema version {version}; this costline reads version {SCHEMA_VERSION}."
+            " A writer upgrades it when it opens it: stop the older costline writing it and start this one"
+        )
+    return meta
 
 
-def migrate(conn: sqlite3.Connection) -> None:
-    """Create or upgrade the schema to SCHEMA_VERSION in one transaction."""
-    version = conn.execute("PRAGMA user_version").fetchone()[0]
+def _version(conn: sqlite3.Connection) -> int:
+    version: int = conn.execute("PRAGMA user_version").fetchone()[0]
     if version > SCHEMA_VERSION:
         raise LedgerSchemaError(
             f"ledger schema version {version} is newer than this costline supports ({SCHEMA_VERSION})"
         )
+    return version
+
+
+def migrate(conn: sqlite3.Connection) -> None:
+    """Create or upgrade the schema to SCHEMA_VERSION in one transaction."""
+    version = _version(conn)
     if version == SCHEMA_VERSION:
         return
     conn.execute("BEGIN IMMEDIATE")

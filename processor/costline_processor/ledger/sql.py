@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import Final
 
@@ -54,15 +54,15 @@ def outcome_upsert(table: str) -> str:
     )
 
 
-# The calls insert binds 36 values per LLM span, and sqlite3 binds None (and bytes) through its adaptation
+# The calls insert binds 38 values per LLM span, and sqlite3 binds None (and bytes) through its adaptation
 # lookups, ~4x slower than an int or a str. So call_row() passes SQL_NULL (the integer 0) for the NULLs of
-# these TEXT columns and the statement turns it back: NULLIF(0, 0) is NULL, NULLIF(None, 0) is NULL, and
-# no text value equals an integer in SQLite, so every string is stored as it is.
+# these TEXT (and one BLOB) columns and the statement turns it back: NULLIF(0, 0) is NULL, NULLIF(None, 0)
+# is NULL, and no text or blob value equals an integer in SQLite, so every value is stored as it is.
 NULLIF_ZERO_COLUMNS: Final = frozenset(
     {
         "user_id", "service_instance_id", "request_model", "operation", "service_tier",
         "cost_input", "cost_cache_read", "cost_cache_write", "cost_output", "cost_total", "pricing_source",
-        "unpriced_reason", "unpriced_detail", "usage_error", "error_type",
+        "unpriced_reason", "unpriced_detail", "usage_error", "error_type", "shared_call_key",
     }
 )  # fmt: skip
 INSERT_CALL: Final = (
@@ -111,3 +111,8 @@ def lookup(
         sql = f"{select} WHERE {column} IN ({', '.join('?' * size)})"
         found.extend(conn.execute(sql, chunk).fetchall())
     return found
+
+
+def mark_received(conn: sqlite3.Connection, table: str, received_ns: int, seqs: Iterable[object]) -> None:
+    """Rows whose span arrived again: retention keeps them (and so their dedupe keys) from now on."""
+    conn.executemany(f"UPDATE {table} SET received_ns = ? WHERE seq = ?", [(received_ns, s) for s in seqs])

@@ -1,9 +1,10 @@
 """The ledger: every priced LLM call once, durably, with exact cumulative totals.
 
 `record()` is one SQLite transaction per export request, committed (WAL, synchronous=FULL by default)
-before it returns, so an acknowledged batch survives a crash or `kill -9`. Two unique keys make a retried
-batch and a doubly-instrumented call count once: (trace_id, span_id) and (trace_id, response_id).
-Writes are serialised by a lock; SQLite has one writer anyway.
+before it returns, so an acknowledged batch survives a crash or `kill -9`. Two keys make a retried batch
+and a doubly-instrumented call count once: (trace_id, span_id), and (trace_id, response_id) when the spans
+also describe the same call (same_call.py). Retention purges by the time a span last arrived, never by a
+time the sender chose. Writes are serialised by a lock; SQLite has one writer anyway.
 """
 
 from __future__ import annotations
@@ -34,7 +35,9 @@ from costline_processor.ledger.results import (
     RecordResult,
 )
 from costline_processor.ledger.rows import (
+    NS_PER_DAY,
     Aggregate,
+    Arrival,
     OutcomeAggregate,
     Totals,
     totals_of,
@@ -48,16 +51,22 @@ from costline_processor.ledger.sql import (
     aggregate_from_row,
     aggregate_row,
     lookup,
+    mark_received,
     outcome_upsert,
     totals_upsert,
 )
 from costline_processor.model import Outcome, PricedCall
 
-NS_PER_DAY: Final = 86_400 * 1_000_000_000
 # The cumulative totals are brought up to date (checkpointed) at most this often or when this many label
 # sets are pending; rows written since the last checkpoint are replayed into them after a crash.
 CHECKPOINT_INTERVAL_S: Final = 5.0
 CHECKPOINT_MAX_KEYS: Final = 4096
+# After the writer opens the ledger, retention deletes nothing for this long: a batch committed just before
+# a crash (or a stop) but never acknowledged is resent by the collector within its retry interval (30 s in
+# collector-config/) once costline is back, however long it was down, and must still be recognised.
+REDELIVERY_GRACE_NS: Final = 3_600 * 1_000_000_000
+
+__all__ = ["NS_PER_DAY", "REDELIVERY_GRACE_NS", "Ledger"]
 
 
 class Ledger:
@@ -90,6 +99,7 @@ class Ledger:
         self._replay_needed = False
         self._next_seq = self._checkpoint_seq = 0  # set by _open() for the writer
         self._last_checkpoint = time.monotonic()
+        self._opened_ns = time.time_ns()
         self._owner = None if read_only else take_writer_lock(self.path)
         if self._owner is None and read_only is False:
             holder = describe_holder(self.path)
@@ -191,18 +201,28 @@ class Ledger:
         return meta
 
     # --- writing -----------------------------------------------------------------------------------------
-    def record(self, priced: Sequence[PricedCall], outcomes: Sequence[Outcome] = ()) -> RecordResult:
-        """Store the new calls and outcomes of one export request in one durable transaction."""
+    def record(
+        self,
+        priced: Sequence[PricedCall],
+        outcomes: Sequence[Outcome] = (),
+        *,
+        received_ns: int | None = None,
+    ) -> RecordResult:
+        """Store the new calls and outcomes of one export request in one durable transaction.
+
+        `received_ns` is when the request arrived (default: now, on the ledger's clock).
+        """
         if not priced and not outcomes:
             return RecordResult([], [], 0)
         with self._lock:
             start_seq = self._next_seq
             first_record = "first_record_ns" not in self._meta
             now = str(time.time_ns())
+            arrival = Arrival.at(int(now) if received_ns is None else received_ns, self.retention_days)
             try:
                 with self._transaction() as conn:
-                    items = self._record_calls(conn, priced)
-                    new_outcomes = self._record_outcomes(conn, outcomes)
+                    items, shared_ids = self._record_calls(conn, priced, arrival)
+                    new_outcomes = self._record_outcomes(conn, outcomes, arrival)
                     if first_record and self._next_seq != start_seq:
                         conn.execute("INSERT INTO meta VALUES ('first_record_ns', ?)", (now,))
                     flushed = self._checkpoint_due() and self._flush(conn)
@@ -214,35 +234,48 @@ class Ledger:
                 self._checkpointed()
             if first_record and self._next_seq != start_seq:
                 self._meta["first_record_ns"] = now
-        return RecordResult(items, new_outcomes, len(outcomes) - len(new_outcomes))
+        return RecordResult(
+            items, new_outcomes, len(outcomes) - len(new_outcomes), shared_ids, arrival.received_ns
+        )
 
-    def _record_calls(self, conn: sqlite3.Connection, priced: Sequence[PricedCall]) -> list[RecordedItem]:
+    def _record_calls(
+        self, conn: sqlite3.Connection, priced: Sequence[PricedCall], arrival: Arrival
+    ) -> tuple[list[RecordedItem], int]:
         """Insert the new calls and add them to `_pending` (dropped by `record()` if this fails)."""
-        items, self._next_seq = record_calls(conn, priced, self._next_seq, self._pending)
-        return items
+        items, self._next_seq, shared_ids = record_calls(conn, priced, self._next_seq, self._pending, arrival)
+        return items, shared_ids
 
-    def _record_outcomes(self, conn: sqlite3.Connection, outcomes: Sequence[Outcome]) -> list[Outcome]:
+    def _record_outcomes(
+        self, conn: sqlite3.Connection, outcomes: Sequence[Outcome], arrival: Arrival
+    ) -> list[Outcome]:
         if not outcomes:
             return []
         span_keys = [o.trace_id + o.span_id for o in outcomes]
-        known = {row[0] for row in lookup(conn, "SELECT span_key FROM outcomes", "span_key", span_keys)}
+        select = "SELECT span_key, seq FROM outcomes"
+        known: dict[bytes, object] = {row[0]: row[1] for row in lookup(conn, select, "span_key", span_keys)}
         new: list[Outcome] = []
         rows: list[tuple[object, ...]] = []
         totals: list[tuple[object, ...]] = []
+        received = arrival.received_ns
         for outcome, span_key in zip(outcomes, span_keys, strict=True):
             if span_key in known:
                 continue
-            known.add(span_key)
-            seq = self._next_seq
+            seq = known[span_key] = self._next_seq
             self._next_seq += 1
+            placed = arrival.place(outcome.time_ns, outcome.time_ns)
+            time_ns = received if placed is None else placed[0]
             ids = (span_key, outcome.trace_id, outcome.span_id)
-            rows.append((seq, outcome.time_ns, *ids, outcome.workflow_id, outcome.outcome, outcome.count,
-                         outcome.service_name))  # fmt: skip
-            totals.append((outcome.workflow_id, outcome.outcome, outcome.count, seq, outcome.time_ns))
+            rows.append((seq, time_ns, *ids, outcome.workflow_id, outcome.outcome, outcome.count,
+                         outcome.service_name, received))  # fmt: skip
+            totals.append((outcome.workflow_id, outcome.outcome, outcome.count, seq, time_ns))
             new.append(outcome)
         # Outcomes are few: their totals are updated in the same transaction, no checkpointing needed.
         conn.executemany(INSERT_OUTCOME, rows)
         conn.executemany(outcome_upsert("outcome_totals"), totals)
+        if len(new) < len(outcomes):
+            mark_received(
+                conn, "outcomes", received, {known[key] for key in span_keys} - {row[0] for row in rows}
+            )
         return new
 
     # --- checkpoints ---------------------------------------------------------------------------------------
@@ -279,14 +312,19 @@ class Ledger:
             self._checkpointed()
 
     # --- retention -----------------------------------------------------------------------------------------
-    def purge_older_than(self, cutoff_ns: int | None = None) -> PurgeResult:
-        """Delete call and outcome rows that started before `cutoff_ns` (default: now - retention_days).
+    def purge_older_than(self, cutoff_ns: int | None = None, *, now_ns: int | None = None) -> PurgeResult:
+        """Delete call and outcome rows last received before `cutoff_ns`.
 
-        The cumulative totals are untouched (counters never go backwards); the deleted rows roll into the
-        `purged_*` tables in the same transaction, chunk by chunk.
+        The default cutoff is `now_ns` (default: the clock) - retention_days, and nothing during the first
+        REDELIVERY_GRACE_NS after the ledger was opened. The cumulative totals are untouched (counters never
+        go backwards); the deleted rows roll into the `purged_*` tables in the same transaction, chunk by
+        chunk.
         """
         if cutoff_ns is None:
-            cutoff_ns = time.time_ns() - self.retention_days * NS_PER_DAY
+            now_ns = time.time_ns() if now_ns is None else now_ns
+            if now_ns < self._opened_ns + REDELIVERY_GRACE_NS:
+                return PurgeResult(0, 0)
+            cutoff_ns = now_ns - self.retention_days * NS_PER_DAY
         calls = outcomes = 0
         while True:
             with self._lock:

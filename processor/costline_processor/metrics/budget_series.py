@@ -19,7 +19,7 @@ COUNTER: Final = "counter"
 GAUGE: Final = "gauge"
 
 # (label names, label values, value)
-BudgetSample = tuple[tuple[str, ...], tuple[str, ...], float]
+BudgetSample = tuple[tuple[str, ...], tuple[str, ...], float | int]  # int: the counter
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,9 +64,9 @@ def budget_families(snapshot: MetricsSnapshot) -> list[BudgetFamily]:
                 state, (names.LABEL_ON_STOP, budget.on_stop), (names.LABEL_DOWNGRADE_TO, budget.downgrade_to)
             )
             stop.append((stop_names, stop_values, float(budget.stop_usd)))
-            blocks.append((label_names, values, float(blocked_calls)))
+            blocks.append((label_names, values, blocked_calls))
     if snapshot.budget_blocked_unmatched:
-        blocks.append(((), (), float(snapshot.budget_blocked_unmatched)))
+        blocks.append(((), (), snapshot.budget_blocked_unmatched))
     return [
         BudgetFamily(names.PROM_BUDGET_USD, names.BUDGET_USD, names.UNIT_USD, GAUGE,
                      "Budget limit in USD per scope and period (budgets file).", limit),

@@ -24,6 +24,7 @@ from opentelemetry.proto.metrics.v1.metrics_pb2 import AggregationTemporality, M
 
 from costline_processor import metric_names as names
 from costline_processor.metrics.budget_series import COUNTER, budget_families
+from costline_processor.metrics.prometheus_text import COUNTERS_START_HELP
 from costline_processor.metrics.self_telemetry import DEFAULT_HELP, HELP, LabelSet, SelfTelemetry
 from costline_processor.metrics.snapshot import Exemplar, MetricsSnapshot
 
@@ -91,6 +92,9 @@ def _count_metrics(snapshot: MetricsSnapshot, start: int, now: int, out: list[Me
             point = metric.data_points.add(start_time_unix_nano=start, time_unix_nano=now, as_int=count)
             _attributes(point, label_names, key)
     _budget_metrics(snapshot, start, now, out)
+    started = Metric(name=names.COUNTERS_START_TIME, unit=names.UNIT_SECONDS, description=COUNTERS_START_HELP)
+    started.gauge.data_points.add(time_unix_nano=now, as_double=snapshot.start_time_ns / 1e9)
+    out.append(started)
 
 
 def _budget_metrics(snapshot: MetricsSnapshot, start: int, now: int, out: list[Metric]) -> None:

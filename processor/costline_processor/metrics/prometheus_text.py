@@ -1,5 +1,9 @@
 """Prometheus text exposition (0.0.4) and OpenMetrics 1.0 of a `MetricsSnapshot`.
 
+Always present, even before the first call: `costline_counters_start_time_seconds`, which the window
+queries (`costline_processor.window_promql`) use to tell a series born inside a window from one hidden by
+a gap.
+
 OpenMetrics is what carries exemplars: each `llm_cost_usd_total` sample links to the trace of the latest
 call that added to it (`# {trace_id="...",span_id="..."} value timestamp`). Serve it when the scraper
 asks for it (`wants_openmetrics(accept_header)`); Prometheus does with `--enable-feature=exemplar-storage`.
@@ -19,6 +23,10 @@ from costline_processor.metrics.snapshot import Exemplar, MetricsSnapshot
 PROMETHEUS_CONTENT_TYPE: Final = "text/plain; version=0.0.4; charset=utf-8"
 OPENMETRICS_CONTENT_TYPE: Final = "application/openmetrics-text; version=1.0.0; charset=utf-8"
 _BASE_LABELS: Final = names.COST_LABELS[:-1]  # without token_type
+COUNTERS_START_HELP: Final = (
+    "When this instance's counters started from zero (its ledger's creation), Unix seconds; "
+    "a new value means they were reset."
+)
 
 # (label names, label values, value, exemplar)
 Sample = tuple[Sequence[str], Sequence[str], float | int, Exemplar | None]
@@ -104,6 +112,8 @@ def render(snapshot: MetricsSnapshot, *, openmetrics: bool = False) -> bytes:
             family(budget.prom_name, budget.kind, budget.help, samples)
     family(names.PROM_WORKFLOW_OUTCOMES_TOTAL, "counter", "Business outcomes recorded by app code.",
            ((names.OUTCOME_LABELS, key, n, None) for key, n in snapshot.outcomes.items()))  # fmt: skip
+    family(names.PROM_COUNTERS_START_TIME_SECONDS, "gauge", COUNTERS_START_HELP,
+           [((), (), snapshot.start_time_ns / 1e9, None)])  # fmt: skip
     telemetry = snapshot.telemetry
     for name, series in sorted(telemetry.counters.items()):
         family(name, "counter", HELP.get(name, DEFAULT_HELP), _self_samples(series))

@@ -28,9 +28,20 @@ HELP: Final[dict[str, str]] = {
     names.SELF_SPANS_PRICED: "New LLM calls priced and counted.",
     names.SELF_SPANS_UNPRICED: "New LLM calls that could not be priced, by reason.",
     names.SELF_DUPLICATES_IGNORED: "Calls or outcomes counted once despite a second span, by kind.",
+    names.SELF_RESPONSE_ID_COLLISIONS: (
+        "New LLM calls counted on their own although a different call of their trace has their response id."
+    ),
+    names.SELF_START_TIME_OUT_OF_RANGE: (
+        "LLM spans whose start time was unset, older than the retention or over a day ahead:"
+        " recorded at the time they arrived."
+    ),
     names.SELF_EXPORT_FAILURES: "Failed pushes of the cost metrics, by target.",
     names.SELF_EXPORTS: "Successful pushes of the cost metrics, by target.",
     names.SELF_LABEL_OVERFLOW: "Label values replaced by __overflow__ by the cardinality guard, by label.",
+    names.SELF_ATTRIBUTION_REJECTED: (
+        "Attribution values of new calls and outcomes that costline.workflow() would refuse, left unrecorded,"
+        " by key and rejected_by (instrumentation: dropped from baggage in the app; processor: on the span)."
+    ),
 }
 
 LabelSet = tuple[tuple[str, str], ...]

@@ -154,12 +154,22 @@ class CostMetrics:
         for item in result.items:
             if item.status == "new" and not isinstance(item.priced.result, Cost):
                 telemetry.inc(names.SELF_SPANS_UNPRICED, reason=item.priced.result.reason)
+        rejections = [
+            r for i in result.items if i.status == "new" for r in i.priced.call.rejected_attribution
+        ]
+        for key, rejected_by in rejections + [r for o in result.new_outcomes for r in o.rejected_attribution]:
+            telemetry.inc(names.SELF_ATTRIBUTION_REJECTED, key=key, rejected_by=rejected_by)
         if redelivered:
             telemetry.inc(names.SELF_DUPLICATES_IGNORED, redelivered, kind="redelivered")
         if duplicate:
             telemetry.inc(names.SELF_DUPLICATES_IGNORED, duplicate, kind="duplicate_call")
         if result.duplicate_outcomes:
             telemetry.inc(names.SELF_DUPLICATES_IGNORED, result.duplicate_outcomes, kind="outcome")
+        if result.response_id_collisions:
+            telemetry.inc(names.SELF_RESPONSE_ID_COLLISIONS, result.response_id_collisions)
+        out_of_range = sum(1 for item in result.items if item.start_time_out_of_range)
+        if out_of_range:
+            telemetry.inc(names.SELF_START_TIME_OUT_OF_RANGE, out_of_range)
 
     def _observe_call(self, priced: PricedCall, now: int) -> bool:
         """Add one new call; return whether it was priced."""

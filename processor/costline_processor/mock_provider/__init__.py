@@ -1,6 +1,7 @@
-"""A local fake LLM provider speaking the OpenAI and Anthropic wire formats (JSON and SSE streaming).
+"""A local fake LLM provider speaking the OpenAI, Anthropic and Gemini wire formats (JSON and SSE streaming).
 
-Tests point the real ``openai``/``anthropic`` clients at it; users run it as ``costline mock-provider``::
+Tests point the real ``openai``/``anthropic``/``google-genai`` clients at it; users run it as
+``costline mock-provider``::
 
     with MockProvider() as server:
         server.default = MockBehaviour(usage=MockUsage(input_tokens=120, cache_read_tokens=100))

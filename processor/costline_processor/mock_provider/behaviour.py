@@ -12,6 +12,8 @@ class MockUsage:
 
     ``input_tokens`` includes cache reads and cache writes; ``output_tokens`` includes reasoning tokens;
     ``cache_write_1h_tokens`` is the part of ``cache_write_tokens`` written with a 1-hour TTL.
+    ``tool_use_prompt_tokens`` is the part of ``input_tokens`` that is tool results fed back to the model
+    (Gemini reports it apart from its prompt count).
     """
 
     input_tokens: int = 100
@@ -20,6 +22,7 @@ class MockUsage:
     cache_write_tokens: int = 0
     cache_write_1h_tokens: int = 0
     reasoning_tokens: int = 0
+    tool_use_prompt_tokens: int = 0
 
     def __post_init__(self) -> None:
         for name in (
@@ -29,12 +32,17 @@ class MockUsage:
             "cache_write_tokens",
             "cache_write_1h_tokens",
             "reasoning_tokens",
+            "tool_use_prompt_tokens",
         ):
             if getattr(self, name) < 0:
                 raise ValueError(f"MockUsage.{name} must be >= 0")
         # An impossible usage would make Anthropic's exclusive input_tokens negative: refuse it up front.
         if self.cache_read_tokens + self.cache_write_tokens > self.input_tokens:
             raise ValueError("cache reads + cache writes must not exceed input_tokens (which includes them)")
+        if self.cache_read_tokens + self.cache_write_tokens + self.tool_use_prompt_tokens > self.input_tokens:
+            raise ValueError(
+                "cache and tool-use prompt tokens are parts of input_tokens and cannot exceed it"
+            )
         if self.cache_write_1h_tokens > self.cache_write_tokens:
             raise ValueError("cache_write_1h_tokens is part of cache_write_tokens and cannot exceed it")
         if self.reasoning_tokens > self.output_tokens:
@@ -69,7 +77,8 @@ class MockBehaviour:
 
     ``error_status`` answers with that HTTP status and the provider's JSON error body.
     ``reasoning_text`` is the visible reasoning, sent when the usage has reasoning tokens: an Anthropic
-    thinking block if the request enables thinking, a Responses reasoning item if it sets ``reasoning``.
+    thinking block if the request enables thinking, a Responses reasoning item if it sets ``reasoning``, a
+    Gemini thought part if it sets ``thinkingConfig.includeThoughts``.
     ``tool_calls`` adds tool calls after the text (set ``text=""`` for a pure tool-call turn); the finish
     reason becomes ``tool_calls`` / ``tool_use``.
     ``fail_after_events`` cuts a stream's connection after that many SSE events (a non-streaming request's
@@ -81,7 +90,7 @@ class MockBehaviour:
     ``latency_s`` delays the reply (time to first byte); ``event_delay_s`` spaces stream events.
     ``response_model``/``response_id`` default to echoing the request's model and a generated id.
     ``finish_reason`` is sent as given (OpenAI: ``stop``, ``length``...; Anthropic: ``end_turn``,
-    ``max_tokens``...); None picks the natural one.
+    ``max_tokens``...; Gemini: ``STOP``, ``MAX_TOKENS``...); None picks the natural one.
     """
 
     usage: MockUsage = field(default_factory=MockUsage)

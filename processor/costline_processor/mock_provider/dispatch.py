@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from costline_processor.mock_provider import anthropic_wire, openai_responses, openai_wire
+from costline_processor.mock_provider import anthropic_wire, gemini_wire, openai_responses, openai_wire
 from costline_processor.mock_provider.routes import Endpoint, Route
 from costline_processor.mock_provider.wire import Call, Reply
 
@@ -17,6 +17,11 @@ _ID_PREFIX: dict[Endpoint, str] = {
     "models": "",
     "messages": "msg_",
     "count_tokens": "",
+    "generate_content": "gen-",
+    "embed_content": "",
+    "batch_embed_contents": "",
+    "predict_embeddings": "",
+    "gemini_count_tokens": "",
 }
 
 
@@ -27,6 +32,8 @@ def response_id(endpoint: Endpoint, number: int) -> str:
 def error_reply(route: Route | None, status: int, message: str | None, request_id: str) -> Reply:
     if route is not None and route.provider == "anthropic":
         return anthropic_wire.error_reply(status, message, request_id)
+    if route is not None and route.provider == "gemini":
+        return gemini_wire.error_reply(status, message)
     return openai_wire.error_reply(status, message)
 
 
@@ -47,4 +54,9 @@ _BUILDERS: dict[Endpoint, Callable[[Call], Reply]] = {
     "models": lambda call: Reply(body=_models(call.model)),
     "messages": anthropic_wire.messages,
     "count_tokens": lambda call: Reply(body={"input_tokens": call.behaviour.usage.input_tokens}),
+    "generate_content": gemini_wire.generate_content,
+    "embed_content": gemini_wire.embed_content,
+    "batch_embed_contents": gemini_wire.batch_embed_contents,
+    "predict_embeddings": gemini_wire.predict_embeddings,
+    "gemini_count_tokens": gemini_wire.count_tokens,
 }

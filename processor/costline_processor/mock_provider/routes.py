@@ -1,4 +1,5 @@
-"""Which endpoint a request path names: OpenAI (plain and Azure), Anthropic (plain, Vertex AI, Bedrock)."""
+"""Which endpoint a request path names: OpenAI (plain and Azure), Anthropic (plain, Vertex AI, Bedrock),
+Gemini (the Gemini API's `/{version}/models/{model}:verb` and Vertex AI's publisher-model paths)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import unquote
 
-Provider = Literal["openai", "anthropic"]
+Provider = Literal["openai", "anthropic", "gemini"]
 Endpoint = Literal[
     "chat",
     "responses",
@@ -16,6 +17,11 @@ Endpoint = Literal[
     "models",
     "messages",
     "count_tokens",
+    "generate_content",
+    "embed_content",
+    "batch_embed_contents",
+    "predict_embeddings",
+    "gemini_count_tokens",
 ]
 
 
@@ -24,7 +30,7 @@ class Route:
     provider: Provider
     endpoint: Endpoint
     model: str | None = None  # from the path (Azure deployment, Vertex/Bedrock model), else from the body
-    force_stream: bool = False  # Vertex's :streamRawPredict streams whatever the body says
+    force_stream: bool = False  # Vertex's :streamRawPredict, Gemini's :streamGenerateContent
 
 
 _AZURE = re.compile(r"^/openai/deployments/(?P<model>[^/]+)/(?P<rest>.+)$")
@@ -32,6 +38,20 @@ _VERTEX = re.compile(
     r"^(?:/v1(?:beta1)?)?/projects/[^/]+/locations/[^/]+/publishers/anthropic/models/"
     r"(?P<model>[^/]+):(?P<verb>rawPredict|streamRawPredict)$"
 )
+# The google-genai SDK's paths: Gemini API `/v1beta/models/{model}:verb`, Vertex AI
+# `/v1beta1/projects/{p}/locations/{l}/publishers/google/models/{model}:verb`.
+_GEMINI = re.compile(
+    r"^/v1(?:alpha|beta|beta1)?/(?:projects/[^/]+/locations/[^/]+/publishers/google/)?models/"
+    r"(?P<model>[^/:]+):(?P<verb>[A-Za-z]+)$"
+)
+_GEMINI_VERBS: dict[str, Endpoint] = {
+    "generateContent": "generate_content",
+    "streamGenerateContent": "generate_content",
+    "embedContent": "embed_content",
+    "batchEmbedContents": "batch_embed_contents",
+    "predict": "predict_embeddings",
+    "countTokens": "gemini_count_tokens",
+}
 # Bedrock streams use the binary AWS event-stream framing (decoded by botocore): only invoke is served.
 _BEDROCK = re.compile(r"^/model/(?P<model>[^/]+)/invoke$")
 _OPENAI_SUFFIXES: tuple[tuple[str, Endpoint], ...] = (
@@ -48,7 +68,17 @@ def route(method: str, path: str) -> Route | None:
         return Route("openai", "models") if path.rstrip("/").endswith("/models") else None
     if method != "POST":
         return None
-    return _anthropic(path) or _openai(path)
+    return _gemini(path) or _anthropic(path) or _openai(path)
+
+
+def _gemini(path: str) -> Route | None:
+    match = _GEMINI.match(path)
+    if match is None or match["verb"] not in _GEMINI_VERBS:
+        return None
+    endpoint = _GEMINI_VERBS[match["verb"]]
+    return Route(
+        "gemini", endpoint, unquote(match["model"]), force_stream=match["verb"] == "streamGenerateContent"
+    )
 
 
 def _anthropic(path: str) -> Route | None:

@@ -1,4 +1,4 @@
-"""The fake LLM provider: a threaded HTTP server on 127.0.0.1 speaking OpenAI and Anthropic wire formats."""
+"""The fake LLM provider: a threaded HTTP server on 127.0.0.1 speaking OpenAI, Anthropic and Gemini APIs."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ DEFAULT_MODEL = "mock-model"
 
 
 class MockProvider:
-    """A local fake OpenAI/Anthropic API. Use as a context manager, or call ``start()`` and ``stop()``.
+    """A local fake OpenAI/Anthropic/Gemini API. Use as a context manager, or call ``start()`` and ``stop()``.
 
     ``default`` answers every request that has no queued behaviour; ``enqueue()`` adds one-shot behaviours
     consumed first-in first-out. With ``error_rate`` a seeded share of default-answered requests fails with
@@ -108,6 +108,11 @@ class MockProvider:
     def vertex_base_url(self) -> str:
         """For ``anthropic.AnthropicVertex(base_url=...)``, whose default base URL ends in /v1 too."""
         return self.url + "/v1"
+
+    @property
+    def gemini_base_url(self) -> str:
+        """``google.genai.Client(http_options=HttpOptions(base_url=...))``, Gemini API and Vertex AI alike."""
+        return self.url
 
     @property
     def requests(self) -> list[RecordedRequest]:

@@ -16,10 +16,11 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 from costline import attributes as attr
 from costline._safety import report_internal_error
+from costline._validation import is_valid_value
 from costline_processor.model import LlmCall, Outcome, Usage
 from costline_processor.normalize import foreign_names as fn
+from costline_processor.normalize import gemini
 from costline_processor.normalize._values import (
-    MAX_LABEL_CHARS,
     Attributes,
     BadUsage,
     flag,
@@ -27,6 +28,7 @@ from costline_processor.normalize._values import (
     text,
     to_dict,
 )
+from costline_processor.normalize.attribution import read_attribution
 from costline_processor.normalize.providers import normalize_provider, provider_from_host, provider_from_scope
 from costline_processor.normalize.sources import (
     OPENINFERENCE_KEYS,
@@ -93,6 +95,7 @@ _SPAN_KEYS: Final = frozenset(
         *_TIER_KEYS,
         *_OPENINFERENCE_MODELS,
         *attr.ATTRIBUTION_KEYS,
+        attr.LLM_ATTRIBUTION_REJECTED,
         fn.OPENINFERENCE_SPAN_KIND,
         fn.OI_REQUEST_MODEL_NAME,
         attr.GEN_AI_OPERATION_NAME,
@@ -113,6 +116,7 @@ _SPAN_KEYS: Final = frozenset(
 _RESOURCE_KEYS: Final = frozenset({fn.SERVICE_NAME, fn.SERVICE_INSTANCE_ID, fn.TELEMETRY_SDK_NAME})
 _OTHER_ERROR: Final = "_OTHER"
 _MAX_OUTCOME_COUNT: Final = 1_000_000
+_OUTCOME_KEYS: Final = (attr.WORKFLOW_ID,)  # the only attribution an outcome is recorded with
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +170,9 @@ def _normalize(span: Span, view: ScopeView) -> LlmCall | None:
     request_model = _bounded(text(attrs, attr.GEN_AI_REQUEST_MODEL, fn.OI_REQUEST_MODEL_NAME))
     response_model = _bounded(text(attrs, attr.GEN_AI_RESPONSE_MODEL, *_OPENINFERENCE_MODELS))
     provider = _provider(attrs, view.scope_name)
+    served_by_gemini = provider in gemini.GEMINI_PROVIDERS
+    if served_by_gemini:
+        request_model, response_model = gemini.model_id(request_model), gemini.model_id(response_model)
     usage: Usage | None
     usage_error: str | None = None
     model_hint = (response_model or request_model or "").lower()
@@ -173,7 +180,10 @@ def _normalize(span: Span, view: ScopeView) -> LlmCall | None:
         usage = read_usage(attrs, source, provider == attr.PROVIDER_ANTHROPIC or "claude" in model_hint)
     except BadUsage as exc:
         usage, usage_error = None, str(exc)
+    if usage is not None and served_by_gemini:
+        usage = gemini.with_unreported_thoughts(usage, attrs)
     tier, batch = _service_tier(attrs)
+    attribution, rejected = read_attribution(attrs)
     return LlmCall(
         trace_id=span.trace_id,
         span_id=span.span_id,
@@ -189,12 +199,13 @@ def _normalize(span: Span, view: ScopeView) -> LlmCall | None:
         usage_error=usage_error,
         service_name=view.service_name,
         service_instance_id=view.service_instance_id,
-        attribution=_attribution(attrs),
+        attribution=attribution,
         service_tier=tier,
         batch=batch,
         estimated=flag(attrs, attr.LLM_USAGE_ESTIMATED),
         error_type=text(attrs, attr.ERROR_TYPE)
         or (_OTHER_ERROR if span.status.code == Status.STATUS_CODE_ERROR else None),
+        rejected_attribution=rejected,
         blocked_by=_blocked_by(attrs),
     )
 
@@ -204,15 +215,6 @@ def _blocked_by(attrs: Attributes) -> tuple[str, str] | None:
         return None
     # not truncated: only looked up among the budgets file's ids, never stored
     return text(attrs, attr.LLM_BUDGET_SCOPE) or "", text(attrs, attr.LLM_BUDGET_PERIOD) or ""
-
-
-def _attribution(attrs: Attributes) -> dict[str, str]:
-    out = {}
-    for key in attr.ATTRIBUTION_KEYS:
-        value = attrs.get(key)
-        if isinstance(value, str) and value:
-            out[key] = value[:MAX_LABEL_CHARS]
-    return out
 
 
 def _bounded(value: str | None) -> str | None:
@@ -261,18 +263,21 @@ def extract_outcome(span: Span, resource: Resource) -> Outcome | None:
     attrs = to_dict(span.attributes, _SPAN_KEYS)
     outcome = text(attrs, attr.LLM_OUTCOME_NAME)
     count = attrs.get(attr.LLM_OUTCOME_COUNT, 1)
-    if outcome is None or isinstance(count, bool) or not isinstance(count, int):
+    # The name follows the rule record_outcome() enforces in the app; anything else is not an outcome of ours.
+    if not is_valid_value(outcome) or isinstance(count, bool) or not isinstance(count, int):
         return None
     if not 1 <= count <= _MAX_OUTCOME_COUNT:
         return None
+    attribution, rejected = read_attribution(attrs, _OUTCOME_KEYS)
     return Outcome(
         trace_id=span.trace_id,
         span_id=span.span_id,
         time_ns=span.end_time_unix_nano or span.start_time_unix_nano,
-        workflow_id=label(text(attrs, attr.WORKFLOW_ID) or attr.UNATTRIBUTED),
-        outcome=label(outcome),
+        workflow_id=attribution.get(attr.WORKFLOW_ID, attr.UNATTRIBUTED),
+        outcome=outcome,
         count=count,
         service_name=label(
             text(to_dict(resource.attributes, _RESOURCE_KEYS), fn.SERVICE_NAME) or "unknown_service"
         ),
+        rejected_attribution=rejected,
     )

@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 
 from costline.attributes import UNATTRIBUTED
-from costline_processor.report.facts import GroupKey, ReportFacts
+from costline_processor.report.facts import GroupKey, ReportFacts, month_start
 
 ZERO = Decimal(0)
 BASELINE_DAYS = 7
@@ -98,7 +98,7 @@ class Report:
     unattributed_cost: Decimal
     unpriced_requests: int
     month: str  # the calendar month the projection is for, e.g. "2026-11"
-    month_to_date: Decimal
+    month_to_date: Decimal  # from the month's 1st to `until`, whatever `since` is
     projected_month_end: Decimal
     anomalies: tuple[Anomaly, ...]
     outcome_costs: tuple[OutcomeCost, ...]
@@ -128,10 +128,10 @@ def build_report(
         (_row(facts, key) for key in {**facts.requests, **facts.cost}), key=lambda r: (-r.cost, r.key)
     )
     workflow_cost = facts.workflow_cost()
-    # The month of the window's last day: a window ending at midnight on the 1st reports the month it closed.
-    last_moment = facts.until - timedelta(microseconds=1)
-    month_start = last_moment.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    month_to_date = _cost_between(facts, month_start.date(), facts.until.date())
+    # The month of the window's last day, from its 1st to the window's end, whatever the window's start.
+    start = month_start(facts.until)
+    month_to_date = facts.month_to_date
+    month_total = sum(month_to_date.values(), ZERO)
     return Report(
         by=facts.by,
         since=facts.since,
@@ -141,12 +141,12 @@ def build_report(
         total_requests=sum(facts.requests.values()),
         unattributed_cost=workflow_cost.get(UNATTRIBUTED, ZERO),
         unpriced_requests=facts.unpriced_requests,
-        month=month_start.strftime("%Y-%m"),
-        month_to_date=sum(month_to_date.values(), ZERO),
-        projected_month_end=_project(sum(month_to_date.values(), ZERO), month_start, facts.until),
+        month=start.strftime("%Y-%m"),
+        month_to_date=month_total,
+        projected_month_end=_project(month_total, start, facts.until),
         anomalies=tuple(find_anomalies(facts.daily_cost, anomaly_ratio)),
         outcome_costs=tuple(_outcome_costs(facts, workflow_cost)),
-        budgets=tuple(_budget_use(budgets or {}, month_to_date, month_start, facts.until)),
+        budgets=tuple(_budget_use(budgets or {}, month_to_date, start, facts.until)),
     )
 
 
@@ -169,17 +169,10 @@ def _top(facts: ReportFacts, key: GroupKey) -> str:
     return max(models.items(), key=lambda item: (item[1], item[0]))[0] if models else ""
 
 
-def _cost_between(facts: ReportFacts, first: date, last: date) -> dict[str, Decimal]:
-    return {
-        workflow: sum((cost for day, cost in days.items() if first <= day <= last), ZERO)
-        for workflow, days in facts.daily_cost.items()
-    }
-
-
-def _project(month_to_date: Decimal, month_start: datetime, until: datetime) -> Decimal:
-    """Linear month-end projection from the month's elapsed fraction."""
-    days_in_month = calendar.monthrange(month_start.year, month_start.month)[1]
-    elapsed = Decimal((until - month_start).total_seconds()) / Decimal(86400)
+def _project(month_to_date: Decimal, start: datetime, until: datetime) -> Decimal:
+    """Linear month-end projection from the month's elapsed fraction (`start`: the month's first moment)."""
+    days_in_month = calendar.monthrange(start.year, start.month)[1]
+    elapsed = Decimal((until - start).total_seconds()) / Decimal(86400)
     if elapsed <= 0:
         return month_to_date
     return (month_to_date * Decimal(days_in_month) / elapsed).quantize(Decimal("0.000001"), ROUND_HALF_EVEN)
@@ -213,7 +206,7 @@ def _outcome_costs(facts: ReportFacts, workflow_cost: Mapping[str, Decimal]) -> 
 def _budget_use(
     budgets: Mapping[str, Decimal],
     month_to_date: Mapping[str, Decimal],
-    month_start: datetime,
+    start: datetime,
     until: datetime,
 ) -> list[BudgetUse]:
     return [
@@ -221,7 +214,7 @@ def _budget_use(
             workflow,
             budget,
             month_to_date.get(workflow, ZERO),
-            _project(month_to_date.get(workflow, ZERO), month_start, until),
+            _project(month_to_date.get(workflow, ZERO), start, until),
         )
         for workflow, budget in sorted(budgets.items())
     ]

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from itertools import chain
 from pathlib import Path
 from typing import Final
 
@@ -46,6 +47,8 @@ class ReportFacts:
     requests: dict[GroupKey, int] = field(default_factory=dict)
     model_cost: dict[GroupKey, dict[str, Decimal]] = field(default_factory=dict)
     daily_cost: dict[str, dict[date, Decimal]] = field(default_factory=dict)  # workflow -> day -> cost
+    # workflow -> cost from `month_start(until)` to `until`, read beyond the window when it starts later.
+    month_to_date: dict[str, Decimal] = field(default_factory=dict)
     outcomes: dict[str, dict[str, int]] = field(default_factory=dict)  # workflow -> outcome -> count
     unpriced_requests: int = 0
     # Unpriced calls per group, when the source can tell (the ledger can; the metrics have no group labels).
@@ -59,6 +62,13 @@ class ReportFacts:
 
     def workflow_cost(self) -> dict[str, Decimal]:
         return {workflow: sum(days.values(), Decimal(0)) for workflow, days in self.daily_cost.items()}
+
+
+def month_start(until: datetime) -> datetime:
+    """Midnight UTC on the 1st of the month of the window's last moment (`until` itself is excluded, so a
+    window ending at midnight on 1 December is November's)."""
+    last = (until - timedelta(microseconds=1)).astimezone(UTC)
+    return datetime(last.year, last.month, 1, tzinfo=UTC)
 
 
 def parse_by(value: str, *, allowed: Iterable[str] = GROUP_KEYS) -> tuple[str, ...]:
@@ -89,11 +99,27 @@ def facts_from_ledger(path: Path, by: tuple[str, ...], since: datetime, until: d
     with Ledger(path) as ledger:
         calls: list[Mapping[str, object]] = list(ledger.iter_calls(since_ns=_ns(since), until_ns=_ns(until)))
         facts = _aggregate_calls(calls, by, since, until)
+        facts.month_to_date = _month_to_date(ledger, calls, _ns(month_start(until)), _ns(since))
         sql = "SELECT workflow_id, outcome, count FROM outcomes WHERE time_ns >= ? AND time_ns < ?"
         for workflow, outcome, count in ledger.conn.execute(sql, (_ns(since), _ns(until))):
             per_workflow = facts.outcomes.setdefault(str(workflow), {})
             per_workflow[str(outcome)] = per_workflow.get(str(outcome), 0) + int(count)
     return facts
+
+
+def _month_to_date(
+    ledger: Ledger, window: list[Mapping[str, object]], start_ns: int, since_ns: int
+) -> dict[str, Decimal]:
+    """Cost per workflow from `start_ns` to the window's end: the window's rows from `start_ns` on, plus the
+    rows between `start_ns` and the window's start when the window starts later (each row read once)."""
+    earlier = ledger.iter_calls(since_ns=start_ns, until_ns=since_ns) if start_ns < since_ns else ()
+    cost: dict[str, Decimal] = {}
+    for row in chain(earlier, window):
+        if row["unpriced_reason"] or int(str(row["time_ns"])) < start_ns:
+            continue
+        workflow = str(row[WORKFLOW_ID] or UNATTRIBUTED)
+        cost[workflow] = cost.get(workflow, Decimal(0)) + Decimal(str(row["cost_total"]))
+    return cost
 
 
 def _aggregate_calls(

@@ -1,7 +1,9 @@
-"""Report facts from Prometheus/Mimir: the counters' values at the window's edges, differenced.
+"""Report facts from Prometheus/Mimir: what each counter added in (since, until], per series, summed.
 
-costline's counters never reset (they continue from the ledger after a restart), so `value(until) -
-value(since)` is the exact increase; `increase()` would extrapolate. Counters advance when the processor
+One query per fact, evaluated at `until` over the window (`costline_processor.window_promql`): a replica
+that went away inside the window still counts up to its last sample, a new one from zero, a counter reset
+(a lost ledger) does not subtract, and a failed scrape at `since` does not hide the starting value; the
+values at the two edges, differenced, would get all four wrong. Counters advance when the processor
 *receives* a call, so a Prometheus window selects calls by arrival time while the ledger selects them by
 call time; for windows that cover the same calls both give the same numbers (to float precision).
 """
@@ -13,13 +15,14 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from costline.attributes import WORKFLOW_ID
 from costline_processor import metric_names as names
-from costline_processor.report.facts import GroupKey, ReportFacts, ReportInputError
+from costline_processor.report.facts import GroupKey, ReportFacts, ReportInputError, month_start
+from costline_processor.window_promql import Window, window_total
 
 TIMEOUT_S = 30.0
 Series = dict[GroupKey, Decimal]
@@ -51,13 +54,9 @@ class PromClient:
 def _increase(
     client: PromClient, metric: str, labels: tuple[str, ...], since: datetime, until: datetime
 ) -> Series:
-    query = f"sum by ({', '.join(labels)}) ({metric})"
-    start, end = client.instant(query, since, labels), client.instant(query, until, labels)
-    return {
-        key: value - start.get(key, Decimal(0))
-        for key, value in end.items()
-        if value - start.get(key, Decimal(0))
-    }
+    milliseconds = round((until - since).total_seconds() * 1000)
+    query = window_total(metric, labels, Window.of_milliseconds(milliseconds))
+    return {key: value for key, value in client.instant(query, until, labels).items() if value}
 
 
 def facts_from_prometheus(
@@ -77,6 +76,8 @@ def facts_from_prometheus(
     for key, cost in _increase(client, names.PROM_COST_USD_TOTAL, with_model, since, until).items():
         facts.model_cost.setdefault(key[: len(by)], {})[key[model_at]] = cost
     facts.daily_cost = _daily(client, since, until)
+    month_cost = _increase(client, names.PROM_COST_USD_TOTAL, (WORKFLOW_ID,), month_start(until), until)
+    facts.month_to_date = {workflow: cost for (workflow,), cost in month_cost.items()}
     outcome_labels = (WORKFLOW_ID, names.LABEL_OUTCOME)
     for (workflow, outcome), count in _increase(
         client, names.PROM_WORKFLOW_OUTCOMES_TOTAL, outcome_labels, since, until
@@ -88,16 +89,16 @@ def facts_from_prometheus(
 
 
 def _daily(client: PromClient, since: datetime, until: datetime) -> dict[str, dict[Any, Decimal]]:
-    """Cost per workflow per day, from one snapshot of the counters at each day boundary."""
-    query = f"sum by ({WORKFLOW_ID}) ({names.PROM_COST_USD_TOTAL})"
-    boundaries = [since]
-    while boundaries[-1] < until:
-        boundaries.append(min(boundaries[-1] + timedelta(days=1), until))
-    snapshots = [client.instant(query, moment, (WORKFLOW_ID,)) for moment in boundaries]
+    """Cost per workflow per UTC calendar day, as the ledger counts it: one window query per day (the
+    first starts at `since`, the last ends at `until`)."""
     daily: dict[str, dict[Any, Decimal]] = {}
-    for start, before, after in zip(boundaries, snapshots, snapshots[1:], strict=False):
-        for (workflow,), value in after.items():
-            cost = value - before.get((workflow,), Decimal(0))
-            if cost:
-                daily.setdefault(workflow, {})[start.date()] = cost
+    start = since
+    while start < until:
+        midnight = start.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        end = min(midnight + timedelta(days=1), until)
+        for (workflow,), cost in _increase(
+            client, names.PROM_COST_USD_TOTAL, (WORKFLOW_ID,), start, end
+        ).items():
+            daily.setdefault(workflow, {})[midnight.date()] = cost
+        start = end
     return daily

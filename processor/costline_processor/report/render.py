@@ -1,7 +1,9 @@
 """Renders a `Report` as a terminal table, CSV (opens in a spreadsheet as is) or JSON.
 
-The terminal shows money by the rule of `report.money`; CSV and JSON keep exact decimal strings, where finance
-sums them again. A group none of whose calls could be priced has an empty cost (CSV), `null` (JSON) or a dash
+The terminal shows money by the rule of `report.money`; CSV and JSON keep exact decimal strings, where
+finance sums them again. CSV text cells come from span data (group keys, model names): one a spreadsheet
+would evaluate as a formula gets a leading `'` (`spreadsheet_text`); money and counts are ours and stay
+numbers. A group none of whose calls could be priced has an empty cost (CSV), `null` (JSON) or a dash
 (table), never zero, and every row says how many of its calls are unpriced.
 """
 
@@ -31,6 +33,8 @@ CSV_HEADER_SUFFIX = (
     "top_model",
 )
 UNIT_QUANTUM = Decimal("0.000001")
+# What makes Excel, LibreOffice and Google Sheets read a cell as a formula (OWASP "CSV injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def shows_unpriced_column(report: Report) -> bool:
@@ -110,6 +114,11 @@ def _optional(value: Decimal | None) -> str:
     return "" if value is None else exact(value)
 
 
+def spreadsheet_text(value: str) -> str:
+    """`value` as a CSV text cell no spreadsheet evaluates: a leading `'` when it starts like a formula."""
+    return f"'{value}" if value.startswith(FORMULA_STARTS) else value
+
+
 def to_csv(report: Report) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")  # RFC 4180, what spreadsheets expect
@@ -118,13 +127,13 @@ def to_csv(report: Report) -> str:
         per_request = row.cost_per_request
         writer.writerow(
             [
-                *row.key,
+                *map(spreadsheet_text, row.key),
                 _optional(row.known_cost),
                 f"{row.share * 100:.2f}" if row.priced else "",
                 row.requests,
                 "" if row.unpriced is None else row.unpriced,
                 _optional(None if per_request is None else per_request.quantize(UNIT_QUANTUM)),
-                row.top_model,
+                spreadsheet_text(row.top_model),
             ]
         )
     writer.writerow(

@@ -35,8 +35,9 @@ def title(report: Report) -> str:
 
 
 def headline(report: Report) -> list[Figure]:
-    month_start = report.last_day.replace(day=1)
-    partial = f"from {report.first_day}, where the window starts" if report.first_day > month_start else ""
+    first_of_month = report.last_day.replace(day=1)
+    # Month-to-date is read from the 1st whatever the window: say so when that is before the window's start.
+    beyond = f"from {first_of_month}, before the window starts" if report.first_day > first_of_month else ""
     return [
         Figure("total-spend", "total spend", usd(report.total_cost)),
         Figure("requests", "requests", f"{report.total_requests:,}"),
@@ -49,7 +50,7 @@ def headline(report: Report) -> list[Figure]:
         Figure(
             "unpriced-requests", "unpriced requests", f"{report.unpriced_requests:,}", _unpriced_note(report)
         ),
-        Figure("month-to-date", f"{report.month} month-to-date", usd(report.month_to_date), partial),
+        Figure("month-to-date", f"{report.month} month-to-date", usd(report.month_to_date), beyond),
         Figure(
             "projected-month-end",
             f"{report.month} projected month-end",
