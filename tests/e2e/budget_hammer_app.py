@@ -3,10 +3,11 @@
     opentelemetry-instrument python budget_hammer_app.py '{"base_url": ..., "workflows": [...], ...}'
 
 Each round calls the chat API once per workflow (in that workflow), then sleeps `pause_s`. It stops
-`rounds_after_block` rounds after the first `BudgetExceeded` of `stop_workflow` (or after `max_rounds`, or
-`max_seconds`). One JSON line per call on stdout: workflow, start/end (time.time_ns, the clock the spans
-use), outcome (`ok`, `blocked`, or the exception's class) and the model that answered. Only BudgetExceeded
-is expected: any other exception out of an LLM call is printed as its outcome, and the test fails on it.
+`rounds_after_block` rounds after the first `BudgetExceeded` of `stop_workflow` (or after `max_rounds`,
+`max_seconds`, or at the Unix time `until_epoch`). One JSON line per call on stdout: workflow, start and
+end (time.time_ns, the clock the spans use), outcome (`ok`, `blocked`, or the exception's class) and the
+model that answered. Only BudgetExceeded is expected: any other exception out of an LLM call is printed
+as its outcome, and the test fails on it.
 
 `shift_s` moves the OTel SDK's span clock (as the demo does): the calls' spans land in another period.
 """
@@ -14,6 +15,7 @@ is expected: any other exception out of an LLM call is printed as its outcome, a
 from __future__ import annotations
 
 import json
+import math
 import sys
 import time
 from typing import Any
@@ -67,7 +69,7 @@ def main() -> None:
             blocked_rounds += 1
             if blocked_rounds > after_block:
                 break
-        if time.monotonic() > deadline:
+        if time.monotonic() > deadline or time.time() > config.get("until_epoch", math.inf):
             break
         time.sleep(config.get("pause_s", 0.0))
 

@@ -21,6 +21,7 @@ from typing import Any
 from instrumented_app import instrumented_command, instrumented_env
 from serve_process import ServeProcess
 
+from costline._config import ENV_BUDGETS_REFRESH_S, ENV_PROVIDER_OVERRIDES
 from costline_processor.ledger import Ledger
 
 APP = Path(__file__).with_name("budget_hammer_app.py")
@@ -48,15 +49,12 @@ class AppRun:
 
 
 def app_env(tmp_path: Path, serve: ServeProcess, **extra: str) -> dict[str, str]:
-    return instrumented_env(
-        tmp_path,
-        serve.grpc_target,
-        service_name="budget-app",
-        OTEL_BSP_SCHEDULE_DELAY=str(BSP_DELAY_MS),
-        COSTLINE_PROVIDER_OVERRIDES="127.0.0.1=openai",
-        COSTLINE_BUDGETS_REFRESH_S=str(REFRESH_S),
-        **extra,
-    )
+    settings = {
+        "OTEL_BSP_SCHEDULE_DELAY": str(BSP_DELAY_MS),
+        ENV_PROVIDER_OVERRIDES: "127.0.0.1=openai",
+        ENV_BUDGETS_REFRESH_S: str(REFRESH_S),
+    }
+    return instrumented_env(tmp_path, serve.grpc_target, service_name="budget-app", **{**settings, **extra})
 
 
 def run_app(

@@ -8,6 +8,7 @@ the bound docs/budgets.md states: call rate x (export delay + refresh interval) 
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import time
@@ -38,15 +39,18 @@ from costline._config import (
     ENV_BUDGETS_ENFORCE,
     ENV_BUDGETS_FAIL,
     ENV_BUDGETS_MAX_STALENESS_S,
+    ENV_BUDGETS_REFRESH_S,
     ENV_BUDGETS_TIMEOUT_S,
     ENV_BUDGETS_URL,
 )
 from costline_processor import metric_names as names
+from costline_processor.budgets.clock import ENV_BUDGETS_NOW
 from costline_processor.mock_provider import MockBehaviour, MockProvider
 
 pytestmark = pytest.mark.e2e
 
 LIMIT = Decimal("0.03")  # five gpt-4.1 calls
+HAMMER_BUDGET = f"{{workflow_id: hammer, period: daily, limit_usd: {LIMIT}, stop_at: 100, on_stop: block}}"
 HAMMER_ID = "workflow_id=hammer;period=daily"
 STOPPED_FROM_THE_START = "{workflow_id: %s, period: daily, limit_usd: 0, stop_at: 100, on_stop: %s}"
 
@@ -255,23 +259,59 @@ def test_losing_the_source_mid_run_fails_open_after_the_max_staleness(
     assert app.stderr.count("is unavailable") == 1, app.stderr
 
 
-def test_spend_of_the_previous_period_does_not_stop_this_one(
-    tmp_path: Path, mock_provider: MockProvider
-) -> None:
-    serve = _serve(
-        tmp_path, f"{{workflow_id: hammer, period: daily, limit_usd: {LIMIT}, stop_at: 100, on_stop: block}}"
-    )
-    base = {"base_url": mock_provider.openai_base_url, "workflows": ["hammer"]}
+def _clock_shift(serve: ServeProcess) -> float:
+    """Seconds to add to this machine's clock to read the serve's budget clock: `as_of` has whole seconds,
+    so watch it tick over."""
+    first = _as_of(serve)
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline:
+        seen, now = _as_of(serve), time.time()
+        if seen != first:
+            return seen.timestamp() - now
+        time.sleep(0.005)
+    raise AssertionError("the serve's as_of did not move")
+
+
+def _as_of(serve: ServeProcess) -> datetime:
+    status, body = serve.get("/v1/budgets")
+    assert status == 200, body
+    return datetime.fromisoformat(json.loads(body)["as_of"].replace("Z", "+00:00"))
+
+
+def test_calls_flow_again_when_the_period_ends(tmp_path: Path, mock_provider: MockProvider) -> None:
+    """The serve's budget clock (test-only COSTLINE_BUDGETS_NOW) starts 12 s before a UTC midnight and runs
+    at the normal rate; the app's span clock is shifted the same way. A daily budget stops the hammer, then
+    the period ends: the guard lets calls through at the reset it was told, before any new read."""
+    midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)  # today's, in the past
+    path = budgets_file(tmp_path / "budgets.yaml", HAMMER_BUDGET)
+    serve_now = (midnight - timedelta(seconds=12)).isoformat()  # room for a slow start on a busy machine
+    serve = ServeProcess(tmp_path, args=[f"--budgets={path}"], env={ENV_BUDGETS_NOW: serve_now})
     with serve:
-        env = app_env(tmp_path, serve, **{ENV_BUDGETS_URL: serve.url_base})
-        yesterday = run_app(tmp_path, {**base, "max_rounds": 8, "shift_s": -86_400}, env)
-        assert ledger_calls(serve, "hammer", 8)[-1].start_ns < time.time_ns() - 80_000 * 10**9
-        today = run_app(tmp_path, {**base, "max_rounds": 3}, env)
+        shift_s = _clock_shift(serve)  # the serve's budget clock minus this machine's, to ~10 ms
+        env = app_env(tmp_path, serve, **{ENV_BUDGETS_URL: serve.url_base, ENV_BUDGETS_REFRESH_S: "2"})
+        midnight_here = midnight.timestamp() - shift_s  # this machine's time when the serve's reads midnight
+        config = {
+            "base_url": mock_provider.openai_base_url,
+            "workflows": ["hammer"],
+            "pause_s": 0.1,
+            "shift_s": shift_s,
+            "until_epoch": midnight_here + 3,
+        }
+        app = run_app(tmp_path, config, env)
         _, budgets = serve.get("/v1/budgets")
-    assert yesterday.outcomes("hammer") == ["ok"] * 8  # $0.048 spent, all of it yesterday
-    assert today.outcomes("hammer") == ["ok"] * 3
-    assert '"spent_usd": "0.018"' in budgets  # today's three calls only
-    assert '"status": "alert_50"' in budgets
+    assert app.returncode == 0, app.stderr
+    outcomes = app.outcomes("hammer")
+    first_block = outcomes.index("blocked")
+    flowing_again = outcomes.index("ok", first_block)  # the new period
+    assert set(outcomes[:first_block]) == {"ok"}
+    assert set(outcomes[first_block:flowing_again]) == {"blocked"}
+    message = app.of("hammer")[first_block]["message"]
+    assert message.endswith(f"LLM calls are blocked until {midnight:%Y-%m-%d}T00:00Z")
+    reopened = app.records[flowing_again]["start"] / 1e9
+    # Released at the reset it was told (counted from its last read; as_of has whole seconds, so up to 1 s
+    # late), not at the next read (every 2 s).
+    assert midnight_here - 0.1 <= reopened <= midnight_here + 1.3, reopened - midnight_here
+    assert f'"period_start": "{midnight:%Y-%m-%d}T00:00:00Z"' in budgets
 
 
 def test_a_downgrade_model_the_provider_refuses_is_logged_once_and_the_call_still_answers(
