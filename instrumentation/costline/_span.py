@@ -61,6 +61,8 @@ class Request:
     attributes: AttrDict
     kwargs: dict[str, Any]
     state: StreamState | None = None
+    # Set when a budget downgraded the call: (gen_ai.provider.name, model sent instead of the app's).
+    downgraded_to: tuple[Any, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)

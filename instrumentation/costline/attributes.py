@@ -91,6 +91,20 @@ LLM_BUDGET_WOULD_DOWNGRADE_TO: Final = "llm.budget.would_downgrade_to"  # dry ru
 # costline's span of the same call, so the processor counts the call once (costline._mirrors).
 LLM_MIRRORED_BY: Final = "llm.mirrored_by"
 
+# --- the budgets vocabulary both sides share: `costline serve` exports and serves it, the guard reads it ---
+BUDGET_PERIOD_DAILY: Final = "daily"  # UTC calendar periods
+BUDGET_PERIOD_MONTHLY: Final = "monthly"
+BUDGET_ON_STOP_BLOCK: Final = "block"
+BUDGET_ON_STOP_DOWNGRADE: Final = "downgrade"
+BUDGET_STATUS_STOPPED: Final = "stopped"  # GET /v1/budgets `status` of a budget at or over its stop
+# Series names as Prometheus/Mimir show them, and their labels (the guard's PromQL source sums them).
+PROM_BUDGET_USD: Final = "llm_budget_usd"
+PROM_BUDGET_SPENT_USD: Final = "llm_budget_spent_usd"
+PROM_BUDGET_STOP_USD: Final = "llm_budget_stop_usd"
+LABEL_PERIOD: Final = "period"
+LABEL_ON_STOP: Final = "on_stop"
+LABEL_DOWNGRADE_TO: Final = "downgrade_to"
+
 # --- written by the processor ----------------------------------------------------------------------------
 LLM_COST_USD: Final = "llm.cost.usd"
 LLM_COST_INPUT_USD: Final = "llm.cost.input.usd"

@@ -17,6 +17,9 @@ When the tracer provider (the one given, else the global one, as under `opentele
 an OTel SDK `TracerProvider`, one `AttributionSpanProcessor` is registered on it, so spans costline
 does not create carry the attribution too. `uninstrument()` restores the SDK methods exactly.
 
+With `COSTLINE_BUDGETS_URL` set, calls are also checked against budgets (`costline._budget_guard`;
+docs/budgets.md): a background thread reads the budgets source, the wrappers only read its snapshot.
+
 What each SDK module wraps: `costline.openai_install`, `costline.anthropic_install` (which also explains
 why the anthropic SDK's own span is suppressed during wrapped calls), `costline.google_genai_install`
 (which explains why the per-request methods are wrapped), `costline.litellm_install` (why LiteLLM's entry
@@ -34,8 +37,16 @@ from opentelemetry import trace
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
 from opentelemetry.trace import Tracer
 
-from costline import __version__, anthropic_install, google_genai_install, litellm_install, openai_install
+from costline import (
+    __version__,
+    _budget_install,
+    anthropic_install,
+    google_genai_install,
+    litellm_install,
+    openai_install,
+)
 from costline import attributes as a
+from costline._budget_settings import load_guard_settings
 from costline._config import Settings, load_settings
 from costline._patching import Patch, apply, revert
 from costline._safety import guard
@@ -75,6 +86,8 @@ class CostlineInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         self._instrumented = True
         self._on_import(litellm_install.MODULE, litellm_install.patches, tracer, settings)
         _register_attribution_processor(tracer_provider)
+        with guard("instrumentor.budgets"):
+            _budget_install.install(load_guard_settings())
 
     def _on_import(self, module: str, patches: PatchFinder, tracer: Tracer, settings: Settings) -> None:
         """Apply `patches` when `module` is imported (at once if it is already); not after uninstrument()."""
@@ -88,6 +101,7 @@ class CostlineInstrumentor(BaseInstrumentor):  # type: ignore[misc]
 
     def _uninstrument(self, **kwargs: Any) -> None:
         self._instrumented = False
+        _budget_install.uninstall()
         for patch in reversed(getattr(self, "_patches", [])):
             revert(patch)
         self._patches = []
