@@ -23,6 +23,7 @@ from dashboards.panels import (
     bars,
     datasource_variables,
     filter_variables,
+    graph,
     grid,
     prom_table,
     query,
@@ -31,6 +32,37 @@ from dashboards.panels import (
 
 UID: Final = "costline-finance"
 TITLE: Final = "LLM cost - finance"
+YEAR_SO_FAR: Final = "now/y"  # Grafana's "This year so far"; the dashboard's timezone is UTC
+
+
+def _change_panels() -> list[Builder[dbm.Panel]]:
+    """What `costline report --compare` answers, on the metrics: the change, cost per outcome over time,
+    and the year end at the current growth rate."""
+    wf, outcome = f"{{{{{LABEL_WORKFLOW_ID}}}}}", f"{{{{{LABEL_OUTCOME}}}}}"
+    change = bars(
+        11,
+        "Month over month change by workflow",
+        grid(0, 34, 12, 8),
+        promql.month_over_month_change(),
+        legend=wf,
+    ).description("Spend in the last 30 days minus the 30 days before (UTC, whatever the time range).")
+    per_outcome = graph(
+        12,
+        "Cost per outcome over time (per day)",
+        grid(12, 34, 12, 8),
+        [query(promql.daily_cost_per_outcome(), legend=f"{wf} / {outcome}")],
+        USD,
+    ).description("At each point: the workflow's spend in the day before it over the outcomes of that day.")
+    year_end = (
+        single_stat(13, "Year-end projection", grid(0, 42, 12, 5), promql.year_end_projection(), USD)
+        .time_from(YEAR_SO_FAR)
+        .description(
+            "Spend so far this year plus the rest of the year at the 30-day growth rate (the last 30 days"
+            " against the 30 before), as costline report --compare projects it; at a flat pace when no growth"
+            " can be measured."
+        )
+    )
+    return [change, per_outcome, year_end]
 
 
 def _budget_table() -> Builder[dbm.Panel]:
@@ -115,6 +147,7 @@ def finance_dashboard() -> db.Dashboard:
             legend=f"{{{{{LABEL_SERVICE_NAME}}}}}",
         ),
         _budget_state_table(),
+        *_change_panels(),
     ]
     dashboard = (
         db.Dashboard(TITLE)

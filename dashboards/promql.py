@@ -60,6 +60,10 @@ BUDGET_STOP_KEY: Final = (*BUDGET_KEY, LABEL_ON_STOP, LABEL_DOWNGRADE_TO)
 # The budgets of one workflow_id alone: the ones month-to-date spend per workflow is compared with.
 WORKFLOW_ONLY: Final = f'{LABEL_WORKFLOW_ID}!="", {LABEL_FEATURE_ID}="", {LABEL_TENANT_ID}=""'
 WEEK: Final = Window.of(7 * SECONDS_PER_DAY)
+DAY: Final = Window.of(SECONDS_PER_DAY)
+MONTH_DAYS: Final = 30  # "month over month" on the dashboards: the last 30 days against the 30 before
+MONTH: Final = Window.of(MONTH_DAYS * SECONDS_PER_DAY)
+TWO_MONTHS: Final = Window.of(2 * MONTH_DAYS * SECONDS_PER_DAY)
 # The ruler's month-to-date pieces: (window, subquery range:step, which steps' windows lie in the period).
 _EVAL_TIME: Final = "max_over_time(vector(time())[1m:1m] @ end())"  # the evaluation time, to the minute
 MONTH_PIECES: Final = (
@@ -175,6 +179,45 @@ def cost_per_outcome() -> str:
         selector(PROM_WORKFLOW_OUTCOMES_TOTAL, OUTCOME_FILTERS), (LABEL_WORKFLOW_ID, LABEL_OUTCOME)
     )
     return f"{spent} / on({LABEL_WORKFLOW_ID}) group_right {outcomes}"
+
+
+def month_over_month_change() -> str:
+    """Spend in the last 30 days minus the 30 days before, per workflow: the 60-day total is both, so the
+    change is twice the last 30 days less the 60 days (exact, as each total is)."""
+    last = window_total(cost(), (LABEL_WORKFLOW_ID,), MONTH)
+    both = window_total(cost(), (LABEL_WORKFLOW_ID,), TWO_MONTHS)
+    return f"sort_desc(2 * {last} - {both})"
+
+
+def daily_cost_per_outcome() -> str:
+    """At each step: the workflow's spend of the day before it over the outcomes recorded in that day."""
+    spent = window_total(cost(), (LABEL_WORKFLOW_ID,), DAY)
+    outcomes = window_total(
+        selector(PROM_WORKFLOW_OUTCOMES_TOTAL, OUTCOME_FILTERS), (LABEL_WORKFLOW_ID, LABEL_OUTCOME), DAY
+    )
+    return f"{spent} / on({LABEL_WORKFLOW_ID}) group_right {outcomes}"
+
+
+def remaining_days_of_year() -> str:
+    """Days left in the (UTC) year, counting the rest of today as a fraction."""
+    year = "scalar(year())"
+    days = f"(365 + ({year} % 4 == bool 0) - ({year} % 100 == bool 0) + ({year} % 400 == bool 0))"
+    return f"({days} - scalar(day_of_year()) + 1 - (time() % {SECONDS_PER_DAY}) / {SECONDS_PER_DAY})"
+
+
+def year_end_projection() -> str:
+    """Spend so far this year (the panel's range is `now/y`) + the rest of the year at the 30-day growth rate,
+    as `costline report --compare` projects: the last 30 days' spend per day, compounding from their midpoint
+    at g per day, g = (last 30 days / the 30 before)^(1/30); at a flat pace when there is no growth to
+    measure (no spend before, no spend now, or none changed)."""
+    so_far = window_total(cost())
+    last = window_total(cost(), (), MONTH)
+    before = f"({window_total(cost(), (), TWO_MONTHS)} - {last})"
+    growth = f"(({last} / {before}) ^ (1 / {MONTH_DAYS}))"
+    days = remaining_days_of_year()
+    ahead = f"{last} / {MONTH_DAYS} * {growth} ^ {MONTH_DAYS / 2} * ({growth} ^ {days} - 1) / ln({growth})"
+    measured = f"({before} > 0) and on() ({last} > 0) and on() ({last} != {before})"
+    return f"(({so_far} + {ahead}) and on() {measured}) or ({so_far} + {last} / {MONTH_DAYS} * {days})"
 
 
 # --- engineering ------------------------------------------------------------------------------------------

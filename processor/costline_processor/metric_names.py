@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Final
 
+from costline import attributes as _shared
 from costline.attributes import FEATURE_ID, TENANT_ID, WORKFLOW_ID
 
 # OTLP instrument names
@@ -32,11 +33,11 @@ PROM_COST_USD_TOTAL: Final = "llm_cost_usd_total"
 PROM_TOKENS_TOTAL: Final = "llm_tokens_total"
 PROM_REQUESTS_TOTAL: Final = "llm_requests_total"
 PROM_UNPRICED_REQUESTS_TOTAL: Final = "llm_unpriced_requests_total"
-PROM_BUDGET_USD: Final = "llm_budget_usd"
-PROM_BUDGET_SPENT_USD: Final = "llm_budget_spent_usd"
+PROM_BUDGET_USD: Final = _shared.PROM_BUDGET_USD  # the app's budget guard queries these three
+PROM_BUDGET_SPENT_USD: Final = _shared.PROM_BUDGET_SPENT_USD
 PROM_BUDGET_RATIO: Final = "llm_budget_ratio"
 PROM_BUDGET_STOPPED: Final = "llm_budget_stopped"
-PROM_BUDGET_STOP_USD: Final = "llm_budget_stop_usd"
+PROM_BUDGET_STOP_USD: Final = _shared.PROM_BUDGET_STOP_USD
 PROM_BUDGET_BLOCKED_REQUESTS_TOTAL: Final = "llm_budget_blocked_requests_total"
 PROM_WORKFLOW_OUTCOMES_TOTAL: Final = "llm_workflow_outcomes_total"
 PROM_COUNTERS_START_TIME_SECONDS: Final = "costline_counters_start_time_seconds"
@@ -51,10 +52,10 @@ LABEL_MODEL: Final = "model"
 LABEL_TOKEN_TYPE: Final = "token_type"
 LABEL_STATUS: Final = "status"
 LABEL_REASON: Final = "reason"
-LABEL_PERIOD: Final = "period"
+LABEL_PERIOD: Final = _shared.LABEL_PERIOD
 LABEL_OUTCOME: Final = "outcome"
-LABEL_ON_STOP: Final = "on_stop"
-LABEL_DOWNGRADE_TO: Final = "downgrade_to"
+LABEL_ON_STOP: Final = _shared.LABEL_ON_STOP
+LABEL_DOWNGRADE_TO: Final = _shared.LABEL_DOWNGRADE_TO
 # Target labels Prometheus adds on scrape and Mimir derives from service.name / service.instance.id:
 # together they name one costline instance (one ledger's counters).
 LABEL_JOB: Final = "job"
@@ -106,8 +107,8 @@ UNPRICED_REASONS: Final = (REASON_UNKNOWN_MODEL, REASON_NO_USAGE, REASON_INVALID
 
 # period values of the budget series (UTC calendar periods; the dashboards and the ruler compare
 # month-to-date spend with the monthly ones)
-PERIOD_DAILY: Final = "daily"
-PERIOD_MONTHLY: Final = "monthly"
+PERIOD_DAILY: Final = _shared.BUDGET_PERIOD_DAILY
+PERIOD_MONTHLY: Final = _shared.BUDGET_PERIOD_MONTHLY
 
 OVERFLOW_LABEL_VALUE: Final = "__overflow__"
 

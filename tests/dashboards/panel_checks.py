@@ -43,10 +43,13 @@ INSTANT: dict[tuple[str, int, str], tuple[tuple[str, ...], Instant]] = {
     (FINANCE, 10, "B"): (BUDGET, lambda e, r: e.budget_gauge_ratio()),
     (FINANCE, 10, "C"): (BUDGET, lambda e, r: e.budget_stop()),
     (FINANCE, 10, "D"): (BUDGET, lambda e, r: e.budget_stopped()),
+    (FINANCE, 11, "A"): (WF, lambda e, r: e.month_over_month()),
+    (FINANCE, 13, "A"): ((), lambda e, r: e.year_end(r)),
     (ENGINEERING, 7, "A"): ((LABEL_REASON, LABEL_MODEL), lambda e, r: e.unpriced(r)),
     (ENGINEERING, 8, "A"): (WF, lambda e, r: e.cost_per_request(r)),
 }
 RANGE: dict[tuple[str, int, str], tuple[tuple[str, ...], str]] = {
+    (FINANCE, 12, "A"): ((LABEL_WORKFLOW_ID, LABEL_OUTCOME), "outcome_daily"),
     (ENGINEERING, 1, "A"): (WF, "burn_workflow"),
     (ENGINEERING, 2, "A"): (MODEL, "burn_model"),
     (ENGINEERING, 3, "A"): ((LABEL_TOKEN_TYPE,), "tokens"),

@@ -176,6 +176,37 @@ class Expectations:
             if self.filters.workflow(wf) and (wf,) in spent
         }
 
+    def month_over_month(self) -> Values:
+        """The last 30 days' spend minus the 30 days before, per workflow."""
+        last = self.spend(30 * 86400, lambda c: (c.stream.workflow_id,))
+        both = self.spend(60 * 86400, lambda c: (c.stream.workflow_id,))
+        return {k: float(2 * last[k] - both[k]) for k in last}
+
+    def year_end(self, range_s: int) -> Values:
+        """Spend so far (the panel's range) + the rest of the year at the 30-day growth rate (compounded from
+        the last 30 days' midpoint), or at the last 30 days' flat pace when no growth can be measured."""
+        so_far = self.total(range_s)
+        last = sum(self.spend(30 * 86400, lambda c: ()).values(), Decimal(0))
+        before = sum(self.spend(60 * 86400, lambda c: ()).values(), Decimal(0)) - last
+        moment = datetime.fromtimestamp(self.end_s, UTC)
+        days_in_year = 366 if calendar.isleap(moment.year) else 365
+        days = days_in_year - moment.timetuple().tm_yday + 1 - (self.end_s % 86400) / 86400
+        rate = float(last) / 30
+        if before > 0 and last > 0 and last != before:
+            growth = (float(last) / float(before)) ** (1 / 30)
+            return {(): float(so_far) + rate * growth**15 * (growth**days - 1) / math.log(growth)}
+        return {(): float(so_far) + rate * days}
+
+    def daily_cost_per_outcome(self, step_end_s: int) -> Values:
+        day = 86400
+        spent = self.spend(day, lambda c: (c.stream.workflow_id,), step_end_s)
+        counts = outcome_count(self.history, step_end_s - day, step_end_s)
+        return {
+            (wf, outcome): _ratio(spent[(wf,)], Decimal(n))
+            for (wf, outcome), n in counts.items()
+            if self.filters.workflow(wf) and (wf,) in spent
+        }
+
     # --- engineering -----------------------------------------------------------------------------------
 
     def unpriced(self, range_s: int) -> Values:
@@ -200,6 +231,12 @@ class Expectations:
         spent = self.spend(range_s, lambda c: (c.stream.workflow_id,))
         calls = self.requests(self.end_s - range_s, self.end_s)
         return {k: _ratio(spent[k], Decimal(len(calls[k]))) for k in spent}
+
+    def at_step(self, step_end_s: int, series: str) -> Values:
+        """One point of a range panel: cost per outcome is per day before the step, the rest per hour."""
+        if series == "outcome_daily":
+            return self.daily_cost_per_outcome(step_end_s)
+        return self.hourly(step_end_s, series)
 
     def hourly(self, step_end_s: int, series: str) -> Values:
         """One point of a range panel: the hour (step_end - 1h, step_end] (rate interval = step = 1h)."""

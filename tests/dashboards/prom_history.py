@@ -1,4 +1,5 @@
-"""30 days of known LLM calls, and the costline replicas that counted them (prom_exposition renders what
+"""60 days of known LLM calls (the month-over-month panel compares the last 30 days with the 30 before), and
+the costline replicas that counted them (prom_exposition renders what
 Prometheus would have scraped from those replicas).
 
 The calls are the ledger for the history stage: every expected panel value is a Decimal sum over them. The
@@ -30,7 +31,9 @@ from costline_processor.metric_names import (
 )
 
 SCRAPE_S = 1800
-HISTORY_S = 31 * 86400
+CALL_DAYS = 60
+RECENT_DAYS = 30  # the windows the hostile events are placed in
+HISTORY_S = (CALL_DAYS + 1) * 86400  # scrapes start a day before the first call
 CALLS_PER_HOUR = 6
 JOB = "costline"
 QUIET_S = 25 * 3600  # no replica event this close to the end (the rate() panels' 24h plus one step)
@@ -156,8 +159,10 @@ def topology(start_s: int, end_s: int, month_start_s: int) -> Topology:
     if end_s - month_start_s > QUIET_S and all(abs(month_start_s - t) > 3600 for t in events):
         r1_failures.add(month_start_s)
     ledgers = (
-        Ledger("r1", start_s - 100 * 86400, start_s, end_s, old=True),
-        Ledger("r2", start_s - 50 * 86400, start_s, replaced_at, old=True),
+        # Old ledgers, created over a year before: a year-to-date window starts after them, so their
+        # totals from before the history (a monitoring gap to Prometheus) are in no window.
+        Ledger("r1", start_s - 400 * 86400, start_s, end_s, old=True),
+        Ledger("r2", start_s - 380 * 86400, start_s, replaced_at, old=True),
         Ledger("r3", replaced_at, replaced_at + SCRAPE_S, reset_at),
         Ledger("r3", reset_at, reset_at + SCRAPE_S, end_s),
     )
@@ -201,17 +206,20 @@ def _make_call(rng: random.Random, time_s: float, stream: Stream) -> Call:
 
 
 def build_history(end_s: int, month_start_s: int, seed: int = 7) -> History:
-    """Calls over the 30 days before `end_s` (a multiple of the scrape interval), outcomes alongside,
-    counted by the replicas of `topology`."""
-    rng = random.Random(seed)
+    """Calls over the CALL_DAYS before `end_s` (a multiple of the scrape interval), outcomes alongside,
+    counted by the replicas of `topology`. The last RECENT_DAYS are drawn from `seed` alone, so they are the
+    same calls whatever comes before them (the hostile events above are placed in them)."""
+    recent, earlier = random.Random(seed), random.Random(seed + 1)
     start_s = end_s - HISTORY_S
     history = History(start_s=start_s, end_s=end_s, topology=topology(start_s, end_s, month_start_s))
-    first_call_s = end_s - 30 * 86400
-    for hour_start in range(first_call_s, end_s, 3600):
+    recent_s = end_s - RECENT_DAYS * 86400
+    born_origin_s = recent_s - 86400  # `Stream.born_s` counts from here
+    for hour_start in range(end_s - CALL_DAYS * 86400, end_s, 3600):
+        rng = recent if hour_start >= recent_s else earlier
         for _ in range(CALLS_PER_HOUR):
             stream = rng.choice(STREAMS)
             time_s = hour_start + rng.randint(1, 3599) + 0.5
-            if time_s - history.start_s < stream.born_s:
+            if stream.born_s and time_s - born_origin_s < stream.born_s:
                 continue
             history.calls.append(_make_call(rng, time_s, stream))
         for workflow_id, outcome in OUTCOMES.items():

@@ -39,7 +39,7 @@ def test_generator_is_deterministic() -> None:
 @pytest.mark.parametrize(
     ("name", "uid", "panel_ids"),
     [
-        (FINANCE, "costline-finance", list(range(1, 11))),
+        (FINANCE, "costline-finance", list(range(1, 14))),
         (ENGINEERING, "costline-engineering", list(range(1, 11))),
     ],
 )
@@ -110,8 +110,12 @@ def test_finance_panels() -> None:
         "Cost per business outcome",
         "Spend by tenant",
         "Spend by service",
+        "Month over month change by workflow",
+        "Cost per outcome over time (per day)",
+        "Year-end projection",
     ):
         assert title in titles
+    assert titles["Year-end projection"]["timeFrom"] == "now/y"
     assert titles["Month-to-date spend vs budget"]["timeFrom"] == MONTH_SO_FAR
     assert titles["Month-end projection"]["timeFrom"] == MONTH_SO_FAR
     assert "sort_desc(" in titles["Spend by workflow"]["targets"][0]["expr"]

@@ -1,4 +1,4 @@
-"""Every dashboard panel's PromQL, run on a real Prometheus over 30 days of backfilled history, equals the
+"""Every dashboard panel's PromQL, run on a real Prometheus over 60 days of backfilled history, equals the
 ledger's totals for the same calls.
 
 The history is what scrapes of costline's replicas would have stored (prom_history, prom_exposition): a
@@ -55,9 +55,15 @@ def prometheus(history: History, tmp_path_factory: pytest.TempPathFactory) -> It
         yield server
 
 
-def _range_s(query: PanelQuery, end_s: int) -> int:
+def _range_s(query: PanelQuery, history: History) -> int:
+    end_s = history.end_s
     if query.time_from == "now/M":
         return end_s - month_start(end_s)
+    if query.time_from == "now/y":
+        # The year so far, within the history: before its start Prometheus has no sample at all (a
+        # monitoring gap, where window_total leaves a series born later without its first sample).
+        year_start = int(datetime(datetime.fromtimestamp(end_s, UTC).year, 1, 1, tzinfo=UTC).timestamp())
+        return end_s - max(year_start, history.start_s + 86400)
     assert query.time_from is None, query.time_from
     default = next(
         load(name)["time"]["from"] for name in DASHBOARD_FILES if load(name)["uid"] == query.dashboard_uid
@@ -88,7 +94,7 @@ def test_instant_panels_equal_the_ledger(prometheus: Prometheus, history: Histor
     for query in _prometheus_queries():
         if query.key not in INSTANT:
             continue
-        range_s = _range_s(query, history.end_s)
+        range_s = _range_s(query, history)
         expr = interpolate(query.text, variables(filters), _range(range_s))
         result = prometheus.query(expr, history.end_s)
         context = f"{query.title} ({query.ref_id}, {selection})"
@@ -111,7 +117,7 @@ def test_range_panels_equal_the_ledger(prometheus: Prometheus, history: History,
         assert result, f"{query.title}: the query returned nothing: {expr}"
         labels, series = RANGE[query.key]
         for index, step_end in enumerate(range(start, history.end_s + 1, STEP_S)):
-            expected = expectations.hourly(step_end, series)
+            expected = expectations.at_step(step_end, series)
             assert_equal(
                 series_values(result, labels, index), expected, f"{query.title} at {step_end} ({selection})"
             )

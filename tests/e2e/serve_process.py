@@ -119,6 +119,11 @@ class ServeProcess:
     def http_traces_url(self) -> str:
         return f"http://127.0.0.1:{self.http_port}/v1/traces"
 
+    @property
+    def url_base(self) -> str:
+        """The admin (metrics) port's base URL: /metrics, /v1/budgets."""
+        return f"http://127.0.0.1:{self.metrics_port}"
+
     def get(self, path: str, headers: Mapping[str, str] | None = None) -> tuple[int, str]:
         """GET `path` on the admin (metrics) port: (status, body)."""
         url = f"http://127.0.0.1:{self.metrics_port}{path}"

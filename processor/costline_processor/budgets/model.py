@@ -13,14 +13,19 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Final
 
-from costline.attributes import METRIC_ATTRIBUTION_KEYS, WORKFLOW_ID
+from costline.attributes import (
+    BUDGET_ON_STOP_BLOCK,
+    BUDGET_ON_STOP_DOWNGRADE,
+    METRIC_ATTRIBUTION_KEYS,
+    WORKFLOW_ID,
+)
 from costline_processor import metric_names as names
 from costline_processor.ledger.rows import MONEY_CONTEXT
 
 SCOPE_KEYS: Final = METRIC_ATTRIBUTION_KEYS  # workflow_id, feature_id, tenant_id
 PERIODS: Final = (names.PERIOD_DAILY, names.PERIOD_MONTHLY)
-ON_STOP_BLOCK: Final = "block"
-ON_STOP_DOWNGRADE: Final = "downgrade"
+ON_STOP_BLOCK: Final = BUDGET_ON_STOP_BLOCK
+ON_STOP_DOWNGRADE: Final = BUDGET_ON_STOP_DOWNGRADE
 ON_STOP: Final = (ON_STOP_BLOCK, ON_STOP_DOWNGRADE)
 DEFAULT_ALERT_AT: Final = (50, 80, 100)
 # The ledger rows a period's spend is summed from must outlive it: the longest month, plus the day a call's

@@ -13,12 +13,13 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Final
 
+from costline.attributes import BUDGET_STATUS_STOPPED
 from costline_processor.budgets.model import Budget
 from costline_processor.budgets.periods import Period
 
 STATUS_OK: Final = "ok"
 STATUS_OVER: Final = "over"
-STATUS_STOPPED: Final = "stopped"
+STATUS_STOPPED: Final = BUDGET_STATUS_STOPPED
 ALERT_PREFIX: Final = "alert_"
 RATIO_QUANTUM: Final = Decimal("0.000001")  # ratio and projection: six decimals
 _CONTEXT: Final = decimal.Context(prec=60)

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import sys
-from datetime import date
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:
+    from costline_processor.report.extras import Extras
 
 EXIT_FAILED = 1
 
@@ -33,7 +37,8 @@ EXIT_FAILED = 1
 def demo(workdir: Path, seed: int, end: str | None) -> None:
     """Simulate four weeks of a 24-hotel group's LLM traffic (six workflows, real openai/anthropic SDKs
     against a local mock provider, under opentelemetry-instrument), price it with a real `costline serve`,
-    then print who spent what, what drives the bill, and write an HTML report."""
+    then print who spent what, what drives the bill, why the second fortnight cost more than the first,
+    what a cheaper model would save, and write an HTML report."""
     from rich.console import Console  # noqa: PLC0415
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn  # noqa: PLC0415
 
@@ -66,11 +71,42 @@ def demo(workdir: Path, seed: int, end: str | None) -> None:
     facts = facts_from_ledger(result.ledger_path, ("workflow_id",), result.since, result.until)
     report = build_report(facts, anomaly_ratio=Decimal("1.5"))
     findings = find_drivers(facts.calls, report)
+    extras = _second_period_against_the_first(result.ledger_path, result.since, result.until)
     click.echo(table(report, findings))
+    click.echo(extras.terminal_top() + extras.terminal_bottom())
     html_path = result.workdir / "report.html"
-    html_path.write_text(render_html(report, facts.daily_cost, findings), encoding="utf-8")
+    html = render_html(report, facts.daily_cost, findings, extras.html_sections())
+    html_path.write_text(html, encoding="utf-8")
     click.echo(
         f"{result.calls_recorded:,} of {result.calls_planned:,} calls recorded in {result.ledger_path}"
     )
     click.echo(f"HTML report: {html_path}")
     click.echo(f"Explore: costline report --ledger {result.ledger_path} --since 60d --by workflow_id,model")
+    from costline_processor.demo.scenario import PERIOD_DAYS  # noqa: PLC0415
+
+    second = result.since + timedelta(days=PERIOD_DAYS)
+    click.echo(
+        f"Why the bill rose: costline report --ledger {result.ledger_path} --since {second:%Y-%m-%d}"
+        f" --until {result.until:%Y-%m-%d} --compare previous"
+    )
+
+
+def _second_period_against_the_first(ledger_path: Path, since: datetime, until: datetime) -> Extras:
+    """The demo's story: the second fortnight against the first, and what a cheaper model would save."""
+    from costline_processor.demo.scenario import PERIOD_DAYS  # noqa: PLC0415
+    from costline_processor.report.extras import ExtraRequest, Extras, build_extras  # noqa: PLC0415
+    from costline_processor.report.facts import ReportInputError  # noqa: PLC0415
+    from costline_processor.report.periods import Window  # noqa: PLC0415
+
+    second = Window(since + timedelta(days=PERIOD_DAYS), until)
+    try:
+        return build_extras(
+            ExtraRequest(compare_with=Window(since, second.since)),
+            ledger_url=ledger_path,
+            by=("workflow_id",),
+            window=second,
+            from_prometheus=False,
+        )
+    except ReportInputError as exc:  # e.g. an --end in the future: the calls are not where the plan put them
+        click.secho(f"no comparison of the two fortnights: {exc}", fg="yellow", err=True)
+        return Extras()

@@ -90,6 +90,48 @@ def parse_moment(value: str, *, now: datetime) -> datetime:
     metavar="NUMBER",
     help="Flag a workflow's day at this multiple of its previous 7-day average.",
 )
+@click.option(
+    "--compare",
+    "compare",
+    default=None,
+    metavar="previous|WINDOW",
+    help="Explain the change from another window: 'previous' (as long, just before), a period (2026-10, "
+    "2026-Q3, 2026) or START..END (END excluded). Splits each group's change into volume, usage per request "
+    "and price/model mix, names what changed, and projects to month end and year end.",
+)
+@click.option(
+    "--what-if",
+    "what_if",
+    multiple=True,
+    metavar="WORKFLOW=MODEL",
+    help="Reprice WORKFLOW's actual tokens at MODEL's list price (repeatable). Without it the report still "
+    "shows each workflow's cheapest candidates of its own and of other providers.",
+)
+@click.option(
+    "--revenue",
+    "revenue_path",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    default=None,
+    metavar="FILE.csv",
+    help="Revenue per customer (CSV: tenant_id,period,revenue_usd; period 2026-11, 2026-Q4 or 2026): "
+    "per tenant revenue, AI cost, AI cost as % of revenue and margin after AI cost, for the periods the "
+    "window covers in full.",
+)
+@click.option(
+    "--cost-share-alert",
+    default="20",
+    show_default=True,
+    metavar="PERCENT",
+    help="With --revenue, flag tenants whose AI cost is at least PERCENT of their revenue.",
+)
+@click.option(
+    "--price-overrides",
+    "price_overrides",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    default=None,
+    metavar="FILE",
+    help="The price overrides costline serve uses, for repricing (--compare, --what-if).",
+)
 def report(
     *,
     ledger_url: str,
@@ -102,10 +144,18 @@ def report(
     output: Path | None,
     budgets_path: Path | None,
     anomaly_ratio: str,
+    compare: str | None,
+    what_if: tuple[str, ...],
+    revenue_path: Path | None,
+    cost_share_alert: str,
+    price_overrides: Path | None,
 ) -> None:
     """Spend by workflow (or any grouping): totals and shares, the unattributed line, month-end projection,
-    anomalies, cost per outcome and budget use."""
-    from costline_processor.report import ReportInputError, produce  # noqa: PLC0415
+    anomalies, cost per outcome, budget use and what a cheaper model would save; with --compare why spend
+    changed, with --revenue the margin per customer (docs/report.md)."""
+    from costline_processor.report import ExtraRequest, ReportInputError, produce  # noqa: PLC0415
+    from costline_processor.report.periods import Window, compare_window  # noqa: PLC0415
+    from costline_processor.report.whatif import parse_what_if  # noqa: PLC0415
 
     now = datetime.now(UTC)
     try:
@@ -114,17 +164,29 @@ def report(
             raise InvalidOperation
     except InvalidOperation:
         raise click.BadParameter("must be a number above 1", param_hint="--anomaly-ratio") from None
+    alert = _percent(cost_share_alert, "--cost-share-alert")
+    window = Window(parse_moment(since, now=now), parse_moment(until, now=now))
     try:
+        other = None
+        if compare is not None and window.since < window.until:
+            other = compare_window(compare, window, lambda text: parse_moment(text, now=now))
         text = produce(
             ledger_url=ledger_url,
             prometheus_url=prometheus_url,
             headers=_parse_headers(headers),
             by=by,
-            since=parse_moment(since, now=now),
-            until=parse_moment(until, now=now),
+            since=window.since,
+            until=window.until,
             output_format=output_format,
             budgets_path=budgets_path,
             anomaly_ratio=ratio,
+            extra=ExtraRequest(
+                compare_with=other,
+                what_if=parse_what_if(what_if),
+                revenue_path=revenue_path,
+                cost_share_alert=alert,
+                price_overrides=price_overrides,
+            ),
         )
     except ReportInputError as exc:
         click.echo(f"costline report: {exc}", err=True)
@@ -144,3 +206,13 @@ def _parse_headers(values: tuple[str, ...]) -> dict[str, str]:
             raise click.BadParameter(f"{value!r} is not NAME=VALUE", param_hint="--header")
         headers[name.strip()] = content.strip()
     return headers
+
+
+def _percent(value: str, option: str) -> Decimal:
+    try:
+        share = Decimal(value) / 100
+        if not share > 0:
+            raise InvalidOperation
+    except InvalidOperation:
+        raise click.BadParameter("must be a percentage above 0, e.g. 20", param_hint=option) from None
+    return share

@@ -1,13 +1,16 @@
-"""The demo's traffic plan: a 24-property hotel group with six LLM workflows over four weeks.
+"""The demo's traffic plan: a 24-property hotel group with six LLM workflows over two fortnights.
 
-Pure and seeded: the same seed and end date always give the same calls, so the demo's table is testable.
-The plan hides four cost drivers that the demo's findings must surface:
+Pure and seeded: the same seed and end date always give the same calls, so the demo's numbers are testable.
+The first fortnight is the baseline; in the second the bill rises by about half, for reasons the report's
+comparison must name:
 
-- a retry loop: the housekeeping dispatcher re-asks the model up to six times for one property whose room
-  feed is malformed (many calls per trace, one tenant);
-- a verbose 3,800-token system prompt sent uncached by the procurement assistant;
-- a debug mode left on in the revenue-management copilot for five days, inflating output about 2.4x;
-- three power users of the payroll-question assistant.
+- a retry loop: from day 17 the housekeeping dispatcher re-asks the model up to ten times for one property
+  whose room feed is malformed (many calls per trace, one tenant);
+- a 3,800-token system prompt, sent uncached, that the revenue-management copilot ships with from day 14
+  (trimming it would cut that workflow's spend by about two thirds);
+- a debug mode left on in the front-desk concierge from day 22, which makes every call about 2.4x as large
+  (its prompt and its answer);
+- three procurement power users who join in the second fortnight (about a fifth of that workflow's spend).
 Some calls run outside any workflow (a nightly script nobody tagged), so the unattributed line is visible.
 """
 
@@ -25,10 +28,14 @@ PROPERTIES: Final = tuple(f"property-{n:02d}" for n in range(1, 25))
 MALFORMED_PROPERTY: Final = "property-17"
 POWER_USERS: Final = ("night-auditor-ana", "payroll-lead-raj", "gm-chen")
 VERBOSE_SYSTEM_PROMPT_TOKENS: Final = 3800
-DEBUG_OUTPUT_FACTOR: Final = 2.4
-DEBUG_DAYS: Final = range(16, 21)  # days of the period with the copilot's debug mode on
-RETRY_ATTEMPTS: Final = 6
+DEBUG_FACTOR: Final = 2.4  # the concierge's debug mode: prompts and answers this many times as long
 DAYS: Final = 28
+PERIOD_DAYS: Final = 14  # two consecutive periods: the baseline, then the one whose bill rose
+PROMPT_CHANGE_DAY: Final = 14  # the revenue-management copilot's verbose prompt ships
+RETRY_LOOP_DAY: Final = 17  # the malformed room feed starts
+DEBUG_DAY: Final = 22  # the concierge's debug mode is switched on, and left on
+POWER_USER_SHARE: Final = 0.22  # of the procurement assistant's calls in the second period
+RETRY_ATTEMPTS: Final = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +90,7 @@ WORKFLOWS: Final = (
         "anthropic",
         "messages",
         "claude-sonnet-4-6",
-        30,
+        24,
         (1800, 3200),
         (150, 450),
         0.7,
@@ -95,8 +102,8 @@ WORKFLOWS: Final = (
         "room_assignment",
         "openai",
         "chat",
-        "gpt-4o-mini",
-        22,
+        "gpt-4.1",
+        20,
         (900, 1600),
         (80, 220),
         0.0,
@@ -109,10 +116,10 @@ WORKFLOWS: Final = (
         "openai",
         "responses",
         "o4-mini",
-        6,
-        (3000, 5000),
-        (1500, 3000),
-        0.3,
+        14,
+        (300, 700),
+        (400, 600),
+        0.0,
         0.3,
         "rate_plan_published",
         reasoning_share=0.6,
@@ -123,7 +130,7 @@ WORKFLOWS: Final = (
         "anthropic",
         "messages",
         "claude-haiku-4-5",
-        14,
+        10,
         (2500, 4500),
         (200, 400),
         0.0,
@@ -136,7 +143,7 @@ WORKFLOWS: Final = (
         "openai",
         "chat",
         "gpt-4.1",
-        8,
+        10,
         (600, 1200),
         (250, 500),
         0.0,
@@ -149,7 +156,7 @@ WORKFLOWS: Final = (
         "anthropic",
         "messages",
         "claude-sonnet-4-6",
-        10,
+        11,
         (700, 1400),
         (150, 350),
         0.5,
@@ -163,7 +170,7 @@ UNATTRIBUTED_JOB: Final = _Workflow(
 
 
 def plan(seed: int = 7, end: date = date(2026, 11, 22)) -> list[PlannedCall]:
-    """Every call of the four weeks that end on `end` (inclusive), in time order."""
+    """Every call of the two fortnights that end on `end` (inclusive), in time order."""
     rng = random.Random(seed)
     start = datetime.combine(end - timedelta(days=DAYS - 1), time(), tzinfo=UTC)
     calls: list[PlannedCall] = []
@@ -171,30 +178,42 @@ def plan(seed: int = 7, end: date = date(2026, 11, 22)) -> list[PlannedCall]:
     for day in range(DAYS):
         day_start = start + timedelta(days=day)
         for workflow in (*WORKFLOWS, UNATTRIBUTED_JOB):
-            for _ in range(workflow.calls_per_day):
+            for power_user in _senders(workflow, day, rng):
                 at = day_start + timedelta(seconds=rng.randrange(6 * 3600, 23 * 3600))
-                calls.extend(_calls_for(workflow, day, at, rng, next(groups)))
+                calls.extend(_calls_for(workflow, day, at, rng, next(groups), power_user))
     calls.sort(key=lambda call: (call.at, call.trace_group))
     return [_with_seq(call, seq) for seq, call in enumerate(calls)]
 
 
-def _calls_for(
-    workflow: _Workflow, day: int, at: datetime, rng: random.Random, group: int
+def _senders(workflow: _Workflow, day: int, rng: random.Random) -> list[str | None]:
+    """One entry per request of the day: a power user's name, or None for the usual staff."""
+    usual: list[str | None] = [None] * workflow.calls_per_day
+    if workflow.workflow_id != "procurement_assistant" or day < PERIOD_DAYS:
+        return usual
+    # The power users come on top of the usual traffic: POWER_USER_SHARE of the period's calls.
+    extra = round(workflow.calls_per_day * POWER_USER_SHARE / (1 - POWER_USER_SHARE))
+    return usual + [rng.choice(POWER_USERS) for _ in range(extra)]
+
+
+def _calls_for(  # noqa: PLR0917 - one request's inputs
+    workflow: _Workflow, day: int, at: datetime, rng: random.Random, group: int, power_user: str | None
 ) -> Iterator[PlannedCall]:
     tenant = rng.choice(PROPERTIES)
-    user = _user_for(workflow, rng)
+    user = power_user or _user_for(workflow, rng)
     usage = _usage_for(workflow, rng)
-    driver: str | None = None
-    if workflow.workflow_id == "procurement_assistant":
+    driver: str | None = "power_user" if power_user else None
+    if workflow.workflow_id == "revenue_management_copilot" and day >= PROMPT_CHANGE_DAY:
         usage = _with_extra_input(usage, VERBOSE_SYSTEM_PROMPT_TOKENS)
         driver = "verbose_system_prompt"
-    if workflow.workflow_id == "revenue_management_copilot" and day in DEBUG_DAYS:
-        usage = _scaled_output(usage, DEBUG_OUTPUT_FACTOR)
+    if workflow.workflow_id == "front_desk_concierge" and day >= DEBUG_DAY:
+        usage = _scaled(usage, DEBUG_FACTOR)
         driver = "debug_mode"
-    if workflow.workflow_id == "payroll_question_assistant" and user in POWER_USERS:
-        driver = "power_user"
     attempts = 1
-    if workflow.workflow_id == "housekeeping_dispatcher" and tenant == MALFORMED_PROPERTY:
+    if (
+        workflow.workflow_id == "housekeeping_dispatcher"
+        and tenant == MALFORMED_PROPERTY
+        and day >= RETRY_LOOP_DAY
+    ):
         attempts, driver = RETRY_ATTEMPTS, "retry_loop"
     for attempt in range(attempts):
         last = attempt == attempts - 1
@@ -219,8 +238,6 @@ def _calls_for(
 def _user_for(workflow: _Workflow, rng: random.Random) -> str | None:
     if not workflow.workflow_id:
         return None
-    if workflow.workflow_id == "payroll_question_assistant" and rng.random() < 0.55:
-        return rng.choice(POWER_USERS)
     return f"staff-{rng.randrange(1, 180):03d}"
 
 
@@ -248,12 +265,12 @@ def _with_extra_input(usage: PlannedUsage, extra: int) -> PlannedUsage:
     )
 
 
-def _scaled_output(usage: PlannedUsage, factor: float) -> PlannedUsage:
-    output = round(usage.output_tokens * factor)
-    reasoning = round(usage.reasoning_tokens * factor)
-    return PlannedUsage(
-        usage.input_tokens, output, usage.cache_read_tokens, usage.cache_write_tokens, reasoning
-    )
+def _scaled(usage: PlannedUsage, factor: float) -> PlannedUsage:
+    """Every token count times `factor` (a debug mode: the whole context dumped in, verbose answers out)."""
+    return PlannedUsage(*(round(count * factor) for count in (
+        usage.input_tokens, usage.output_tokens, usage.cache_read_tokens, usage.cache_write_tokens,
+        usage.reasoning_tokens,
+    )))  # fmt: skip
 
 
 def _with_seq(call: PlannedCall, seq: int) -> PlannedCall:

@@ -83,6 +83,9 @@ class LedgerStore(Protocol):
     def call_count(self) -> int:
         """How many call rows the ledger stores."""
 
+    def time_range(self) -> tuple[int, int] | None:
+        """The placement times (ns) of the first and last stored call; None when there is none."""
+
     def spend_by_day(self, since_ns: int, until_ns: int) -> list[SpendRow]: ...
 
     def verify(self) -> list[str]: ...

@@ -22,6 +22,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportM
 
 from costline_processor import metric_names as names
 from costline_processor.budgets import Budgets, BudgetTracker
+from costline_processor.budgets.clock import budget_clock
 from costline_processor.ledger import Aggregate, LedgerStore, OutcomeAggregate, RecordResult
 from costline_processor.ledger.rows import ZERO, LabelKey, counted_usage, label_key
 from costline_processor.metrics.guard import LabelGuard, LabelLimits
@@ -48,7 +49,7 @@ class CostMetrics:
     ) -> None:
         self.limits = limits
         # The budgets' spend follows every ledger commit this object observes (budgets/tracker.py).
-        self.budgets = BudgetTracker(budgets or Budgets())
+        self.budgets = BudgetTracker(budgets or Budgets(), clock=budget_clock())
         self.telemetry = telemetry or SelfTelemetry()
         self._service_instance_id = service_instance_id
         self._lock = threading.Lock()

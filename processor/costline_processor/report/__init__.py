@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from costline_processor.report.analysis import Report, build_report
+from costline_processor.report.extras import ExtraRequest, build_extras, merged_json
 from costline_processor.report.facts import (
     METRIC_GROUP_KEYS,
     ReportFacts,
@@ -19,9 +20,11 @@ from costline_processor.report.facts import (
 )
 from costline_processor.report.findings import Finding, find_drivers
 from costline_processor.report.html import render_html
-from costline_processor.report.render import table, to_csv, to_json
+from costline_processor.report.periods import Window
+from costline_processor.report.render import table, to_csv, to_dict
 
 __all__ = [
+    "ExtraRequest",
     "Finding",
     "Report",
     "ReportFacts",
@@ -87,8 +90,16 @@ def produce(
     output_format: str,
     budgets_path: Path | None,
     anomaly_ratio: Decimal,
+    extra: ExtraRequest | None = None,
 ) -> str:
     """The whole `costline report` pipeline; returns the rendered text."""
+    extras = build_extras(
+        extra or ExtraRequest(),
+        ledger_url=ledger_url,
+        by=parse_by(by),
+        window=Window(since, until),
+        from_prometheus=bool(prometheus_url),
+    )
     facts = load_facts(
         ledger_url=ledger_url,
         prometheus_url=prometheus_url,
@@ -100,9 +111,9 @@ def produce(
     report = build_report(facts, budgets=_budgets(budgets_path), anomaly_ratio=anomaly_ratio)
     findings = [] if prometheus_url else find_drivers(facts.calls, report)
     if output_format == "csv":
-        return to_csv(report)
+        return extras.csv() or to_csv(report)
     if output_format == "json":
-        return to_json(report, findings)
+        return merged_json(to_dict(report, findings), extras)
     if output_format == "html":
-        return render_html(report, facts.daily_cost, findings)
-    return table(report, findings)
+        return render_html(report, facts.daily_cost, findings, extras.html_sections())
+    return extras.terminal_top() + table(report, findings) + extras.terminal_bottom()

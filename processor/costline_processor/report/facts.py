@@ -6,7 +6,8 @@ same analysis runs on facts read from the ledger or from Prometheus/Mimir (`repo
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -16,7 +17,7 @@ from typing import Final
 
 from costline.attributes import FEATURE_ID, TENANT_ID, UNATTRIBUTED, USER_ID, WORKFLOW_ID
 from costline_processor import metric_names as names
-from costline_processor.ledger import LedgerStore, open_ledger, parse_ledger_url
+from costline_processor.ledger import LedgerStore, LedgerUrl, open_ledger, parse_ledger_url
 from costline_processor.ledger.errors import LedgerSchemaError, LedgerUnavailableError
 
 # Dimensions a report can group by: the ledger's column names (== metric labels, plus user_id).
@@ -91,21 +92,38 @@ def _day(time_ns: int) -> date:
     return datetime.fromtimestamp(time_ns / 1e9, tz=UTC).date()
 
 
-def facts_from_ledger(url: str | Path, by: tuple[str, ...], since: datetime, until: datetime) -> ReportFacts:
-    """Read the ledger rows in [since, until) and aggregate them exactly (a SQLite path or postgresql://)."""
+def ledger_location(url: str | Path) -> LedgerUrl:
     try:
-        where = parse_ledger_url(url)
+        return parse_ledger_url(url)
     except ValueError as exc:
         raise ReportInputError(f"--ledger-url: {exc}") from None
-    if where.kind == "sqlite" and not where.path.exists():
+
+
+def ledger_exists(url: str | Path) -> bool:
+    """Whether there is a ledger to read (a SQLite file that exists; a database is asked when opened)."""
+    where = ledger_location(url)
+    return where.kind == "postgresql" or where.path.exists()
+
+
+@contextmanager
+def reading(url: str | Path) -> Iterator[LedgerStore]:
+    """The ledger at `url` (a SQLite path or postgresql://), opened for a report; ReportInputError else."""
+    where = ledger_location(url)
+    if not ledger_exists(url):
         raise ReportInputError(
             f"no ledger at {where} (run `costline serve` or `costline demo` first, or pass --ledger-url)"
         )
     try:
         with open_ledger(where.target) as ledger:
-            return _read_facts(ledger, by, since, until)
+            yield ledger
     except (LedgerUnavailableError, LedgerSchemaError) as exc:
         raise ReportInputError(f"cannot read the ledger {where}: {exc}") from None
+
+
+def facts_from_ledger(url: str | Path, by: tuple[str, ...], since: datetime, until: datetime) -> ReportFacts:
+    """Read the ledger rows in [since, until) and aggregate them exactly (a SQLite path or postgresql://)."""
+    with reading(url) as ledger:
+        return _read_facts(ledger, by, since, until)
 
 
 def _read_facts(ledger: LedgerStore, by: tuple[str, ...], since: datetime, until: datetime) -> ReportFacts:

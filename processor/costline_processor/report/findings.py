@@ -92,7 +92,10 @@ def _spike_summary(days: list[date], peak: Anomaly) -> str:
     )
 
 
-def _loops(rows: list[Mapping[str, object]]) -> list[Finding]:
+def loop_traces(
+    rows: Iterable[Mapping[str, object]],
+) -> dict[tuple[str, str], list[list[Mapping[str, object]]]]:
+    """Traces with at least LOOP_CALLS_PER_TRACE calls of one workflow, per (workflow, main tenant)."""
     per_trace: dict[tuple[object, object], list[Mapping[str, object]]] = defaultdict(list)
     for row in rows:
         if row[WORKFLOW_ID] != UNATTRIBUTED:
@@ -102,8 +105,12 @@ def _loops(rows: list[Mapping[str, object]]) -> list[Finding]:
         if len(calls) >= LOOP_CALLS_PER_TRACE:
             tenants = Counter(str(call[TENANT_ID]) for call in calls)
             loops[(str(workflow), tenants.most_common(1)[0][0])].append(calls)
+    return loops
+
+
+def _loops(rows: list[Mapping[str, object]]) -> list[Finding]:
     findings = []
-    for (workflow, tenant), traces in sorted(loops.items()):
+    for (workflow, tenant), traces in sorted(loop_traces(rows).items()):
         calls = [call for trace in traces for call in trace]
         per = len(calls) / len(traces)
         findings.append(
@@ -119,12 +126,13 @@ def _loops(rows: list[Mapping[str, object]]) -> list[Finding]:
     return findings
 
 
-def _power_users(rows: list[Mapping[str, object]]) -> list[Finding]:
+def power_users(rows: Iterable[Mapping[str, object]]) -> dict[str, tuple[list[str], Decimal, Decimal]]:
+    """Per workflow: its power users (biggest first), their spend and their share of the workflow's spend."""
     spend: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
     for row in rows:
         if row[USER_ID] and row[WORKFLOW_ID] != UNATTRIBUTED:
             spend[str(row[WORKFLOW_ID])][str(row[USER_ID])] += _cost(row)
-    findings = []
+    found = {}
     for workflow, users in sorted(spend.items()):
         if len(users) < 10:
             continue
@@ -136,16 +144,21 @@ def _power_users(rows: list[Mapping[str, object]]) -> list[Finding]:
         cost = sum((users[u] for u in heavy), Decimal(0))
         share = cost / sum(users.values(), Decimal(0)) if heavy else Decimal(0)
         if share >= POWER_USER_MIN_SHARE:
-            findings.append(
-                Finding(
-                    "power_user",
-                    workflow,
-                    f"{len(heavy)} users ({', '.join(heavy)}) account for {share:.0%} of the spend",
-                    cost,
-                    "those users' spend",
-                )
-            )
-    return findings
+            found[workflow] = (heavy, cost, share)
+    return found
+
+
+def _power_users(rows: list[Mapping[str, object]]) -> list[Finding]:
+    return [
+        Finding(
+            "power_user",
+            workflow,
+            f"{len(heavy)} users ({', '.join(heavy)}) account for {share:.0%} of the spend",
+            cost,
+            "those users' spend",
+        )
+        for workflow, (heavy, cost, share) in power_users(rows).items()
+    ]
 
 
 def _bloated_prompts(rows: list[Mapping[str, object]]) -> list[Finding]:

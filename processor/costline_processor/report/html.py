@@ -14,6 +14,7 @@ from html import escape
 from costline_processor.report import summary, svg
 from costline_processor.report.analysis import Report
 from costline_processor.report.findings import Finding
+from costline_processor.report.html_table import grid as _grid
 from costline_processor.report.money import unit_usd, usd, usd_or_unpriced
 from costline_processor.report.render import group_label, share_text, shows_unpriced_column
 
@@ -29,10 +30,18 @@ svg text{font-size:11px;fill:#333}.legend span{white-space:nowrap}
 """
 
 
-def render_html(report: Report, daily: dict[str, dict[date, Decimal]], findings: list[Finding]) -> str:
+def render_html(
+    report: Report,
+    daily: dict[str, dict[date, Decimal]],
+    findings: list[Finding],
+    extra_sections: tuple[Sequence[str], Sequence[str]] = ((), ()),
+) -> str:
+    """`extra_sections`: what comes after the headline (the comparison) and after the findings (what-if,
+    margins), where the terminal report shows them too."""
     title = summary.title(report)
     sections = [
         _headline(report),
+        *extra_sections[0],
         _budgets(report),
         _section("Spend by " + ", ".join(report.by), _spend_bars(report, daily)),
         _section(
@@ -42,6 +51,7 @@ def render_html(report: Report, daily: dict[str, dict[date, Decimal]], findings:
         _section("Cost per outcome", _outcomes(report), section_id="cost-per-outcome"),
         _section("Anomalies", _anomalies(report), section_id="anomalies"),
         _findings(findings),
+        *extra_sections[1],
         _section("Table", _table(report)),
     ]
     return "\n".join(
@@ -72,21 +82,6 @@ def _headline(report: Report) -> str:
 def _spend_bars(report: Report, daily: dict[str, dict[date, Decimal]]) -> str:
     bars = [(" / ".join(row.key), row.known_cost) for row in report.rows[:15]]
     return svg.bar_chart(bars, palette=svg.colors(list(daily)), chart_id="spend-by-group")
-
-
-def _grid(header: Sequence[tuple[str, bool]], rows: Sequence[Sequence[str]], *, table_id: str) -> str:
-    """A table whose cells are plain text; `header` pairs each column name with whether it is numeric."""
-    head = "".join(f"<th{' class=num' if num else ''}>{escape(name)}</th>" for name, num in header)
-    body = "".join(
-        "<tr>"
-        + "".join(
-            f"<td{' class=num' if num else ''}>{escape(cell)}</td>"
-            for cell, (_, num) in zip(row, header, strict=True)
-        )
-        + "</tr>"
-        for row in rows
-    )
-    return f"<table id={table_id}><tr>{head}</tr>{body}</table>"
 
 
 def _budgets(report: Report) -> str:

@@ -87,6 +87,10 @@ class LedgerReads:
         for row in self._read(sql, (since_ns, until_ns)):
             yield dict(zip(_CALL_KEYS, row, strict=True))
 
+    def time_range(self) -> tuple[int, int] | None:
+        first, last = self._read("SELECT min(time_ns), max(time_ns) FROM calls")[0]
+        return None if first is None else (int(str(first)), int(str(last)))
+
     def call_count(self) -> int:
         return int(str(self._read("SELECT count(*) FROM calls")[0][0]))
 
