@@ -5,7 +5,7 @@ replica holds already. The refused ones take the careful path, which is the SQLi
 with the same rules (same_call.py), made safe against other replicas:
 
 - A refused span was refused by a committed row (an insert waits for a conflicting one in progress), so a
-  span key found is a redelivered span.
+  span key found is a redelivered span (a redelivered batch takes no lock).
 - Whether a span with a taken (trace, response id) is the same call as one stored or a different call is
   read, then written: under READ COMMITTED two replicas could each read "not there yet" and each insert
   the second span of one new call. So the careful path first locks the row that holds the id
@@ -145,14 +145,16 @@ def record_calls(
 
 def _record_refused(conn: Connection, batch: _Batch, refused: list[int]) -> int:
     """The careful path for the calls the insert refused: settles their items, returns the collisions."""
-    call_keys = sorted({key for key in map(batch.call_key, refused) if key is not None})
+    span_keys = [batch.span_key(index) for index in refused]
+    found = conn.execute("SELECT span_key, seq FROM calls WHERE span_key = ANY(%s)", (span_keys,)).fetchall()
+    known_spans: dict[bytes, int] = {bytes(key): int(seq) for key, seq in found}  # type: ignore[call-overload]
+    # A span found is redelivered, whatever else happens; the others met a taken (trace, response id).
+    unknown = [index for index, key in zip(refused, span_keys, strict=True) if key not in known_spans]
+    call_keys = sorted({key for key in map(batch.call_key, unknown) if key is not None})
     if call_keys:  # one decision per (trace, response id) at a time, across replicas
         conn.execute(
             "SELECT seq FROM calls WHERE call_key = ANY(%s) ORDER BY call_key FOR UPDATE", (call_keys,)
         )
-    span_keys = [batch.span_key(index) for index in refused]
-    found = conn.execute("SELECT span_key, seq FROM calls WHERE span_key = ANY(%s)", (span_keys,)).fetchall()
-    known_spans: dict[bytes, int] = {bytes(key): int(seq) for key, seq in found}  # type: ignore[call-overload]
     known_calls = _known_calls(conn, call_keys)
     new_rows: list[tuple[object, ...]] = []
     seen_again: set[int] = set()  # 0: a row this request inserts

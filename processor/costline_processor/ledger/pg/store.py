@@ -155,8 +155,10 @@ class PostgresLedger(LedgerReads):
                 if attempt == RECORD_ATTEMPTS:
                     raise LedgerUnavailableError("replicas kept writing the same spans; retry") from None
             except psycopg.Error as exc:
-                if is_retryable(exc) and attempt < RECORD_ATTEMPTS:
-                    continue
+                if is_retryable(exc):  # rolled back by the database: nothing happened
+                    if attempt < RECORD_ATTEMPTS:
+                        continue
+                    raise LedgerUnavailableError(describe(exc, self._url)) from None
                 if not is_connection_lost(exc, conn):
                     raise
                 if write:
