@@ -11,6 +11,7 @@ the ledger, the shares summing to the whole.
 
 from __future__ import annotations
 
+import http.client
 import json
 import math
 import subprocess
@@ -30,6 +31,7 @@ from serve_process import COSTLINE, ServeProcess, total
 from costline import attributes as attr
 from costline_processor import metric_names as names
 from costline_processor.ledger import open_ledger
+from costline_processor.receiver_http import UNAVAILABLE_RETRY_AFTER_S
 from genai_spans import Call, encode_request, make_call_spans, make_spans
 from postgres_server import PASSWORD, PostgresServer
 
@@ -236,6 +238,10 @@ def test_a_database_restart_mid_load_is_refused_with_a_retry_then_every_total_is
         _, body = a.get("/readyz")
         assert body.startswith("ledger unavailable: ")
         assert PASSWORD not in body
+        status, retry_after, text = http_export(b.http_port, collector.batches[-1])  # OTLP/HTTP too
+        assert (status, retry_after) == (503, str(UNAVAILABLE_RETRY_AFTER_S)), text
+        assert "ledger unavailable" in text
+        assert PASSWORD not in text
         acked_while_down = len(collector.acked)
         time.sleep(1.0)
         assert len(collector.acked) <= acked_while_down + 2  # only requests committed before the stop
@@ -255,6 +261,19 @@ def test_a_database_restart_mid_load_is_refused_with_a_retry_then_every_total_is
     assert parsed["total_requests"] == len(batches) * PER_BATCH
     assert Decimal(parsed["total_cost_usd"]) == list_price([c for batch in batches for c in batch])
     assert PASSWORD not in report.stdout + report.stderr
+
+
+def http_export(port: int, body: bytes) -> tuple[int, str | None, str]:
+    """POST one protobuf export request to OTLP/HTTP: (status, Retry-After, body)."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        connection.request(
+            "POST", "/v1/traces", body=body, headers={"Content-Type": "application/x-protobuf"}
+        )
+        response = connection.getresponse()
+        return response.status, response.getheader("Retry-After"), response.read().decode(errors="replace")
+    finally:
+        connection.close()
 
 
 def wait_until(condition: Callable[[], bool], timeout_s: float = 60.0) -> None:
