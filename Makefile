@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	  exit 1; }
 	@echo "installing costline and its dependencies into $(VENV) (first run, and after pyproject.toml changes)..."
 	$(BIN)/python -m pip install --upgrade pip uv
-	$(BIN)/uv pip install --python $(BIN)/python -e '.[dev,bench,peers]'
+	$(BIN)/uv pip install --python $(BIN)/python -e '.[dev,bench,peers,frameworks]'
 	@rm -f $(VENV)/.installed-* && touch $@
 
 # system-packages first: on a bare Debian it installs python3-venv, which creating .venv needs.

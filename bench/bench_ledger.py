@@ -1,10 +1,14 @@
 """Ledger + metrics cost per LLM span: `Ledger.record()` and `CostMetrics.observe()` on realistic batches.
 
     .venv/bin/python bench/bench_ledger.py [--calls 50000] [--batch 512] [--synchronous FULL] [--dir PATH]
+                                          [--budgets 0]
 
 Prints one JSON object. The calls are built before timing (normalising and pricing are measured
 elsewhere); each batch is one `record()` transaction, as one OTLP export request is in `costline serve`.
 `--dir` should be on the disk the ledger will live on: fsync cost decides the FULL numbers.
+`--budgets N` gives the metrics N budgets (daily and monthly per workflow, then per tenant): their spend is
+kept up to date in `observe()`; `budget_state_us` is one `GET /v1/budgets` answer, `budget_seed_ms` the
+start-up query over the ledger's calls.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from costline.attributes import FEATURE_ID, TENANT_ID, USER_ID, WORKFLOW_ID
+from costline_processor.budgets import Budgets, BudgetTracker, budgets_document, parse_budgets
 from costline_processor.ledger import Ledger
 from costline_processor.metrics import CostMetrics
 from costline_processor.model import Cost, LlmCall, PricedCall, Usage
@@ -64,11 +69,24 @@ def make_calls(count: int, workflows: int) -> list[PricedCall]:
     return calls
 
 
-def run(calls: int, batch: int, synchronous: str, directory: Path, workflows: int) -> dict[str, object]:
+def make_budgets(count: int, workflows: int) -> Budgets:
+    """`count` budgets: a daily and a monthly one per workflow, then monthly ones per tenant."""
+    entries = [
+        f"  - {{workflow_id: wf-{n // 2 % workflows}, period: {('daily', 'monthly')[n % 2]}, limit_usd: 100}}"
+        if n < 2 * workflows
+        else f"  - {{tenant_id: t-{n - 2 * workflows}, period: monthly, limit_usd: 100}}"
+        for n in range(count)
+    ]
+    return parse_budgets("budgets:\n" + "\n".join(entries) + "\n") if entries else Budgets()
+
+
+def run(  # noqa: PLR0917 - the command line's options
+    calls: int, batch: int, synchronous: str, directory: Path, workflows: int, budgets: int
+) -> dict[str, object]:
     priced = make_calls(calls, workflows)
     batches = [priced[i : i + batch] for i in range(0, calls, batch)]
     ledger = Ledger(directory / "bench-ledger.sqlite3", synchronous=synchronous)  # type: ignore[arg-type]
-    metrics = CostMetrics()
+    metrics = CostMetrics(budgets=make_budgets(budgets, workflows))
     record_s = observe_s = record_cpu = observe_cpu = 0.0
     for chunk in batches:
         start, start_cpu = time.perf_counter(), time.process_time()
@@ -88,6 +106,7 @@ def run(calls: int, batch: int, synchronous: str, directory: Path, workflows: in
     start = time.perf_counter()
     CostMetrics().seed_from(ledger)
     seed_s = time.perf_counter() - start
+    state_s, budget_seed_s = _budget_reads(metrics.budgets, ledger)
     size = os.path.getsize(ledger.path)
     assert ledger.totals().requests == calls
     ledger.close()
@@ -108,6 +127,9 @@ def run(calls: int, batch: int, synchronous: str, directory: Path, workflows: in
         "render_prometheus_ms": round(render_s * 1e3, 2),
         "metrics_text_bytes": len(text),
         "seed_from_ms": round(seed_s * 1e3, 2),
+        "budgets": budgets,
+        "budget_state_us": round(state_s * 1e6, 1),
+        "budget_seed_ms": round(budget_seed_s * 1e3, 2),
         "ledger_bytes_per_call": round(size / calls),
         "python": platform.python_version(),
         "sqlite": sqlite3.sqlite_version,
@@ -115,17 +137,29 @@ def run(calls: int, batch: int, synchronous: str, directory: Path, workflows: in
     }
 
 
+def _budget_reads(tracker: BudgetTracker, ledger: Ledger) -> tuple[float, float]:
+    """Seconds of one GET /v1/budgets document (mean of 100) and of seeding a new tracker from the ledger."""
+    start = time.perf_counter()
+    for _ in range(100):
+        budgets_document(*tracker.statuses())
+    state_s = (time.perf_counter() - start) / 100
+    start = time.perf_counter()
+    BudgetTracker(Budgets(tracker.budgets)).seed(ledger)
+    return state_s, time.perf_counter() - start
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=50_000)
     parser.add_argument("--batch", type=int, default=512)
     parser.add_argument("--workflows", type=int, default=20)
+    parser.add_argument("--budgets", type=int, default=0, help="budgets the metrics keep up to date")
     parser.add_argument("--synchronous", choices=("FULL", "NORMAL"), default="FULL")
     parser.add_argument("--dir", type=Path, default=None, help="where the ledger file is written")
     parser.add_argument("--out", type=Path, default=None, help="also write the JSON result to this file")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(dir=args.dir) as directory:
-        result = run(args.calls, args.batch, args.synchronous, Path(directory), args.workflows)
+        result = run(args.calls, args.batch, args.synchronous, Path(directory), args.workflows, args.budgets)
     text = json.dumps(result, indent=2)
     print(text)
     if args.out is not None:

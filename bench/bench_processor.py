@@ -12,6 +12,8 @@ it to `--out`; the counted calls are checked against the service's /metrics. On 
 wall-clock rates depend on who else runs on the pinned core; `llm_spans_per_cpu_s` (spans per second of
 the service's own CPU time, read from /proc by the sender over the measured window) does not.
 Last, `in_process_llm_spans_per_s`: `Pipeline.export` called in the driver, one thread, no network.
+`--budgets N` runs both with a budgets file of N budgets over the sent workflows and tenant (daily and
+monthly), whose spend `costline serve` keeps up to date with every commit.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from costline import attributes as attr
+from costline_processor.budgets import Budgets, load_budgets
 from costline_processor.commands.serve import tune_gc
 from costline_processor.ledger import Ledger
 from costline_processor.metrics import CostMetrics, SelfTelemetry
@@ -110,6 +113,17 @@ def make_batches(count: int, spans_per_batch: int) -> list[bytes]:
             span.attributes[workflow].value.string_value = f"workflow-{n % 12}"
         batches.append(request.SerializeToString())
     return batches
+
+
+def write_budgets(count: int, path: Path) -> Path | None:
+    """`count` budgets over the sent traffic: daily and monthly per workflow, then monthly for the tenant."""
+    if count == 0:
+        return None
+    entries = [f"  - {{workflow_id: workflow-{n // 2 % 12}, period: {('daily', 'monthly')[n % 2]},"
+               f" limit_usd: 1000000}}" for n in range(count - 1)]  # fmt: skip
+    entries.append("  - {tenant_id: acme, period: monthly, limit_usd: 1000000, stop_at: 100, on_stop: block}")
+    path.write_text("budgets:\n" + "\n".join(entries) + "\n", encoding="utf-8")
+    return path
 
 
 def variant(batch: bytes, number: int) -> bytes:
@@ -252,6 +266,7 @@ def measure_costline(args: argparse.Namespace, workdir: Path) -> tuple[dict[str,
         str(Path(sys.executable).with_name("costline")), "serve", "--grpc-port=0", "--http-port=0",
         "--metrics-port=0", f"--ledger-path={workdir / 'ledger.sqlite3'}",
         f"--traces-endpoint=http://127.0.0.1:{sink_port}", "--max-message-bytes=67108864",
+        *([f"--budgets={args.budgets_file}"] if args.budgets_file else []),
     ])  # fmt: skip
     with log_path.open("wb") as log:
         serve = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
@@ -299,7 +314,7 @@ class _SerializingSink:
         pass
 
 
-def measure_in_process(batches: int, spans_per_batch: int, workdir: Path) -> float:
+def measure_in_process(batches: int, spans_per_batch: int, workdir: Path, budgets: Path | None) -> float:
     """LLM spans/s of `Pipeline.export` in this process: one thread, the parts `costline serve` builds."""
     if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
         os.sched_setaffinity(0, {0})
@@ -308,7 +323,8 @@ def measure_in_process(batches: int, spans_per_batch: int, workdir: Path) -> flo
     telemetry = SelfTelemetry()
     with Ledger(workdir / "in-process.sqlite3") as ledger:
         pipeline = Pipeline(
-            pricer=Pricer.load(None), ledger=ledger, metrics=CostMetrics(telemetry=telemetry),
+            pricer=Pricer.load(None), ledger=ledger,
+            metrics=CostMetrics(telemetry=telemetry, budgets=load_budgets(budgets) if budgets else Budgets()),
             telemetry=telemetry, forwarder=_SerializingSink(), max_inflight=1,
         )  # fmt: skip
         tune_gc()
@@ -333,6 +349,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=512)
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--in-process-batches", type=int, default=64)
+    parser.add_argument("--budgets", type=int, default=0, help="run with a budgets file of N budgets")
     parser.add_argument("--role", choices=("driver", "sender", "baseline"), default="driver")
     parser.add_argument("--target", default="")
     parser.add_argument("--result", type=Path, default=None)
@@ -346,9 +363,10 @@ def main() -> None:
         return
     with tempfile.TemporaryDirectory(prefix="costline-bench-") as tmp:
         workdir = Path(tmp)
+        args.budgets_file = write_budgets(args.budgets, workdir / "budgets.yaml")
         baseline = measure_baseline(args, workdir)
         costline, counted, pinned = measure_costline(args, workdir)
-        in_process = measure_in_process(args.in_process_batches, args.batch, workdir)
+        in_process = measure_in_process(args.in_process_batches, args.batch, workdir, args.budgets_file)
     report = {
         "benchmark": "costline serve: sustained LLM spans/s on one core, ledger on (SQLite synchronous=FULL)",
         "llm_spans_per_s": round(costline["spans_per_s"]),
@@ -367,6 +385,7 @@ def main() -> None:
         "counted_exactly": counted == costline["acked_batches"] * args.batch,
         "batch_spans": args.batch,
         "concurrency": args.concurrency,
+        "budgets": args.budgets,
         "seconds": args.seconds,
         "pinned_to_one_core": pinned,
         "cpu_count": os.cpu_count(),

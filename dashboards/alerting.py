@@ -1,7 +1,11 @@
 """Prometheus rule groups for the Mimir (or Prometheus) ruler: budget use, spikes, attribution, pricing gaps.
 
 Generated into dashboards/rules/costline.rules.yaml by `dashboards.generate`; promtool fixtures beside it.
-Budget alerts are bands (50-80, 80-100, 100-120, 120+ %) so exactly one fires per workflow at a time.
+Budget alerts are bands (50-80, 80-100, 100-120, 120+ %) so exactly one fires per workflow at a time; they
+compare month-to-date spend from the cost counters with the monthly budgets of one workflow. Every budget of
+the budgets file (any scope, daily or monthly) also has the spend costline serve keeps for it
+(`llm_budget_spent_usd`, summed over the replicas): `LlmBudgetOver` fires at 100 % of its limit and
+`LlmBudgetStopped` once it reached its `stop_at`, the moment the app's guard blocks or downgrades its calls.
 """
 
 from __future__ import annotations
@@ -10,11 +14,15 @@ from typing import Any, Final
 
 from costline.attributes import UNATTRIBUTED
 from costline_processor.metric_names import (
+    LABEL_DOWNGRADE_TO,
+    LABEL_FEATURE_ID,
     LABEL_MODEL,
+    LABEL_ON_STOP,
     LABEL_PERIOD,
     LABEL_PROVIDER,
     LABEL_REASON,
     LABEL_SERVICE_NAME,
+    LABEL_TENANT_ID,
     LABEL_WORKFLOW_ID,
     PERIOD_MONTHLY,
     PROM_BUDGET_USD,
@@ -22,7 +30,16 @@ from costline_processor.metric_names import (
     PROM_UNPRICED_REQUESTS_TOTAL,
 )
 from costline_processor.window_promql import SECONDS_PER_DAY, Window
-from dashboards.promql import WEEK, month_to_date, window_total
+from dashboards.promql import (
+    WEEK,
+    WORKFLOW_ONLY,
+    budget_limit,
+    budget_ratio,
+    budget_spent,
+    budget_stop,
+    month_to_date,
+    window_total,
+)
 
 MTD: Final = "costline:workflow_cost_usd:month_to_date"
 DAILY_AVG_7D: Final = "costline:workflow_cost_usd:daily_avg_7d"
@@ -30,6 +47,9 @@ LAST_HOUR: Final = "costline:workflow_cost_usd:last_1h"
 BUDGET: Final = "costline:workflow_budget_usd:month"
 BUDGET_USED: Final = "costline:workflow_budget:used_ratio"
 UNATTRIBUTED_SHARE: Final = "costline:cost_unattributed:share_1d"
+SPENT: Final = "costline:budget_spent_usd:period"
+RATIO: Final = "costline:budget:used_ratio"
+STOP: Final = "costline:budget_stop_usd"
 
 SPIKE_FACTOR: Final = 3
 UNATTRIBUTED_SHARE_THRESHOLD: Final = 0.10
@@ -43,6 +63,7 @@ BUDGET_BANDS: Final = (
 WF: Final = (LABEL_WORKFLOW_ID,)
 BUDGET_RECORDS: Final = (MTD, BUDGET, BUDGET_USED)
 BUDGET_ALERTS: Final = {low: f"LlmBudget{low}Percent" for low, _, _ in BUDGET_BANDS}
+NO_FILTERS: Final[tuple[str, ...]] = ()
 BUDGET_GROUP_INTERVAL: Final = "5m"
 HOUR: Final = Window.of(3600)
 DAY: Final = Window.of(SECONDS_PER_DAY)
@@ -56,12 +77,50 @@ def recording_rules() -> list[dict[str, str]]:
         {"record": LAST_HOUR, "expr": window_total(PROM_COST_USD_TOTAL, WF, HOUR)},
         {
             "record": BUDGET,
-            "expr": f'max by ({LABEL_WORKFLOW_ID}) ({PROM_BUDGET_USD}{{{LABEL_PERIOD}="{PERIOD_MONTHLY}"}})',
+            "expr": f"max by ({LABEL_WORKFLOW_ID})"
+            f' ({PROM_BUDGET_USD}{{{LABEL_PERIOD}="{PERIOD_MONTHLY}", {WORKFLOW_ONLY}}})',
         },
         {"record": BUDGET_USED, "expr": f"{MTD} / on({LABEL_WORKFLOW_ID}) {BUDGET}"},
         {
             "record": UNATTRIBUTED_SHARE,
             "expr": f"({unattributed} or vector(0)) / {window_total(PROM_COST_USD_TOTAL, (), DAY)}",
+        },
+        {"record": SPENT, "expr": budget_spent(NO_FILTERS)},
+        {"record": RATIO, "expr": budget_ratio(SPENT, budget_limit(NO_FILTERS))},
+        {"record": STOP, "expr": budget_stop(NO_FILTERS)},
+    ]
+
+
+_SCOPE_TEXT: Final = "".join(
+    f"{{{{ if $labels.{key} }}}} {key}={{{{ $labels.{key} }}}}{{{{ end }}}}"
+    for key in (LABEL_WORKFLOW_ID, LABEL_FEATURE_ID, LABEL_TENANT_ID)
+)
+
+
+def _scoped_budget_alerts() -> list[dict[str, Any]]:
+    scope = f"{_SCOPE_TEXT} ({{{{ $labels.{LABEL_PERIOD} }}}})"
+    on_stop = f"{{{{ $labels.{LABEL_ON_STOP} }}}}{{{{ if $labels.{LABEL_DOWNGRADE_TO} }}}} to" \
+        f" {{{{ $labels.{LABEL_DOWNGRADE_TO} }}}}{{{{ end }}}}"  # fmt: skip
+    key = ", ".join((LABEL_WORKFLOW_ID, LABEL_FEATURE_ID, LABEL_TENANT_ID, LABEL_PERIOD))
+    return [
+        {
+            "alert": "LlmBudgetOver",
+            "expr": f"{RATIO} >= 1",
+            "labels": {"severity": "critical"},
+            "annotations": {
+                "summary": f"LLM budget{scope} is spent",
+                "description": "This period's spend is {{ $value | humanizePercentage }} of the budget.",
+            },
+        },
+        {
+            "alert": "LlmBudgetStopped",
+            "expr": f"{SPENT} / on({key}) group_right {STOP} >= 1",
+            "labels": {"severity": "critical"},
+            "annotations": {
+                "summary": f"LLM budget{scope} reached its stop (on_stop: {on_stop})",
+                "description": "This period's spend is {{ $value | humanizePercentage }} of the stop level"
+                " (limit x stop_at).",
+            },
         },
     ]
 
@@ -85,6 +144,7 @@ def _budget_alert(low: int, high: int | None, severity: str) -> dict[str, Any]:
 def alert_rules() -> list[dict[str, Any]]:
     unpriced_by = (LABEL_SERVICE_NAME, LABEL_PROVIDER, LABEL_MODEL, LABEL_REASON)
     alerts = [_budget_alert(low, high, severity) for low, high, severity in BUDGET_BANDS]
+    alerts += _scoped_budget_alerts()
     alerts += [
         {
             "alert": "LlmCostSpike",

@@ -9,7 +9,9 @@ from grafana_foundation_sdk.cog.builder import Builder
 from grafana_foundation_sdk.models import dashboard as dbm
 
 from costline_processor.metric_names import (
+    LABEL_FEATURE_ID,
     LABEL_OUTCOME,
+    LABEL_PERIOD,
     LABEL_SERVICE_NAME,
     LABEL_TENANT_ID,
     LABEL_WORKFLOW_ID,
@@ -38,21 +40,21 @@ def _change_panels() -> list[Builder[dbm.Panel]]:
     and the year end at the current growth rate."""
     wf, outcome = f"{{{{{LABEL_WORKFLOW_ID}}}}}", f"{{{{{LABEL_OUTCOME}}}}}"
     change = bars(
-        10,
+        11,
         "Month over month change by workflow",
-        grid(0, 26, 12, 8),
+        grid(0, 34, 12, 8),
         promql.month_over_month_change(),
         legend=wf,
     ).description("Spend in the last 30 days minus the 30 days before (UTC, whatever the time range).")
     per_outcome = graph(
-        11,
+        12,
         "Cost per outcome over time (per day)",
-        grid(12, 26, 12, 8),
+        grid(12, 34, 12, 8),
         [query(promql.daily_cost_per_outcome(), legend=f"{wf} / {outcome}")],
         USD,
     ).description("At each point: the workflow's spend in the day before it over the outcomes of that day.")
     year_end = (
-        single_stat(12, "Year-end projection", grid(0, 34, 12, 5), promql.year_end_projection(), USD)
+        single_stat(13, "Year-end projection", grid(0, 42, 12, 5), promql.year_end_projection(), USD)
         .time_from(YEAR_SO_FAR)
         .description(
             "Spend so far this year plus the rest of the year at the 30-day growth rate (the last 30 days"
@@ -93,6 +95,30 @@ def _outcome_table() -> Builder[dbm.Panel]:
     )
 
 
+def _budget_state_table() -> Builder[dbm.Panel]:
+    """What `GET /v1/budgets` and the app's guard go by, every budget of the budgets file."""
+    scope = (LABEL_WORKFLOW_ID, LABEL_FEATURE_ID, LABEL_TENANT_ID, LABEL_PERIOD)
+    legend = " ".join(f"{{{{{label}}}}}" for label in scope)
+    targets = [
+        query(promql.budget_spent(), "A", legend=legend, instant=True),
+        query(promql.budget_ratio(), "B", legend=legend, instant=True),
+        query(promql.budget_stop(), "C", legend=legend, instant=True),
+        query(promql.budget_stopped(), "D", legend=legend, instant=True),
+    ]
+    panel = prom_table(10, "Budgets: spent this period, stop state", grid(0, 26, 24, 8), targets)
+    return (
+        panel.description(
+            "Every budget of the budgets file (any scope, daily or monthly) as costline serve keeps it:"
+            " spend of the current UTC period (llm_budget_spent_usd, summed over the replicas), its share of"
+            " the limit, the stop level (limit x stop_at) and 1 once the spend reached it: the app's calls"
+            " are then blocked or downgraded (on_stop)."
+        )
+        .override_by_name("Value #A", [dbm.DynamicConfigValue(id_val="unit", value=USD)])
+        .override_by_name("Value #B", [dbm.DynamicConfigValue(id_val="unit", value="percentunit")])
+        .override_by_name("Value #C", [dbm.DynamicConfigValue(id_val="unit", value=USD)])
+    )
+
+
 def finance_dashboard() -> db.Dashboard:
     wf = f"{{{{{LABEL_WORKFLOW_ID}}}}}"
     total = promql.window_total(promql.cost())
@@ -120,6 +146,7 @@ def finance_dashboard() -> db.Dashboard:
             promql.spend_by(LABEL_SERVICE_NAME),
             legend=f"{{{{{LABEL_SERVICE_NAME}}}}}",
         ),
+        _budget_state_table(),
         *_change_panels(),
     ]
     dashboard = (

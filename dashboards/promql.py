@@ -19,7 +19,10 @@ from typing import Final
 from costline.attributes import UNATTRIBUTED
 from costline_processor import window_promql
 from costline_processor.metric_names import (
+    LABEL_DOWNGRADE_TO,
+    LABEL_FEATURE_ID,
     LABEL_MODEL,
+    LABEL_ON_STOP,
     LABEL_OUTCOME,
     LABEL_PERIOD,
     LABEL_REASON,
@@ -29,6 +32,8 @@ from costline_processor.metric_names import (
     LABEL_TOKEN_TYPE,
     LABEL_WORKFLOW_ID,
     PERIOD_MONTHLY,
+    PROM_BUDGET_SPENT_USD,
+    PROM_BUDGET_STOP_USD,
     PROM_BUDGET_USD,
     PROM_COST_USD_TOTAL,
     PROM_REQUESTS_TOTAL,
@@ -49,6 +54,11 @@ FILTER_VARIABLES: Final = (LABEL_WORKFLOW_ID, LABEL_TENANT_ID, LABEL_SERVICE_NAM
 UNPRICED_FILTERS: Final = (LABEL_SERVICE_NAME, LABEL_MODEL)  # the unpriced counter has no attribution labels
 OUTCOME_FILTERS: Final = (LABEL_WORKFLOW_ID,)
 BUDGET_FILTERS: Final = (LABEL_WORKFLOW_ID,)
+# A budget is its scope (the keys it has; the others are absent, i.e. "") and its period.
+BUDGET_KEY: Final = (LABEL_WORKFLOW_ID, LABEL_FEATURE_ID, LABEL_TENANT_ID, LABEL_PERIOD)
+BUDGET_STOP_KEY: Final = (*BUDGET_KEY, LABEL_ON_STOP, LABEL_DOWNGRADE_TO)
+# The budgets of one workflow_id alone: the ones month-to-date spend per workflow is compared with.
+WORKFLOW_ONLY: Final = f'{LABEL_WORKFLOW_ID}!="", {LABEL_FEATURE_ID}="", {LABEL_TENANT_ID}=""'
 WEEK: Final = Window.of(7 * SECONDS_PER_DAY)
 DAY: Final = Window.of(SECONDS_PER_DAY)
 MONTH_DAYS: Final = 30  # "month over month" on the dashboards: the last 30 days against the 30 before
@@ -111,7 +121,7 @@ def unattributed_share() -> str:
 
 
 def monthly_budget() -> str:
-    budget = selector(PROM_BUDGET_USD, BUDGET_FILTERS, f'{LABEL_PERIOD}="{PERIOD_MONTHLY}"')
+    budget = selector(PROM_BUDGET_USD, BUDGET_FILTERS, f'{LABEL_PERIOD}="{PERIOD_MONTHLY}", {WORKFLOW_ONLY}')
     return f"max by ({LABEL_WORKFLOW_ID}) ({budget})"
 
 
@@ -119,6 +129,34 @@ def budget_used_ratio() -> str:
     """Month-to-date spend / monthly budget (the panel's range is `now/M`)."""
     spent = window_total(cost(), (LABEL_WORKFLOW_ID,))
     return f"{spent} / on({LABEL_WORKFLOW_ID}) {monthly_budget()}"
+
+
+def _by(labels: tuple[str, ...]) -> str:
+    return ", ".join(labels)
+
+
+def budget_spent(filters: tuple[str, ...] = BUDGET_FILTERS) -> str:
+    """Each budget's spend this period: the replicas' ledger shares (`llm_budget_spent_usd`) summed."""
+    return f"sum by ({_by(BUDGET_KEY)}) ({selector(PROM_BUDGET_SPENT_USD, filters)})"
+
+
+def budget_limit(filters: tuple[str, ...] = BUDGET_FILTERS) -> str:
+    return f"max by ({_by(BUDGET_KEY)}) ({selector(PROM_BUDGET_USD, filters)})"
+
+
+def budget_ratio(spent: str | None = None, limit: str | None = None) -> str:
+    """Spent / limit per budget, every scope and period (the figure GET /v1/budgets shows per replica)."""
+    return f"{spent or budget_spent()} / on({_by(BUDGET_KEY)}) {limit or budget_limit()}"
+
+
+def budget_stop(filters: tuple[str, ...] = BUDGET_FILTERS) -> str:
+    """The spend at which a budget with `stop_at` stops, with its on_stop and downgrade_to."""
+    return f"max by ({_by(BUDGET_STOP_KEY)}) ({selector(PROM_BUDGET_STOP_USD, filters)})"
+
+
+def budget_stopped(spent: str | None = None, stop: str | None = None) -> str:
+    """1 for a budget whose spend (all replicas) reached its stop, else 0: the app's guard's rule."""
+    return f"{spent or budget_spent()} >= bool on({_by(BUDGET_KEY)}) group_right {stop or budget_stop()}"
 
 
 def remaining_days_of_month() -> str:

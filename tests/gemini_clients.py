@@ -24,23 +24,25 @@ class DummyCredentials(google.auth.credentials.Credentials):  # type: ignore[mis
         self.token = "dummy-token"
 
 
-def http_options(base_url: str) -> types.HttpOptions:
-    return types.HttpOptions(base_url=base_url, retry_options=types.HttpRetryOptions(attempts=1))
+def http_options(base_url: str, **extra: Any) -> types.HttpOptions:
+    """`extra`: more HttpOptions fields (`async_client_args={"transport": ...}` keeps async calls on httpx2
+    when aiohttp is installed, which the SDK otherwise prefers for them)."""
+    return types.HttpOptions(base_url=base_url, retry_options=types.HttpRetryOptions(attempts=1), **extra)
 
 
-def gemini_client(base_url: str) -> genai.Client:
+def gemini_client(base_url: str, **extra: Any) -> genai.Client:
     """The Gemini API (`generativelanguage.googleapis.com` style paths) with a dummy API key."""
-    return genai.Client(api_key="dummy", http_options=http_options(base_url))
+    return genai.Client(api_key="dummy", http_options=http_options(base_url, **extra))
 
 
-def vertex_client(base_url: str) -> genai.Client:
+def vertex_client(base_url: str, **extra: Any) -> genai.Client:
     """Vertex AI (`projects/.../publishers/google/models/...` paths) with dummy credentials."""
     return genai.Client(
         vertexai=True,
         project=VERTEX_PROJECT,
         location=VERTEX_LOCATION,
         credentials=DummyCredentials(),
-        http_options=http_options(base_url),
+        http_options=http_options(base_url, **extra),
     )
 
 

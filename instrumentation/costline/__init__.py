@@ -16,8 +16,10 @@ processor load automatically), or call `costline.CostlineInstrumentor().instrume
 `costline.AttributionSpanProcessor()` to your SDK `TracerProvider`.
 
 Attribution follows asyncio tasks by itself; for thread pools submit `costline.propagate_context(fn)`.
-It is never sent to LLM providers in HTTP headers. `OTEL_TRACES_SAMPLER=costline_genai` keeps every LLM
-span while sampling the rest (see `costline.sampling`). Full reference: docs/app-api.md.
+It is never sent to LLM providers in HTTP headers. With `COSTLINE_BUDGETS_URL` set, a call under a
+stopped budget raises `costline.BudgetExceeded` or goes to a cheaper model (docs/budgets.md).
+`OTEL_TRACES_SAMPLER=costline_genai` keeps every LLM span while sampling the rest (see `costline.sampling`).
+Full reference: docs/app-api.md.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from costline._workflow import propagate_context, workflow
 from costline.baggage import current_attribution
+from costline.budgets import BudgetExceeded
 from costline.outcomes import record_outcome
 
 if TYPE_CHECKING:
@@ -41,6 +44,7 @@ except importlib.metadata.PackageNotFoundError:  # running from a source tree th
 
 __all__ = [
     "AttributionSpanProcessor",
+    "BudgetExceeded",
     "CostlineInstrumentor",
     "__version__",
     "current_attribution",

@@ -7,6 +7,7 @@
 - `COSTLINE_PROVIDER_OVERRIDES` (default empty): `TARGET=provider,...`, the `gen_ai.provider.name` for
   calls to a host, an SDK's calls to a host (`openai@gateway.internal`) or a URL prefix
   (`costline._provider_overrides` has the syntax): an internal gateway, a local test server.
+- `COSTLINE_BUDGETS_*`: the budget guard (`costline._budget_settings` reads them; docs/budgets.md).
 
 Precedence: explicit `instrument(...)` keyword > environment variable > default. A bad environment value
 is logged and defaulted; a bad explicit argument raises `ValueError`.
@@ -36,6 +37,14 @@ logger = logging.getLogger("costline")
 ENV_CAPTURE_CONTENT: Final = "COSTLINE_CAPTURE_CONTENT"
 ENV_INJECT_STREAM_USAGE: Final = "COSTLINE_INJECT_STREAM_USAGE"
 ENV_PROVIDER_OVERRIDES: Final = "COSTLINE_PROVIDER_OVERRIDES"
+# The budget guard: set the URL to turn it on (a `costline serve` admin port, or a Prometheus query API).
+ENV_BUDGETS_URL: Final = "COSTLINE_BUDGETS_URL"
+ENV_BUDGETS_TOKEN: Final = "COSTLINE_BUDGETS_TOKEN"
+ENV_BUDGETS_REFRESH_S: Final = "COSTLINE_BUDGETS_REFRESH_S"
+ENV_BUDGETS_MAX_STALENESS_S: Final = "COSTLINE_BUDGETS_MAX_STALENESS_S"
+ENV_BUDGETS_TIMEOUT_S: Final = "COSTLINE_BUDGETS_TIMEOUT_S"
+ENV_BUDGETS_FAIL: Final = "COSTLINE_BUDGETS_FAIL"
+ENV_BUDGETS_ENFORCE: Final = "COSTLINE_BUDGETS_ENFORCE"
 ENV_TRUST_INBOUND_BAGGAGE: Final = "COSTLINE_TRUST_INBOUND_BAGGAGE"
 
 # Captured content is for debugging, not archiving: each attribute is cut to this many characters.

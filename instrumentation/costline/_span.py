@@ -23,7 +23,8 @@ from costline._safety import report_internal_error
 AttrDict = dict[str, AttributeValue]
 
 # True while costline's wrapper runs an SDK call: the anthropic SDK's own call span is then suppressed
-# (see anthropic_install), so each call yields exactly one GenAI span.
+# (see anthropic_install), and so is costline's own span of an SDK call made inside it (LiteLLM routing a
+# call through the openai SDK: the outer call is the one billed call), so each call yields one GenAI span.
 IN_COSTLINE_CALL: Final[contextvars.ContextVar[bool]] = contextvars.ContextVar(
     "costline_in_call", default=False
 )
@@ -60,6 +61,8 @@ class Request:
     attributes: AttrDict
     kwargs: dict[str, Any]
     state: StreamState | None = None
+    # Set when a budget downgraded the call: (gen_ai.provider.name, model sent instead of the app's).
+    downgraded_to: tuple[Any, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,8 +79,9 @@ class Surface:
     stream_types: tuple[type, ...] = ()
     async_stream_types: tuple[type, ...] = ()
     raw_types: tuple[type, ...] = ()
-    # Where the wrapped method's owner keeps its client, and how that client's endpoint is detected.
-    client_attribute: str = "_client"
+    # Where the wrapped method's owner keeps its client, and how that client's endpoint is detected; None
+    # for module functions (LiteLLM's), whose `read_request` writes the endpoint from the call's arguments.
+    client_attribute: str | None = "_client"
     detect_endpoint: Detector = detect
     all_stream_types: tuple[type, ...] = field(init=False)
 

@@ -19,8 +19,12 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Tracer
 
+from costline import _budget_guard
 from costline import attributes as a
+from costline._budget_calls import apply_verdict, checked, downgrade_target, rejected_downgrade
+from costline._budget_snapshot import Verdict, match
 from costline._config import Settings
+from costline._mirrors import mark_mirror
 from costline._providers import EndpointCache
 from costline._safety import report_internal_error
 from costline._span import CALL_SINK, IN_COSTLINE_CALL, AttrDict, Call, Request, StreamState, Surface
@@ -37,28 +41,49 @@ from costline.baggage import attribution_in_baggage, read_attribution, with_hidd
 Wrapper = Callable[[Callable[..., Any], Any, tuple[Any, ...], dict[str, Any]], Any]
 # Called with the stream a helper's `__enter__` returned, once the call is known (anthropic helpers).
 OnEntered = Callable[[Any, Call, Request], None]
+# A budget check already done for a call: its verdict and the model the app asked for.
+Decided = tuple[Verdict, Any]
+# Returned by the SDK-call step when a provider refused a budget's downgrade model: send the call again.
+_RESEND: Any = object()
 
 
 class Starter:
     """Everything a surface's wrappers share, captured once: tracer, settings, endpoint cache."""
 
-    __slots__ = ("client_attribute", "endpoints", "settings", "surface", "tracer")
+    __slots__ = ("client_attribute", "endpoints", "fixed", "settings", "surface", "tracer")
 
     def __init__(self, tracer: Tracer, settings: Settings, surface: Surface) -> None:
         self.tracer = tracer
         self.settings = settings
         self.surface = surface
         self.client_attribute = surface.client_attribute
-        fixed = {a.GEN_AI_OPERATION_NAME: surface.operation, a.LLM_INSTRUMENTATION: surface.name}
+        fixed: AttrDict = {a.GEN_AI_OPERATION_NAME: surface.operation, a.LLM_INSTRUMENTATION: surface.name}
+        self.fixed = fixed
         self.endpoints = EndpointCache(
             surface.default_provider, settings.provider_overrides, fixed, surface.detect_endpoint
         )
 
-    def start(self, instance: Any, kwargs: dict[str, Any]) -> tuple[Call, Request] | None:
-        """Start the span of one call; None when even that failed (the call then runs untraced)."""
+    def _endpoint(self, instance: Any) -> AttrDict:
+        """The client's endpoint attributes; the fixed ones for surfaces with no client object (LiteLLM)."""
+        if self.client_attribute is None:
+            return self.fixed
+        return self.endpoints.attributes(getattr(instance, self.client_attribute))
+
+    def start(
+        self, instance: Any, kwargs: dict[str, Any], decided: Decided | None = None
+    ) -> tuple[Call, Request] | None:
+        """Start the span of one call; None when even that failed (the call then runs untraced), and None
+        inside another costline call, which already has this call's span (`IN_COSTLINE_CALL`).
+
+        Raises `BudgetExceeded` (after ending the call's span) when a budget blocks the call. `decided`:
+        the verdict and requested model of a call whose budget check already ran (stream helpers).
+        """
+        if IN_COSTLINE_CALL.get():
+            return None
+        verdict: Verdict | None = None
         try:
             surface = self.surface
-            endpoint = self.endpoints.attributes(getattr(instance, self.client_attribute))
+            endpoint = self._endpoint(instance)
             try:
                 request = surface.read_request(kwargs, self.settings, endpoint)
             except Exception as exc:  # still trace the call, with what we know
@@ -69,16 +94,46 @@ class Starter:
             attrs: AttrDict = {**endpoint, **request.attributes}
             attribution = read_attribution()
             attrs.update(attribution.span_attributes())
+            requested = request.model
+            if decided is not None:
+                verdict, requested = decided
+            elif index := _budget_guard.INDEX:  # () without a guard or without a stopped budget
+                verdict = match(index, attribution.values)
+            if verdict is not None:
+                apply_verdict(verdict, request, attrs, surface, requested)
             name = f"{surface.operation} {request.model}" if request.model else surface.operation
             span = self.tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attrs)
+            mark_mirror(span, request.model)
             call = Call(span, surface, self.settings, request.state, attribution.values)
-            sink = CALL_SINK.get()
-            if sink is not None:
-                sink.append(call)
-            return call, request
         except Exception as exc:
             report_internal_error(f"{self.surface.name}.start", exc)
+            if verdict is not None and verdict.error is not None:
+                raise verdict.error() from None  # the budget still blocks, traced or not
             return None
+        if verdict is not None and verdict.error is not None:
+            error = verdict.error()
+            call.end_error(error)
+            raise error
+        sink = CALL_SINK.get()
+        if sink is not None:
+            sink.append(call)
+        return call, request
+
+    def precheck(self, instance: Any, kwargs: dict[str, Any]) -> tuple[Decided | None, dict[str, Any]]:
+        """For helpers that build the request before `start` (anthropic `messages.stream()`): the budget
+        verdict now, and the kwargs to build it with. Raises `BudgetExceeded` (with its span) when blocked."""
+        guard = _budget_guard.ACTIVE
+        if guard is None:
+            return None, kwargs
+        verdict = checked(guard, read_attribution().values)
+        if verdict is None:
+            return None, kwargs
+        if verdict.error is not None:
+            self.start(instance, kwargs)  # records the blocked call and raises
+        requested = kwargs.get("model")
+        provider = self._endpoint(instance).get(a.GEN_AI_PROVIDER_NAME)
+        target = downgrade_target(verdict, self.surface, provider, requested)
+        return (verdict, requested), kwargs if target is None else {**kwargs, "model": target}
 
 
 def returned(call: Call, request: Request, result: Any) -> Any:
@@ -168,10 +223,14 @@ def sync_wrapper(starter: Starter) -> Wrapper:
             result = wrapped(*args, **request.kwargs)
         except BaseException as exc:
             call.end_error(exc)
-            raise
+            if request.downgraded_to is None or not rejected_downgrade(request, exc):
+                raise
+            result = _RESEND
         finally:
             IN_COSTLINE_CALL.reset(flag)
             otel_context.detach(token)  # type: ignore[arg-type]
+        if result is _RESEND:  # outside the failed call's context: the new call is not its child
+            return traced(wrapped, instance, args, kwargs)
         return returned(call, request, result)
 
     return traced
@@ -190,10 +249,14 @@ def async_wrapper(starter: Starter) -> Wrapper:
             result = await wrapped(*args, **request.kwargs)
         except BaseException as exc:
             call.end_error(exc)
-            raise
+            if request.downgraded_to is None or not rejected_downgrade(request, exc):
+                raise
+            result = _RESEND
         finally:
             IN_COSTLINE_CALL.reset(flag)
             otel_context.detach(token)  # type: ignore[arg-type]
+        if result is _RESEND:  # outside the failed call's context: the new call is not its child
+            return await traced(wrapped, instance, args, kwargs)
         return returned(call, request, result)
 
     return traced
@@ -275,34 +338,65 @@ def helper_wrapper(is_async: bool) -> Wrapper:
 
 
 def deferred_wrapper(starter: Starter, is_async: bool, on_entered: OnEntered) -> Wrapper:
-    """For helpers that send the request themselves in `__enter__` (anthropic `messages.stream()`)."""
+    """For helpers that send the request themselves in `__enter__` (anthropic `messages.stream()`).
+
+    The helper builds its request when called, so the budget check runs then (`precheck`: a blocked call
+    raises from `stream(...)` itself, a downgraded one is built with the cheaper model); the span starts
+    at `__enter__`, when the request is sent.
+    """
 
     def traced(
         wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
-        manager = wrapped(*args, **kwargs)
+        decided, sent = starter.precheck(instance, kwargs)
+        proxy: Any = None
 
-        def enter(real_enter: Callable[[], Any]) -> tuple[Any, Call | None]:
-            started = starter.start(instance, kwargs)
+        def resend() -> Any:
+            """The provider refused the downgrade model: the app's own request, in a new manager."""
+            replacement = wrapped(*args, **kwargs)
+            proxy.__wrapped__ = replacement  # the proxy's __exit__ now closes this one
+            return replacement
+
+        def enter(real_enter: Callable[[], Any], sent: dict[str, Any], decided: Decided | None) -> Any:
+            started = starter.start(instance, sent, decided)
             if started is None:
                 return real_enter(), None
             call, request = started
-            stream = run_sync(call, real_enter)
+            try:
+                stream = run_sync(call, real_enter)
+            except Exception as exc:
+                if not rejected_downgrade(request, exc):
+                    raise
+                stream = _RESEND
+            if stream is _RESEND:
+                return enter(resend().__enter__, kwargs, None)
             _entered(on_entered, stream, call, request)
             return stream, call
 
-        async def aenter(real_aenter: Callable[[], Awaitable[Any]]) -> tuple[Any, Call | None]:
-            started = starter.start(instance, kwargs)
+        async def aenter(
+            real_aenter: Callable[[], Awaitable[Any]], sent: dict[str, Any], decided: Decided | None
+        ) -> Any:
+            started = starter.start(instance, sent, decided)
             if started is None:
                 return await real_aenter(), None
             call, request = started
-            stream = await run_async(call, real_aenter)
+            try:
+                stream = await run_async(call, real_aenter)
+            except Exception as exc:
+                if not rejected_downgrade(request, exc):
+                    raise
+                stream = _RESEND
+            if stream is _RESEND:
+                return await aenter(resend().__aenter__, kwargs, None)
             _entered(on_entered, stream, call, request)
             return stream, call
 
+        manager = wrapped(*args, **sent)
         if is_async:
-            return AsyncManagerProxy(manager, aenter)
-        return SyncManagerProxy(manager, enter)
+            proxy = AsyncManagerProxy(manager, lambda real: aenter(real, sent, decided))
+        else:
+            proxy = SyncManagerProxy(manager, lambda real: enter(real, sent, decided))
+        return proxy
 
     return traced
 

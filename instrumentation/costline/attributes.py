@@ -80,6 +80,31 @@ LLM_INSTRUMENTATION: Final = "llm.instrumentation"  # which costline wrapper pro
 # The attribution keys whose propagated value was invalid and dropped (string array; absent when none was).
 LLM_ATTRIBUTION_REJECTED: Final = "llm.attribution.rejected"
 
+# --- budget guardrails (costline._budget_guard): what the guard did to a call -----------------------------
+LLM_BUDGET_BLOCKED: Final = "llm.budget.blocked"  # True: BudgetExceeded was raised, nothing was sent
+LLM_BUDGET_SCOPE: Final = "llm.budget.scope"  # the budget's scope: "workflow_id=support;tenant_id=acme"
+LLM_BUDGET_PERIOD: Final = "llm.budget.period"  # daily | monthly
+LLM_BUDGET_DOWNGRADED_FROM: Final = "llm.budget.downgraded_from"  # the model the app asked for
+LLM_BUDGET_WOULD_BLOCK: Final = "llm.budget.would_block"  # dry run: a block budget is stopped
+LLM_BUDGET_WOULD_DOWNGRADE_TO: Final = "llm.budget.would_downgrade_to"  # dry run: the model it would send
+# On a framework's own LLM span (LangChain's, via OpenInference/OpenLLMetry...): the span id (hex) of
+# costline's span of the same call, so the processor counts the call once (costline._mirrors).
+LLM_MIRRORED_BY: Final = "llm.mirrored_by"
+
+# --- the budgets vocabulary both sides share: `costline serve` exports and serves it, the guard reads it ---
+BUDGET_PERIOD_DAILY: Final = "daily"  # UTC calendar periods
+BUDGET_PERIOD_MONTHLY: Final = "monthly"
+BUDGET_ON_STOP_BLOCK: Final = "block"
+BUDGET_ON_STOP_DOWNGRADE: Final = "downgrade"
+BUDGET_STATUS_STOPPED: Final = "stopped"  # GET /v1/budgets `status` of a budget at or over its stop
+# Series names as Prometheus/Mimir show them, and their labels (the guard's PromQL source sums them).
+PROM_BUDGET_USD: Final = "llm_budget_usd"
+PROM_BUDGET_SPENT_USD: Final = "llm_budget_spent_usd"
+PROM_BUDGET_STOP_USD: Final = "llm_budget_stop_usd"
+LABEL_PERIOD: Final = "period"
+LABEL_ON_STOP: Final = "on_stop"
+LABEL_DOWNGRADE_TO: Final = "downgrade_to"
+
 # --- written by the processor ----------------------------------------------------------------------------
 LLM_COST_USD: Final = "llm.cost.usd"
 LLM_COST_INPUT_USD: Final = "llm.cost.input.usd"

@@ -60,7 +60,7 @@ def _write_tier(attrs: AttrDict, tier: Any) -> None:
         attrs[a.LLM_SERVICE_TIER] = neutral_tier(tier)
 
 
-def _with_usage_option(kwargs: dict[str, Any]) -> dict[str, Any] | None:
+def with_usage_option(kwargs: dict[str, Any]) -> dict[str, Any] | None:
     """kwargs with include_usage added, or None when the caller already decided (either way)."""
     options = kwargs.get("stream_options")
     if isinstance(options, dict):
@@ -82,7 +82,7 @@ def _read_request(
     if stream:
         injected = None
         if settings.inject_stream_usage and endpoint.get(a.GEN_AI_PROVIDER_NAME) in INJECT_USAGE_PROVIDERS:
-            injected = _with_usage_option(kwargs)
+            injected = with_usage_option(kwargs)
         state = ChunkStreamState(hide_usage=injected is not None, capture=settings.capture_content)
         kwargs = injected or kwargs
     return Request(model=model, stream=stream, attributes=attrs, kwargs=kwargs, state=state)
@@ -193,4 +193,11 @@ class ChunkStreamState(StreamState):
             )
 
 
-__all__ = ["ChunkStreamState", "read_chat_request", "read_completion_request", "read_response", "write_usage"]
+__all__ = [
+    "ChunkStreamState",
+    "read_chat_request",
+    "read_completion_request",
+    "read_response",
+    "with_usage_option",
+    "write_usage",
+]

@@ -1,8 +1,9 @@
 """`AttributionSpanProcessor`: put the attribution keys on every span started under a workflow.
 
 This makes the attribution visible on spans costline does not create itself: the anthropic SDK's own
-call span, HTTP client spans, the app's manual spans. Imports the OTel SDK, so it is imported only when
-the SDK is installed (`costline.AttributionSpanProcessor` resolves lazily).
+call span, HTTP client spans, the app's manual spans. It also notes which frameworks' LLM spans are open,
+so costline's call can mark the one it mirrors (`costline._mirrors`). Imports the OTel SDK, so it is
+imported only when the SDK is installed (`costline.AttributionSpanProcessor` resolves lazily).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
 
+from costline import _mirrors
 from costline._safety import guard
 from costline.baggage import read_attribution
 
@@ -35,9 +37,12 @@ class AttributionSpanProcessor(SpanProcessor):
             for key, value in read_attribution(parent_context).span_attributes().items():
                 if key not in existing:
                     span.set_attribute(key, value)
+            if _mirrors.is_framework_span(span):
+                _mirrors.opened(span)
 
     def on_end(self, span: ReadableSpan) -> None:
-        return None
+        with guard("span_processor.on_end"):
+            _mirrors.closed(span)
 
     def shutdown(self) -> None:
         return None

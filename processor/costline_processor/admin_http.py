@@ -1,4 +1,5 @@
-"""The operator endpoint of `costline serve`: `/metrics` (Prometheus or OpenMetrics), `/healthz`, `/readyz`.
+"""The operator endpoint of `costline serve`: `/metrics` (Prometheus or OpenMetrics), `/healthz`, `/readyz`,
+and `GET /v1/budgets` (each budget's state as JSON; the bearer token is required when one is configured).
 
 `/healthz` answers while the process runs (liveness); `/readyz` answers 200 only while the ledger is open
 and the receivers are serving (readiness: take a replica out of the load balancer while it starts or stops).
@@ -8,6 +9,7 @@ plain-text 404, and malformed requests a plain-text error (`plain_http`), never 
 
 from __future__ import annotations
 
+import hmac
 import logging
 import threading
 from collections.abc import Callable
@@ -15,6 +17,7 @@ from http import HTTPStatus
 from http.server import ThreadingHTTPServer
 from typing import Final
 
+from costline_processor.budgets import CONTENT_TYPE as BUDGETS_CONTENT_TYPE
 from costline_processor.metrics import content_type, wants_openmetrics
 from costline_processor.plain_http import TEXT, PlainTextHandler
 
@@ -22,10 +25,12 @@ logger = logging.getLogger("costline.admin")
 
 RenderMetrics = Callable[[bool], bytes]  # openmetrics? -> exposition
 Readiness = Callable[[], str | None]  # None when ready, else why not
+RenderBudgets = Callable[[], bytes]  # the JSON document of GET /v1/budgets
 
 METRICS: Final = "/metrics"
 HEALTHZ: Final = "/healthz"
 READYZ: Final = "/readyz"
+BUDGETS: Final = "/v1/budgets"
 MAX_REQUEST_BODY_BYTES: Final = 64 * 1024  # nothing here takes a body: a larger one closes the connection
 
 
@@ -33,6 +38,8 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     render_metrics: RenderMetrics | None
     readiness: Readiness
+    render_budgets: RenderBudgets | None
+    authorization: bytes | None  # the expected Authorization header, when a bearer token is configured
 
 
 class _Handler(PlainTextHandler):
@@ -55,6 +62,8 @@ class _Handler(PlainTextHandler):
             openmetrics = wants_openmetrics(self.headers.get("Accept"))
             body = self.server.render_metrics(openmetrics)
             self._reply(HTTPStatus.OK, body, content_type(openmetrics))
+        elif path == BUDGETS and self.server.render_budgets is not None:
+            self._budgets(self.server.render_budgets)
         else:
             self._refuse()
 
@@ -68,10 +77,20 @@ class _Handler(PlainTextHandler):
         """405 (`Allow: GET`) on a path served here, 404 elsewhere; plain text, like the receiver."""
         path = self.path.split("?")[0]
         paths = [HEALTHZ, READYZ] if self.server.render_metrics is None else [METRICS, HEALTHZ, READYZ]
+        if self.server.render_budgets is not None:
+            paths.append(BUDGETS)
         if path in paths:
             self.refuse(MAX_REQUEST_BODY_BYTES, f"GET {path}", allow="GET")
         else:
             self.refuse(MAX_REQUEST_BODY_BYTES, f"GET {', '.join(paths[:-1])} or {paths[-1]}", allow=None)
+
+    def _budgets(self, render: RenderBudgets) -> None:
+        expected = self.server.authorization
+        given = self.headers.get("Authorization", "").encode()
+        if expected is not None and not hmac.compare_digest(given, expected):
+            self._reply(HTTPStatus.UNAUTHORIZED, b"missing or wrong bearer token\n", TEXT)
+        else:
+            self._reply(HTTPStatus.OK, render(), BUDGETS_CONTENT_TYPE)
 
     def _reply(self, status: HTTPStatus, body: bytes, content_type: str) -> None:
         self.send_response(status)
@@ -87,11 +106,20 @@ class AdminServer:
     """Serves the operator endpoint on host:port in a background thread."""
 
     def __init__(
-        self, host: str, port: int, *, render_metrics: RenderMetrics | None, readiness: Readiness
+        self,
+        host: str,
+        port: int,
+        *,
+        render_metrics: RenderMetrics | None,
+        readiness: Readiness,
+        render_budgets: RenderBudgets | None = None,
+        bearer_token: str | None = None,
     ) -> None:
         self._server = _Server((host, port), _Handler)
         self._server.render_metrics = render_metrics
         self._server.readiness = readiness
+        self._server.render_budgets = render_budgets
+        self._server.authorization = f"Bearer {bearer_token}".encode() if bearer_token is not None else None
         self.port: int = self._server.server_address[1]
         self._thread = threading.Thread(
             target=self._server.serve_forever, args=(0.05,), name="costline-admin", daemon=True

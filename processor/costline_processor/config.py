@@ -196,9 +196,10 @@ class ServeConfig:
     http_port: int = field(default=4328, metadata=_meta(
         "OTLP/HTTP trace receiver port (not 4318; 0 picks one).", _int_in(0, 65535)))
     metrics_host: str = field(default="127.0.0.1", metadata=_meta(
-        "Address of the `/metrics`, `/healthz` and `/readyz` endpoint.", _text))
+        "Address of the admin endpoint: `/metrics`, `/healthz`, `/readyz`, `/v1/budgets`.", _text))
     metrics_port: int = field(default=9464, metadata=_meta(
-        "Port of the `/metrics`, `/healthz` and `/readyz` endpoint (0 picks one).", _int_in(0, 65535)))
+        "Port of the admin endpoint: `/metrics`, `/healthz`, `/readyz`, `/v1/budgets` (0 picks one).",
+        _int_in(0, 65535)))
     tls_cert: Path | None = field(default=None, metadata=_meta(
         "PEM certificate for both receivers; set together with `tls_key` to serve TLS.",
         _optional_existing_file))
@@ -209,7 +210,8 @@ class ServeConfig:
         "HTTP/2 preface); then it is closed, so idle or slow connections cannot hold the receivers.",
         _float_in(0.1, 3600)))
     bearer_token: str | None = field(default=None, metadata=_meta(
-        "When set, receivers require `Authorization: Bearer <token>` (else UNAUTHENTICATED / 401).",
+        "When set, the receivers and `GET /v1/budgets` require `Authorization: Bearer <token>` (else"
+        " UNAUTHENTICATED / 401).",
         _optional_text, secret=True))
     max_message_bytes: int = field(default=16 * 1024 * 1024, metadata=_meta(
         "Largest accepted export request, after decompression (else RESOURCE_EXHAUSTED / 413).",
@@ -246,7 +248,9 @@ class ServeConfig:
         "YAML price overrides (self-hosted models, negotiated rates); see docs/pricing.md.",
         _optional_existing_file))
     budgets: Path | None = field(default=None, metadata=_meta(
-        "YAML budgets per workflow, exported as `llm_budget_usd`.", _optional_existing_file))
+        "YAML budgets per workflow, feature and/or tenant, daily or monthly, with alerts and a stop"
+        " (docs/budgets.md): served at `GET /v1/budgets`, exported as `llm_budget_*`.",
+        _optional_existing_file))
     label_limit: int = field(default=500, metadata=_meta(
         "Distinct values kept per attribution label; more are counted under `__overflow__`.",
         _int_in(1, 1_000_000)))

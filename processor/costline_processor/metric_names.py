@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Final
 
+from costline import attributes as _shared
 from costline.attributes import FEATURE_ID, TENANT_ID, WORKFLOW_ID
 
 # OTLP instrument names
@@ -18,6 +19,11 @@ TOKENS: Final = "llm.tokens"
 REQUESTS: Final = "llm.requests"
 UNPRICED_REQUESTS: Final = "llm.unpriced_requests"
 BUDGET_USD: Final = "llm.budget.usd"
+BUDGET_SPENT_USD: Final = "llm.budget.spent.usd"
+BUDGET_RATIO: Final = "llm.budget.ratio"
+BUDGET_STOPPED: Final = "llm.budget.stopped"
+BUDGET_STOP_USD: Final = "llm.budget.stop.usd"
+BUDGET_BLOCKED_REQUESTS: Final = "llm.budget.blocked_requests"
 WORKFLOW_OUTCOMES: Final = "llm.workflow.outcomes"
 # Gauge: when this instance's counters started from zero (the ledger's creation); it changes on a reset.
 COUNTERS_START_TIME: Final = "costline.counters.start_time"
@@ -27,7 +33,12 @@ PROM_COST_USD_TOTAL: Final = "llm_cost_usd_total"
 PROM_TOKENS_TOTAL: Final = "llm_tokens_total"
 PROM_REQUESTS_TOTAL: Final = "llm_requests_total"
 PROM_UNPRICED_REQUESTS_TOTAL: Final = "llm_unpriced_requests_total"
-PROM_BUDGET_USD: Final = "llm_budget_usd"
+PROM_BUDGET_USD: Final = _shared.PROM_BUDGET_USD  # the app's budget guard queries these three
+PROM_BUDGET_SPENT_USD: Final = _shared.PROM_BUDGET_SPENT_USD
+PROM_BUDGET_RATIO: Final = "llm_budget_ratio"
+PROM_BUDGET_STOPPED: Final = "llm_budget_stopped"
+PROM_BUDGET_STOP_USD: Final = _shared.PROM_BUDGET_STOP_USD
+PROM_BUDGET_BLOCKED_REQUESTS_TOTAL: Final = "llm_budget_blocked_requests_total"
 PROM_WORKFLOW_OUTCOMES_TOTAL: Final = "llm_workflow_outcomes_total"
 PROM_COUNTERS_START_TIME_SECONDS: Final = "costline_counters_start_time_seconds"
 
@@ -41,8 +52,10 @@ LABEL_MODEL: Final = "model"
 LABEL_TOKEN_TYPE: Final = "token_type"
 LABEL_STATUS: Final = "status"
 LABEL_REASON: Final = "reason"
-LABEL_PERIOD: Final = "period"
+LABEL_PERIOD: Final = _shared.LABEL_PERIOD
 LABEL_OUTCOME: Final = "outcome"
+LABEL_ON_STOP: Final = _shared.LABEL_ON_STOP
+LABEL_DOWNGRADE_TO: Final = _shared.LABEL_DOWNGRADE_TO
 # Target labels Prometheus adds on scrape and Mimir derives from service.name / service.instance.id:
 # together they name one costline instance (one ledger's counters).
 LABEL_JOB: Final = "job"
@@ -68,7 +81,11 @@ REQUEST_LABELS: Final = (
     LABEL_STATUS,
 )
 UNPRICED_LABELS: Final = (LABEL_SERVICE_NAME, LABEL_PROVIDER, LABEL_MODEL, LABEL_REASON)
-BUDGET_LABELS: Final = (LABEL_WORKFLOW_ID, LABEL_PERIOD)
+# The budget series carry the budget's scope keys (a key outside the scope is absent) and its period; the
+# legacy workflow budgets are labelled (workflow_id, period) as before.
+BUDGET_SCOPE_LABELS: Final = (LABEL_WORKFLOW_ID, LABEL_FEATURE_ID, LABEL_TENANT_ID)
+BUDGET_LABELS: Final = (*BUDGET_SCOPE_LABELS, LABEL_PERIOD)
+BUDGET_STOP_LABELS: Final = (*BUDGET_LABELS, LABEL_ON_STOP, LABEL_DOWNGRADE_TO)
 OUTCOME_LABELS: Final = (LABEL_WORKFLOW_ID, LABEL_OUTCOME)
 
 # token_type values (reasoning is counted inside output)
@@ -88,8 +105,10 @@ REASON_NO_USAGE: Final = "no_usage"
 REASON_INVALID_USAGE: Final = "invalid_usage"
 UNPRICED_REASONS: Final = (REASON_UNKNOWN_MODEL, REASON_NO_USAGE, REASON_INVALID_USAGE)
 
-# period value of llm_budget_usd (the dashboards and the ruler compare month-to-date spend with it)
-PERIOD_MONTHLY: Final = "monthly"
+# period values of the budget series (UTC calendar periods; the dashboards and the ruler compare
+# month-to-date spend with the monthly ones)
+PERIOD_DAILY: Final = _shared.BUDGET_PERIOD_DAILY
+PERIOD_MONTHLY: Final = _shared.BUDGET_PERIOD_MONTHLY
 
 OVERFLOW_LABEL_VALUE: Final = "__overflow__"
 

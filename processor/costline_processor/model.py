@@ -55,6 +55,9 @@ class LlmCall:
     error_type: str | None = None
     # (attribution key, metric_names.REJECTED_BY_*) of each value left out as invalid, for self-telemetry.
     rejected_attribution: tuple[tuple[str, str], ...] = ()
+    # A call the app's budget guard blocked (never sent): (llm.budget.scope, llm.budget.period), "" for
+    # what the span does not say; None for every call that was made.
+    blocked_by: tuple[str, str] | None = None
 
     @property
     def model(self) -> str | None:

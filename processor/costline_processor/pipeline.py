@@ -52,12 +52,17 @@ class Unavailable(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Extracted:
-    """The LLM calls and outcomes found in one request; `spans[i]` is the span `calls[i]` came from."""
+    """The LLM calls and outcomes found in one request; `spans[i]` is the span `calls[i]` came from.
+
+    `blocked`: the (scope, period) of each call the app's budget guard blocked; such a call was never made,
+    so it is not a call of the ledger, only a count of the budget's blocked requests.
+    """
 
     spans: list[Span]
     calls: list[LlmCall]
     outcomes: list[Outcome]
     span_count: int
+    blocked: list[tuple[str, str]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +78,7 @@ def extract(request: ExportTraceServiceRequest) -> Extracted:
     spans: list[Span] = []
     calls: list[LlmCall] = []
     outcomes: list[Outcome] = []
+    blocked: list[tuple[str, str]] = []
     count = 0
     for resource_spans in request.resource_spans:
         resource = resource_spans.resource
@@ -95,9 +101,12 @@ def extract(request: ExportTraceServiceRequest) -> Extracted:
                 except Exception as exc:
                     report_internal_error("pipeline.extract", exc)
                     continue
+                if call.blocked_by is not None:
+                    blocked.append(call.blocked_by)
+                    continue
                 spans.append(span)
                 calls.append(call)
-    return Extracted(spans, calls, outcomes, count)
+    return Extracted(spans, calls, outcomes, count, blocked)
 
 
 class Pipeline:
@@ -180,6 +189,8 @@ class Pipeline:
                 self._forwarder.forward(payload, found.span_count)
             except DownstreamUnavailable as exc:
                 raise Unavailable(str(exc)) from exc
+        if found.blocked:  # after the forward: a batch the sender must retry is not counted yet
+            self._metrics.budgets.count_blocked(found.blocked)
         new_calls = sum(1 for item in result.items if item.status == STATUS_NEW)
         self._telemetry.inc(names.SELF_SPANS_RECEIVED, found.span_count)
         self._telemetry.inc(names.SELF_LLM_SPANS_RECEIVED, len(priced))

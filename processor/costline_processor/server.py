@@ -19,10 +19,17 @@ from typing import Final
 
 from costline_processor.admin_http import AdminServer
 from costline_processor.bind_errors import bind_failure
+from costline_processor.budgets import (
+    Budgets,
+    BudgetsConfigError,
+    budgets_document,
+    load_budgets,
+    model_check,
+)
 from costline_processor.config import ServeConfig, cli_flag
 from costline_processor.forwarder import Forwarder, make_forwarder
 from costline_processor.ledger import Ledger, LedgerLockedError, LedgerSchemaError
-from costline_processor.metrics import Budgets, CostMetrics, LabelLimits, OtlpMetricsPusher, SelfTelemetry
+from costline_processor.metrics import CostMetrics, LabelLimits, OtlpMetricsPusher, SelfTelemetry
 from costline_processor.pipeline import Pipeline
 from costline_processor.pricing import Pricer
 from costline_processor.receiver_grpc import GrpcReceiver
@@ -50,7 +57,7 @@ class Service:
         self.ledger = _open_ledger(config)
         self.metrics = CostMetrics(
             limits=LabelLimits(max_values_per_label=config.label_limit),
-            budgets=Budgets.load(config.budgets) if config.budgets is not None else None,
+            budgets=_budgets(config, self.pricer),
             service_instance_id=config.service_instance_id,
             telemetry=self.telemetry,
         )
@@ -116,6 +123,8 @@ class Service:
                 config.metrics_port,
                 render_metrics=self.metrics.render_prometheus if config.prometheus else None,
                 readiness=self.readiness,
+                render_budgets=lambda: budgets_document(*self.metrics.budgets.statuses()),
+                bearer_token=config.bearer_token,
             )
 
     def _purge_periodically(self) -> None:
@@ -182,6 +191,17 @@ class Service:
         self.ledger.close()
         self.admin.stop()
         logger.info("costline serve stopped after %.1fs of draining", time.monotonic() - began)
+
+
+def _budgets(config: ServeConfig, pricer: Pricer) -> Budgets | None:
+    """The budgets file, its downgrade models checked by the pricer (raises BudgetsConfigError)."""
+    if config.budgets is None:
+        return None
+    budgets = load_budgets(config.budgets, check_model=model_check(pricer))
+    problem = budgets.retention_problem(config.retention_days)
+    if problem is not None:
+        raise BudgetsConfigError(str(config.budgets), [problem])
+    return budgets
 
 
 def _open_ledger(config: ServeConfig) -> Ledger:

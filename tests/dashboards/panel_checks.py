@@ -14,6 +14,7 @@ from prom_expected import Expectations, Filters, Values
 from costline_processor.metric_names import (
     LABEL_MODEL,
     LABEL_OUTCOME,
+    LABEL_PERIOD,
     LABEL_REASON,
     LABEL_SERVICE_NAME,
     LABEL_TENANT_ID,
@@ -23,6 +24,7 @@ from costline_processor.metric_names import (
 
 FINANCE, ENGINEERING = "costline-finance", "costline-engineering"
 WF, MODEL = (LABEL_WORKFLOW_ID,), (LABEL_MODEL,)
+BUDGET = (LABEL_WORKFLOW_ID, LABEL_PERIOD)
 Instant = Callable[[Expectations, int], Values]
 
 INSTANT: dict[tuple[str, int, str], tuple[tuple[str, ...], Instant]] = {
@@ -37,13 +39,17 @@ INSTANT: dict[tuple[str, int, str], tuple[tuple[str, ...], Instant]] = {
     (FINANCE, 7, "A"): ((LABEL_WORKFLOW_ID, LABEL_OUTCOME), lambda e, r: e.cost_per_outcome(r)),
     (FINANCE, 8, "A"): ((LABEL_TENANT_ID,), lambda e, r: e.by_label(r, "tenant_id")),
     (FINANCE, 9, "A"): ((LABEL_SERVICE_NAME,), lambda e, r: e.by_label(r, "service_name")),
-    (FINANCE, 10, "A"): (WF, lambda e, r: e.month_over_month()),
-    (FINANCE, 12, "A"): ((), lambda e, r: e.year_end(r)),
+    (FINANCE, 10, "A"): (BUDGET, lambda e, r: {k: float(v) for k, v in e.budget_spent().items()}),
+    (FINANCE, 10, "B"): (BUDGET, lambda e, r: e.budget_gauge_ratio()),
+    (FINANCE, 10, "C"): (BUDGET, lambda e, r: e.budget_stop()),
+    (FINANCE, 10, "D"): (BUDGET, lambda e, r: e.budget_stopped()),
+    (FINANCE, 11, "A"): (WF, lambda e, r: e.month_over_month()),
+    (FINANCE, 13, "A"): ((), lambda e, r: e.year_end(r)),
     (ENGINEERING, 7, "A"): ((LABEL_REASON, LABEL_MODEL), lambda e, r: e.unpriced(r)),
     (ENGINEERING, 8, "A"): (WF, lambda e, r: e.cost_per_request(r)),
 }
 RANGE: dict[tuple[str, int, str], tuple[tuple[str, ...], str]] = {
-    (FINANCE, 11, "A"): ((LABEL_WORKFLOW_ID, LABEL_OUTCOME), "outcome_daily"),
+    (FINANCE, 12, "A"): ((LABEL_WORKFLOW_ID, LABEL_OUTCOME), "outcome_daily"),
     (ENGINEERING, 1, "A"): (WF, "burn_workflow"),
     (ENGINEERING, 2, "A"): (MODEL, "burn_model"),
     (ENGINEERING, 3, "A"): ((LABEL_TOKEN_TYPE,), "tokens"),

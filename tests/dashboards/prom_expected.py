@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from prom_history import BUDGETS, STREAMS, Call, History, Stream, outcome_count
+from prom_history import BUDGET_STOPS, BUDGETS, STREAMS, Call, History, Stream, outcome_count
 
 from costline.attributes import UNATTRIBUTED
 from costline_processor.metric_names import (
+    PERIOD_MONTHLY,
     STATUS_ERROR,
     TOKEN_CACHE_READ,
     TOKEN_CACHE_WRITE,
@@ -79,7 +80,8 @@ def _ratio(numerator: Decimal, denominator: Decimal) -> float:
 
 
 class Expectations:
-    """Panel values for `history`; `priced`: the label sets with a cost series; `budgets`: budgets."""
+    """Panel values for `history`; `priced`: the label sets with a cost series; `budgets`: budgets (monthly,
+    per workflow); `stops`: the spend at which those with a stop stop."""
 
     def __init__(
         self,
@@ -88,8 +90,11 @@ class Expectations:
         filters: Filters,
         priced: Sequence[Stream] = STREAMS,
         budgets: Mapping[str, Decimal] = BUDGETS,
+        *,
+        stops: Mapping[str, Decimal] = BUDGET_STOPS,
     ) -> None:
         self.history, self.end_s, self.filters, self.budget_file = history, end_s, filters, budgets
+        self.stops = stops
         self.priced_streams = [s for s in priced if self.filters.call(_probe(s))]
 
     def _calls(self, after_s: float, until_s: float, where: Callable[[Call], bool]) -> list[Call]:
@@ -131,6 +136,30 @@ class Expectations:
     def budget_ratio(self, range_s: int) -> Values:
         spent = self.spend(range_s, lambda c: (c.stream.workflow_id,))
         return {k: _ratio(v, self.budgets()[k]) for k, v in spent.items() if k in self.budgets()}
+
+    def budget_spent(self) -> dict[tuple[str, ...], Decimal]:
+        """What the replicas' `llm_budget_spent_usd` add up to at the end: this month's spend of each budget
+        held by the ledgers still alive (a replaced or lost ledger took its share with it)."""
+        topology = self.history.topology
+        totals = {(wf, PERIOD_MONTHLY): Decimal(0) for (wf,) in self.budgets()}
+        for call in self._calls(month_start(self.end_s), self.end_s, lambda c: c.unpriced_reason is None):
+            key = (call.stream.workflow_id, PERIOD_MONTHLY)
+            alive = topology is None or topology.ledger(call.stream, call.time_s).last_sample_s >= self.end_s
+            if key in totals and alive:
+                totals[key] += sum(call.cost, Decimal(0))
+        return totals
+
+    def budget_gauge_ratio(self) -> Values:
+        return {
+            (wf, period): _ratio(v, self.budget_file[wf]) for (wf, period), v in self.budget_spent().items()
+        }
+
+    def budget_stop(self) -> Values:
+        return {(wf, PERIOD_MONTHLY): float(v) for wf, v in self.stops.items() if self.filters.workflow(wf)}
+
+    def budget_stopped(self) -> Values:
+        spent = self.budget_spent()
+        return {key: float(spent[key] >= Decimal(str(stop))) for key, stop in self.budget_stop().items()}
 
     def projection(self, range_s: int) -> Values:
         spent = self.spend(range_s, lambda c: (c.stream.workflow_id,))

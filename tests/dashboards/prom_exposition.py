@@ -4,7 +4,9 @@ for `promtool tsdb create-blocks-from openmetrics`.
 Each ledger is scraped every SCRAPE_S from its first to its last sample, except at its instance's failed
 scrapes. Like `costline serve`, it exposes every label set it has counted (an old ledger: every label set of
 its streams, with totals from before the history) and `costline_counters_start_time_seconds`. A label set
-new to a ledger first shows at the scrape after its first call, already non-zero.
+new to a ledger first shows at the scrape after its first call, already non-zero. Every ledger shows each
+budget's spend this month as its calls add up (`llm_budget_spent_usd`, 0 without any); the budgets' limits
+and stop levels are on the replica that records the outcomes.
 """
 
 from __future__ import annotations
@@ -13,11 +15,13 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from decimal import Decimal
 
-from prom_history import BUDGETS, JOB, SCRAPE_S, Call, History, Ledger, Topology
+from prom_expected import month_start
+from prom_history import BUDGET_STOPS, BUDGETS, JOB, SCRAPE_S, Call, History, Ledger, Topology
 
 from costline_processor.metric_names import (
     LABEL_INSTANCE,
     LABEL_JOB,
+    LABEL_ON_STOP,
     LABEL_PERIOD,
     LABEL_REASON,
     LABEL_STATUS,
@@ -25,6 +29,8 @@ from costline_processor.metric_names import (
     LABEL_WORKFLOW_ID,
     OUTCOME_LABELS,
     PERIOD_MONTHLY,
+    PROM_BUDGET_SPENT_USD,
+    PROM_BUDGET_STOP_USD,
     PROM_BUDGET_USD,
     PROM_COST_USD_TOTAL,
     PROM_COUNTERS_START_TIME_SECONDS,
@@ -39,6 +45,7 @@ from costline_processor.metric_names import (
 
 Labels = tuple[tuple[str, str], ...]
 Increment = tuple[str, Labels, float, Decimal]  # metric, labels (no instance), time, amount
+Families = dict[str, dict[Labels, list[tuple[int, Decimal]]]]
 # What an old ledger had counted before the history, per metric (any value: only differences matter).
 OLD_TOTALS = {
     PROM_COST_USD_TOTAL: Decimal("1234.5"),
@@ -119,6 +126,40 @@ def _ledger_samples(
                 yield metric, key, t, total
 
 
+def _budget_spent(increments: list[Increment], scrapes: list[int]) -> Iterator[tuple[str, int, Decimal]]:
+    """(workflow_id, scrape time, spend of the scrape's month so far) of one ledger's budget workflows."""
+    costs = sorted((t, dict(key)[LABEL_WORKFLOW_ID], amount) for metric, key, t, amount in increments
+                   if metric == PROM_COST_USD_TOTAL and dict(key)[LABEL_WORKFLOW_ID] in BUDGETS)  # fmt: skip
+    by_month: dict[tuple[int, str], Decimal] = defaultdict(Decimal)
+    index = 0
+    for t in scrapes:
+        while index < len(costs) and costs[index][0] <= t:
+            time_s, workflow_id, amount = costs[index]
+            by_month[month_start(int(time_s)), workflow_id] += amount
+            index += 1
+        for workflow_id in BUDGETS:
+            yield workflow_id, t, by_month[month_start(t), workflow_id]
+
+
+def _budget_series(families: Families, ledger: Ledger, increments: list[Increment], scrapes: list[int],
+                   limits: bool) -> None:  # fmt: skip
+    for workflow_id, t, spent in _budget_spent(increments, scrapes):
+        key = _labels({LABEL_WORKFLOW_ID: workflow_id, LABEL_PERIOD: PERIOD_MONTHLY})
+        families[PROM_BUDGET_SPENT_USD][_instance(key, ledger.instance)].append((t, spent))
+    if not limits:
+        return
+    for workflow_id, amount in BUDGETS.items():
+        key = _instance(
+            _labels({LABEL_WORKFLOW_ID: workflow_id, LABEL_PERIOD: PERIOD_MONTHLY}), ledger.instance
+        )
+        families[PROM_BUDGET_USD][key] += [(t, amount) for t in scrapes]
+    for workflow_id, stop in BUDGET_STOPS.items():
+        labels = {LABEL_WORKFLOW_ID: workflow_id, LABEL_PERIOD: PERIOD_MONTHLY, LABEL_ON_STOP: "block"}
+        families[PROM_BUDGET_STOP_USD][_instance(_labels(labels), ledger.instance)] += [
+            (t, stop) for t in scrapes
+        ]
+
+
 def _instance(labels: Labels, instance: str) -> Labels:
     return _labels({**dict(labels), LABEL_JOB: JOB, LABEL_INSTANCE: instance})
 
@@ -132,7 +173,7 @@ def openmetrics(history: History) -> str:
     topology = history.topology
     assert topology is not None
     increments = _increments(history, topology)
-    families: dict[str, dict[Labels, list[tuple[int, Decimal]]]] = defaultdict(lambda: defaultdict(list))
+    families: Families = defaultdict(lambda: defaultdict(list))
     for ledger in topology.ledgers:
         scrapes = _scrapes(topology, ledger)
         old = _old_series(history, topology, ledger) if ledger.old else set()
@@ -141,11 +182,7 @@ def openmetrics(history: History) -> str:
             families[metric][_instance(key, ledger.instance)].append((t, value))
         start = _instance((), ledger.instance)
         families[PROM_COUNTERS_START_TIME_SECONDS][start] += [(t, Decimal(ledger.created_s)) for t in scrapes]
-        if topology.serves(ledger, None):
-            for workflow_id, amount in BUDGETS.items():
-                key = _instance(_labels({LABEL_WORKFLOW_ID: workflow_id, LABEL_PERIOD: PERIOD_MONTHLY}),
-                                ledger.instance)  # fmt: skip
-                families[PROM_BUDGET_USD][key] += [(t, amount) for t in scrapes]
+        _budget_series(families, ledger, increments.get(ledger, []), scrapes, topology.serves(ledger, None))
     return "".join(_lines(families)) + "# EOF\n"
 
 

@@ -84,6 +84,8 @@ BUDGETS = {
     "code_review": Decimal("30"),
     "claims_triage": Decimal("15"),
 }
+# The budgets with a stop: the spend at which they stop (limit x stop_at / 100), all `on_stop: block`.
+BUDGET_STOPS = {"customer_support": Decimal("40"), "code_review": Decimal("3")}  # stop_at: 100 and 10
 OUTCOMES = {"customer_support": "ticket_resolved", "claims_triage": "claim_triaged"}
 
 

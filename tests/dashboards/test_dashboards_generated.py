@@ -39,7 +39,7 @@ def test_generator_is_deterministic() -> None:
 @pytest.mark.parametrize(
     ("name", "uid", "panel_ids"),
     [
-        (FINANCE, "costline-finance", list(range(1, 13))),
+        (FINANCE, "costline-finance", list(range(1, 14))),
         (ENGINEERING, "costline-engineering", list(range(1, 11))),
     ],
 )

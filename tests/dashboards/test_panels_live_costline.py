@@ -48,6 +48,12 @@ from genai_spans import Call, OutcomeSpec, emit  # type: ignore[import-not-found
 pytestmark = [pytest.mark.prometheus, pytest.mark.e2e]
 
 BUDGETS = {"customer_support": Decimal("0.05"), "sales_research": Decimal("2")}
+STOPS = {"customer_support": Decimal("0.06")}  # stop_at: 120
+BUDGETS_FILE = """\
+budgets:
+  - {workflow_id: customer_support, period: monthly, limit_usd: 0.05, stop_at: 120, on_stop: block}
+  - {workflow_id: sales_research, period: monthly, limit_usd: 2}
+"""
 SCRAPE_MS = 500
 WAIT_S = 30.0
 
@@ -141,7 +147,7 @@ def _wait_scraped(prometheus: Prometheus) -> int:
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveRun]:
     workdir = tmp_path_factory.mktemp("live")
     budgets = workdir / "budgets.yaml"
-    budgets.write_text("".join(f"{wf}: {amount}\n" for wf, amount in BUDGETS.items()), encoding="utf-8")
+    budgets.write_text(BUDGETS_FILE, encoding="utf-8")
     started = time.time()
     serve = ServeProcess(workdir, args=[f"--budgets={budgets}"])
     with serve:
@@ -178,7 +184,7 @@ def _ledger_expectations(run: LiveRun) -> Expectations:
                 OutcomeEvent(end - 1, outcome.workflow_id, outcome.outcome, outcome.count)
             )
     assert sum(agg_call.status == "ok" for agg_call in history.calls) < CALL_COUNT  # the error call is there
-    return Expectations(history, end, Filters(), priced=priced, budgets=BUDGETS)
+    return Expectations(history, end, Filters(), priced=priced, budgets=BUDGETS, stops=STOPS)
 
 
 def test_instant_panels_equal_the_ledger(live: LiveRun) -> None:

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 import yaml
 
+from costline_processor.budgets import load_budgets
 from costline_processor.config import ENV_PREFIX, FIELD_NAMES, ServeConfig, load_config
-from costline_processor.metrics.budgets import Budgets
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -97,7 +97,7 @@ def test_costline_environment_is_a_valid_serve_config(compose: dict[str, Any]) -
     assert config.metrics_endpoint == "http://mimir:9009/otlp/v1/metrics"
     assert dict(config.metrics_headers) == {"X-Scope-OrgID": "costline"}
     assert f"{defaults.metrics_port}:{defaults.metrics_port}" in service["ports"]
-    budgets = Budgets.load(mounts["/etc/costline/budgets.yaml"])
+    budgets = load_budgets(mounts["/etc/costline/budgets.yaml"])
     assert budgets.monthly
     assert all(amount > 0 for amount in budgets.monthly.values())
 

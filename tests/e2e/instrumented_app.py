@@ -16,21 +16,13 @@ from pathlib import Path
 KEEP_ENABLED = {"costline", "httpx", "httpx2"}
 
 
-def run_instrumented(
-    tmp_path: Path,
-    script: str,
-    args: Sequence[str],
-    grpc_target: str,
-    *,
-    service_name: str = "app",
-    **extra_env: str,
-) -> None:
-    """`opentelemetry-instrument python app.py ARGS`; fails the test if the app fails."""
-    app = tmp_path / "app.py"
-    app.write_text(script)
+def instrumented_env(
+    tmp_path: Path, grpc_target: str, *, service_name: str = "app", **extra_env: str
+) -> dict[str, str]:
+    """The clean environment of an app under `opentelemetry-instrument` exporting OTLP/gRPC there."""
     bin_dir = Path(sys.executable).parent
     peers = {ep.name for ep in importlib.metadata.entry_points(group="opentelemetry_instrumentor")}
-    env = {
+    return {
         "PATH": f"{bin_dir}{os.pathsep}/usr/bin:/bin",
         "HOME": str(tmp_path),
         "OTEL_SERVICE_NAME": service_name,
@@ -43,9 +35,29 @@ def run_instrumented(
         "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS": ",".join(sorted(peers - KEEP_ENABLED)),
         **extra_env,
     }
-    command = [str(bin_dir / "opentelemetry-instrument"), str(bin_dir / "python"), str(app), *args]
+
+
+def instrumented_command(app: Path, args: Sequence[str]) -> list[str]:
+    bin_dir = Path(sys.executable).parent
+    return [str(bin_dir / "opentelemetry-instrument"), str(bin_dir / "python"), str(app), *args]
+
+
+def run_instrumented(
+    tmp_path: Path,
+    script: str,
+    args: Sequence[str],
+    grpc_target: str,
+    *,
+    service_name: str = "app",
+    **extra_env: str,
+) -> None:
+    """`opentelemetry-instrument python app.py ARGS`; fails the test if the app fails."""
+    app = tmp_path / "app.py"
+    app.write_text(script)
+    env = instrumented_env(tmp_path, grpc_target, service_name=service_name, **extra_env)
     result = subprocess.run(
-        command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=90, check=False
-    )
+        instrumented_command(app, args), env=env, cwd=tmp_path, capture_output=True, text=True, timeout=90,
+        check=False,
+    )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr, result.stderr

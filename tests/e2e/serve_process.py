@@ -114,9 +114,18 @@ class ServeProcess:
     def http_traces_url(self) -> str:
         return f"http://127.0.0.1:{self.http_port}/v1/traces"
 
-    def get(self, path: str) -> tuple[int, str]:
+    @property
+    def url_base(self) -> str:
+        """The admin (metrics) port's base URL: /metrics, /v1/budgets."""
+        return f"http://127.0.0.1:{self.metrics_port}"
+
+    def get(self, path: str, headers: Mapping[str, str] | None = None) -> tuple[int, str]:
+        """GET `path` on the admin (metrics) port: (status, body)."""
+        url = f"http://127.0.0.1:{self.metrics_port}{path}"
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}{path}", timeout=10) as reply:
+            with urllib.request.urlopen(
+                urllib.request.Request(url, headers=dict(headers or {})), timeout=10
+            ) as reply:
                 return reply.status, reply.read().decode()
         except urllib.error.HTTPError as error:
             return error.code, error.read().decode()

@@ -268,12 +268,18 @@ async def test_gemini_calls_send_no_attribution(
     mock_provider: MockProvider, otel_spans: InMemorySpanExporter
 ) -> None:
     """google-genai's sync stream sends its request at the first `next()`, after the wrapped call returned:
-    that first step runs hidden too. The Gemini API and Vertex AI clients both go through httpx2."""
+    that first step runs hidden too. The Gemini API and Vertex AI clients both go through httpx2 (async
+    calls too: with aiohttp installed the SDK would take it for them, where no injector is live)."""
+    import httpx2
+
     from gemini_clients import GEMINI_MODEL, gemini_client, vertex_client
 
+    def on_httpx2() -> dict[str, object]:
+        return {"async_client_args": {"transport": httpx2.AsyncHTTPTransport()}}
+
     for client in (
-        gemini_client(mock_provider.gemini_base_url),
-        vertex_client(mock_provider.gemini_base_url),
+        gemini_client(mock_provider.gemini_base_url, **on_httpx2()),
+        vertex_client(mock_provider.gemini_base_url, **on_httpx2()),
     ):
         with client:
             client.models.generate_content(model=GEMINI_MODEL, contents="hi")

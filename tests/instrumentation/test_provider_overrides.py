@@ -85,7 +85,7 @@ def test_an_override_wins_over_the_client_class() -> None:
         ("no-equals-sign", "is not host=provider"),
         (
             "gemini@gw.corp=gcp.gemini",
-            "unknown SDK 'gemini' (expected one of openai, anthropic, google-genai)",
+            "unknown SDK 'gemini' (expected one of openai, anthropic, google-genai, litellm)",
         ),
         ("gw.corp:8080=openai", "is not a host name (for a port or a path, give a URL prefix"),
         ("gw.corp/v1=openai", "is not a host name"),

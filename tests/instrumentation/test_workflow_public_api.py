@@ -14,6 +14,7 @@ def test_all_names_resolve() -> None:
     assert sorted(costline.__all__) == sorted(
         [
             "AttributionSpanProcessor",
+            "BudgetExceeded",
             "CostlineInstrumentor",
             "__version__",
             "current_attribution",

@@ -1,4 +1,5 @@
-"""The admin endpoint (`/metrics`, `/healthz`, `/readyz`) answers every method and error in plain text."""
+"""The admin endpoint (`/metrics`, `/healthz`, `/readyz`, `/v1/budgets`) answers every method and error in
+plain text."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ def test_other_methods_get_405_allow_get_and_other_paths_a_plain_404(
 ) -> None:
     with running_service(tmp_path, tempo) as service:
         connection = http.client.HTTPConnection("127.0.0.1", service.admin.port, timeout=10)
-        for path in ("/metrics", "/healthz", "/readyz"):
+        for path in ("/metrics", "/healthz", "/readyz", "/v1/budgets"):
             for method in METHODS:
                 connection.request(method, path, body=b"x" * 1000 if method in ("POST", "PUT") else None)
                 response = connection.getresponse()
@@ -41,7 +42,7 @@ def test_other_methods_get_405_allow_get_and_other_paths_a_plain_404(
             response = connection.getresponse()
             body = response.read()
             assert (response.status, response.getheader("Content-Type")) == (404, TEXT), (method, path)
-            want = b"not found: only GET /metrics, /healthz or /readyz is served here\n"
+            want = b"not found: only GET /metrics, /healthz, /readyz or /v1/budgets is served here\n"
             assert body == (b"" if method == "HEAD" else want), (method, path)
         connection.request("GET", "/healthz")  # still the same kept-alive connection
         response = connection.getresponse()

@@ -17,8 +17,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from costline.attributes import UNATTRIBUTED
 from costline_processor import metric_names as names
+from costline_processor.budgets import parse_budgets
 from costline_processor.ledger import Ledger
-from costline_processor.metrics import Budgets, CostMetrics, LabelLimits, sanitize, wants_openmetrics
+from costline_processor.metrics import CostMetrics, LabelLimits, sanitize, wants_openmetrics
 from costline_processor.model import Outcome, PricedCall
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -103,7 +104,7 @@ def test_costs_are_summed_exactly_and_rounded_only_when_rendered() -> None:
 
 
 def test_outcomes_and_budgets_are_exported(ledger: Ledger) -> None:
-    metrics = CostMetrics(budgets=Budgets({"support": Decimal("1200.50"), "sales": Decimal(0)}))
+    metrics = CostMetrics(budgets=parse_budgets("support: 1200.50\nsales: 0\n"))
     outcome = Outcome(b"t" * 16, b"s" * 8, 1, "support", "ticket_resolved", 2)
     metrics.observe(ledger.record([], [outcome]))
     metrics.observe(ledger.record([], [outcome]))
@@ -241,7 +242,7 @@ def test_label_values_are_sanitised(raw: str, expected: str) -> None:
 
 
 def test_exposition_passes_promtool(ledger: Ledger) -> None:
-    metrics = CostMetrics(budgets=Budgets({"support": Decimal(100)}))
+    metrics = CostMetrics(budgets=parse_budgets("support: 100"))
     metrics.telemetry.set_gauge(names.SELF_INFLIGHT_BATCHES, 0)
     for calls, outcomes in _batches(0, 50):
         metrics.observe(ledger.record(calls, outcomes))

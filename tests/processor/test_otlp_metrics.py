@@ -20,8 +20,9 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 from opentelemetry.proto.metrics.v1.metrics_pb2 import AggregationTemporality, Metric
 
 from costline_processor import metric_names as names
+from costline_processor.budgets import parse_budgets
 from costline_processor.ledger import Ledger
-from costline_processor.metrics import Budgets, CostMetrics, OtlpMetricsPusher
+from costline_processor.metrics import CostMetrics, OtlpMetricsPusher
 from costline_processor.model import Outcome
 
 _UNIT_MAP = {"s": "seconds", "ms": "milliseconds", "By": "bytes", "1": "", "%": "percent"}
@@ -67,7 +68,12 @@ def ledger(tmp_path: Path) -> Iterator[Ledger]:
 
 @pytest.fixture
 def metrics(ledger: Ledger) -> CostMetrics:
-    metrics = CostMetrics(budgets=Budgets.parse("support: 100"))
+    metrics = CostMetrics(
+        budgets=parse_budgets(
+            "budgets:\n"
+            "  - {workflow_id: support, period: monthly, limit_usd: 100, stop_at: 120, on_stop: block}\n"
+        )
+    )
     metrics.seed_from(ledger)
     metrics.observe(ledger.record(
         [priced(make_call(1)), unpriced(make_call(2), names.REASON_UNKNOWN_MODEL)],
@@ -87,6 +93,11 @@ def test_otlp_names_translate_to_the_documented_prometheus_names(metrics: CostMe
         names.REQUESTS: names.PROM_REQUESTS_TOTAL,
         names.UNPRICED_REQUESTS: names.PROM_UNPRICED_REQUESTS_TOTAL,
         names.BUDGET_USD: names.PROM_BUDGET_USD,
+        names.BUDGET_SPENT_USD: names.PROM_BUDGET_SPENT_USD,
+        names.BUDGET_RATIO: names.PROM_BUDGET_RATIO,
+        names.BUDGET_STOPPED: names.PROM_BUDGET_STOPPED,
+        names.BUDGET_STOP_USD: names.PROM_BUDGET_STOP_USD,
+        names.BUDGET_BLOCKED_REQUESTS: names.PROM_BUDGET_BLOCKED_REQUESTS_TOTAL,
         names.WORKFLOW_OUTCOMES: names.PROM_WORKFLOW_OUTCOMES_TOTAL,
     }
     assert translated[names.COUNTERS_START_TIME] == names.PROM_COUNTERS_START_TIME_SECONDS

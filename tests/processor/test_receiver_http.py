@@ -254,7 +254,7 @@ def test_prometheus_endpoint_can_be_turned_off(tmp_path: Path, tempo: GrpcTraceC
         response = connection.getresponse()
         assert (response.status, response.read()) == (
             404,
-            b"not found: only GET /healthz or /readyz is served here\n",
+            b"not found: only GET /healthz, /readyz or /v1/budgets is served here\n",
         )
         connection.request("GET", "/healthz")
         assert connection.getresponse().status == 200

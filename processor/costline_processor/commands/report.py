@@ -78,7 +78,7 @@ def parse_moment(value: str, *, now: datetime) -> datetime:
     "budgets_path",
     type=click.Path(path_type=Path, exists=True, dir_okay=False),
     default=None,
-    help="Budgets YAML (workflow_id: monthly USD): spent and projected month-end against each budget.",
+    help="Budgets file of costline serve: spent and projected month-end vs each monthly workflow budget.",
 )
 @click.option(
     "--anomaly-ratio",

@@ -122,7 +122,7 @@ def tune_gc() -> None:
 def run(config: ServeConfig) -> int:
     """Start the service, block until SIGTERM/SIGINT, stop gracefully; returns the exit code."""
     # Imported here so `--help` and `--print-config-table` do not load grpc, SQLite and the price data.
-    from costline_processor.metrics import BudgetsConfigError  # noqa: PLC0415
+    from costline_processor.budgets import BudgetsConfigError  # noqa: PLC0415
     from costline_processor.pricing import PricingConfigError  # noqa: PLC0415
     from costline_processor.server import Service, StartupError  # noqa: PLC0415
 

@@ -34,6 +34,7 @@ class RecordResult:
     duplicate_outcomes: int
     # new calls whose (trace, response id) another, different call already has: a server repeating ids
     response_id_collisions: int = 0
+    received_ns: int = 0  # when the request arrived: where a call whose start time is out of range is placed
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,6 +31,14 @@ ROLLUP_SELECT: Final = (
     " GROUP BY workflow_id, feature_id, tenant_id, service_name, provider, model, status, unpriced_reason"
 )
 
+# Priced spend per UTC day and attribution of the calls in a time range (budgets; index calls_time).
+# Parameters: the day's length in ns, the range's start and end.
+SPEND_BY_DAY: Final = (
+    "SELECT time_ns / ?, workflow_id, feature_id, tenant_id, dec_sum(cost_total)"
+    " FROM calls WHERE time_ns >= ? AND time_ns < ? AND cost_total IS NOT NULL"
+    " GROUP BY 1, workflow_id, feature_id, tenant_id"
+)
+
 
 def totals_upsert(table: str) -> str:
     columns = ", ".join(TOTALS_COLUMNS)

@@ -16,6 +16,7 @@ import time
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from decimal import Decimal
 from pathlib import Path
 from typing import Final, Literal
 
@@ -45,6 +46,7 @@ from costline_processor.ledger.schema import LedgerLockedError
 from costline_processor.ledger.sql import (
     INSERT_OUTCOME,
     ROLLUP_SELECT,
+    SPEND_BY_DAY,
     TOTALS_COLUMNS,
     aggregate_from_row,
     aggregate_row,
@@ -232,7 +234,9 @@ class Ledger:
                 self._checkpointed()
             if first_record and self._next_seq != start_seq:
                 self._meta["first_record_ns"] = now
-        return RecordResult(items, new_outcomes, len(outcomes) - len(new_outcomes), shared_ids)
+        return RecordResult(
+            items, new_outcomes, len(outcomes) - len(new_outcomes), shared_ids, arrival.received_ns
+        )
 
     def _record_calls(
         self, conn: sqlite3.Connection, priced: Sequence[PricedCall], arrival: Arrival
@@ -376,6 +380,15 @@ class Ledger:
         sql = f"SELECT {select} FROM calls WHERE time_ns >= ? AND time_ns < ? ORDER BY seq"
         for row in self._read(sql, (since_ns, until_ns)):
             yield dict(zip(columns, row, strict=True))
+
+    def spend_by_day(self, since_ns: int, until_ns: int) -> list[tuple[int, str, str, str, Decimal]]:
+        """Exact priced spend of the stored calls in [since_ns, until_ns) per UTC day and attribution:
+        (day number, workflow_id, feature_id, tenant_id, cost) rows (what budgets are seeded from)."""
+        rows = self._read(SPEND_BY_DAY, (NS_PER_DAY, since_ns, until_ns))
+        return [
+            (int(day), str(wf), str(feat), str(tenant), Decimal(str(cost)))  # type: ignore[call-overload]
+            for day, wf, feat, tenant, cost in rows
+        ]
 
     def verify(self) -> list[str]:
         """Check that every cumulative total equals purged + stored rows exactly; return the mismatches."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from costline_processor.metrics.budgets import PERIOD_MONTHLY, Budgets, BudgetsConfigError
 from costline_processor.metrics.guard import LabelLimits, sanitize
 from costline_processor.metrics.otlp_export import OtlpMetricsPusher, build_request
 from costline_processor.metrics.prometheus_text import (
@@ -17,10 +16,7 @@ from costline_processor.metrics.state import CostMetrics
 
 __all__ = [
     "OPENMETRICS_CONTENT_TYPE",
-    "PERIOD_MONTHLY",
     "PROMETHEUS_CONTENT_TYPE",
-    "Budgets",
-    "BudgetsConfigError",
     "CostMetrics",
     "LabelLimits",
     "MetricsSnapshot",

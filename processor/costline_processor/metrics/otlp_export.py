@@ -23,6 +23,7 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.metrics.v1.metrics_pb2 import AggregationTemporality, Metric, NumberDataPoint
 
 from costline_processor import metric_names as names
+from costline_processor.metrics.budget_series import COUNTER, budget_families
 from costline_processor.metrics.prometheus_text import COUNTERS_START_HELP
 from costline_processor.metrics.self_telemetry import DEFAULT_HELP, HELP, LabelSet, SelfTelemetry
 from costline_processor.metrics.snapshot import Exemplar, MetricsSnapshot
@@ -90,14 +91,28 @@ def _count_metrics(snapshot: MetricsSnapshot, start: int, now: int, out: list[Me
         for key, count in counts:
             point = metric.data_points.add(start_time_unix_nano=start, time_unix_nano=now, as_int=count)
             _attributes(point, label_names, key)
-    budget = Metric(name=names.BUDGET_USD, unit=names.UNIT_USD, description="Budget in USD per workflow.")
-    for workflow, period, amount in snapshot.budgets:
-        point = budget.gauge.data_points.add(time_unix_nano=now, as_double=float(amount))
-        _attributes(point, names.BUDGET_LABELS, (workflow, period))
-    out.append(budget)
+    _budget_metrics(snapshot, start, now, out)
     started = Metric(name=names.COUNTERS_START_TIME, unit=names.UNIT_SECONDS, description=COUNTERS_START_HELP)
     started.gauge.data_points.add(time_unix_nano=now, as_double=snapshot.start_time_ns / 1e9)
     out.append(started)
+
+
+def _budget_metrics(snapshot: MetricsSnapshot, start: int, now: int, out: list[Metric]) -> None:
+    """The budget gauges, and the blocked-calls counter (in memory, like the self-telemetry counters)."""
+    for family in budget_families(snapshot):
+        if not family.samples and family.prom_name != names.PROM_BUDGET_USD:
+            continue
+        if family.kind == COUNTER:
+            points = _sum(out, family.otlp_name, family.unit, family.help).sum.data_points
+            for label_names, values, value in family.samples:
+                point = points.add(start_time_unix_nano=start, time_unix_nano=now, as_int=int(value))
+                _attributes(point, label_names, values)
+            continue
+        metric = Metric(name=family.otlp_name, unit=family.unit, description=family.help)
+        for label_names, values, value in family.samples:
+            point = metric.gauge.data_points.add(time_unix_nano=now, as_double=value)
+            _attributes(point, label_names, values)
+        out.append(metric)
 
 
 def _self_metrics(snapshot: MetricsSnapshot, start: int, now: int, out: list[Metric]) -> None:

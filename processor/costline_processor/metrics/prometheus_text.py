@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 from typing import Final
 
 from costline_processor import metric_names as names
+from costline_processor.metrics.budget_series import budget_families
 from costline_processor.metrics.self_telemetry import DEFAULT_HELP, HELP, LabelSet
 from costline_processor.metrics.snapshot import Exemplar, MetricsSnapshot
 
@@ -105,9 +106,10 @@ def render(snapshot: MetricsSnapshot, *, openmetrics: bool = False) -> bytes:
     family(names.PROM_REQUESTS_TOTAL, "counter", "LLM calls (priced or not), by status.", requests)
     family(names.PROM_UNPRICED_REQUESTS_TOTAL, "counter", "LLM calls that could not be priced.",
            ((names.UNPRICED_LABELS, key, n, None) for key, n in snapshot.unpriced.items()))  # fmt: skip
-    family(names.PROM_BUDGET_USD, "gauge", "Budget in USD per workflow and period (budgets file).",
-           ((names.BUDGET_LABELS, (workflow, period), float(amount), None)
-            for workflow, period, amount in snapshot.budgets))  # fmt: skip
+    for budget in budget_families(snapshot):
+        if budget.samples or budget.prom_name == names.PROM_BUDGET_USD:
+            samples = ((label_names, values, value, None) for label_names, values, value in budget.samples)
+            family(budget.prom_name, budget.kind, budget.help, samples)
     family(names.PROM_WORKFLOW_OUTCOMES_TOTAL, "counter", "Business outcomes recorded by app code.",
            ((names.OUTCOME_LABELS, key, n, None) for key, n in snapshot.outcomes.items()))  # fmt: skip
     family(names.PROM_COUNTERS_START_TIME_SECONDS, "gauge", COUNTERS_START_HELP,

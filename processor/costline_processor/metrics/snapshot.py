@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from costline_processor.budgets import BudgetStatus
 from costline_processor.ledger.rows import LabelKey
 from costline_processor.metrics.self_telemetry import TelemetrySnapshot
 
@@ -25,7 +26,9 @@ class MetricsSnapshot:
     unpriced: dict[UnpricedKey, int]
     outcomes: dict[OutcomeKey, int]
     exemplars: dict[LabelKey, list[Exemplar | None]]
-    budgets: list[tuple[str, str, Decimal]]
+    budgets: list[BudgetStatus]
+    budget_blocked: list[int]  # calls the app blocked, per budget (same order)
+    budget_blocked_unmatched: int  # blocked calls that named no budget of the file
     telemetry: TelemetrySnapshot
     start_time_ns: int
     service_instance_id: str

@@ -21,9 +21,10 @@ from typing import Final
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 
 from costline_processor import metric_names as names
+from costline_processor.budgets import Budgets, BudgetTracker
+from costline_processor.budgets.clock import budget_clock
 from costline_processor.ledger import Aggregate, Ledger, OutcomeAggregate, RecordResult
 from costline_processor.ledger.rows import ZERO, LabelKey, counted_usage, label_key
-from costline_processor.metrics.budgets import Budgets
 from costline_processor.metrics.guard import LabelGuard, LabelLimits
 from costline_processor.metrics.otlp_export import build_request
 from costline_processor.metrics.prometheus_text import render
@@ -47,7 +48,8 @@ class CostMetrics:
         telemetry: SelfTelemetry | None = None,
     ) -> None:
         self.limits = limits
-        self.budgets = budgets or Budgets()
+        # The budgets' spend follows every ledger commit this object observes (budgets/tracker.py).
+        self.budgets = BudgetTracker(budgets or Budgets(), clock=budget_clock())
         self.telemetry = telemetry or SelfTelemetry()
         self._service_instance_id = service_instance_id
         self._lock = threading.Lock()
@@ -96,6 +98,7 @@ class CostMetrics:
                         self._add_outcome(aggregate.workflow_id, aggregate.outcome, aggregate.count)
             finally:
                 self._seeding = False
+            self.budgets.seed(ledger)
             # The ledger's creation, not this process's start: the cumulative series never restart.
             self.start_time_ns = ledger.created_ns
             if self._service_instance_id is None:
@@ -142,6 +145,7 @@ class CostMetrics:
             outcome: Outcome
             for outcome in result.new_outcomes:
                 self._add_outcome(outcome.workflow_id, outcome.outcome, outcome.count)
+        self.budgets.observe(result)
         self._count_self(result, priced, redelivered, duplicate)
 
     def _count_self(self, result: RecordResult, priced: int, redelivered: int, duplicate: int) -> None:
@@ -203,6 +207,8 @@ class CostMetrics:
 
     # --- output --------------------------------------------------------------------------------------------
     def snapshot(self) -> MetricsSnapshot:
+        _, budgets = self.budgets.statuses()
+        budget_blocked, blocked_unmatched = self.budgets.blocked()
         with self._lock:
             return MetricsSnapshot(
                 cost={key: list(values) for key, values in self._cost.items()},
@@ -211,7 +217,9 @@ class CostMetrics:
                 unpriced=dict(self._unpriced),
                 outcomes=dict(self._outcomes),
                 exemplars={key: list(values) for key, values in self._exemplars.items()},
-                budgets=self.budgets.series(),
+                budgets=budgets,
+                budget_blocked=budget_blocked,
+                budget_blocked_unmatched=blocked_unmatched,
                 telemetry=self.telemetry.snapshot(),
                 start_time_ns=self.start_time_ns,
                 service_instance_id=self.service_instance_id,

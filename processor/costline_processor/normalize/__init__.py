@@ -3,6 +3,8 @@
 Pure: no I/O, no clock. Hostile spans never raise: an impossible usage becomes `usage=None` with
 `usage_error` set (priced as `invalid_usage`), a GenAI span without usage gets `usage=None` (priced as
 `no_usage`), and a span that is not an LLM call (agent, tool, HTTP, outcome spans, ...) returns None.
+So does a framework's LLM span that costline's instrumentation marked `llm.mirrored_by`: costline's own span
+of the same call (in another trace, and often the framework's span has no response id) is the one counted.
 """
 
 from __future__ import annotations
@@ -108,6 +110,10 @@ _SPAN_KEYS: Final = frozenset(
         attr.SERVER_ADDRESS,
         attr.LLM_OUTCOME_NAME,
         attr.LLM_OUTCOME_COUNT,
+        attr.LLM_BUDGET_BLOCKED,
+        attr.LLM_BUDGET_SCOPE,
+        attr.LLM_BUDGET_PERIOD,
+        attr.LLM_MIRRORED_BY,
     }
 )
 _RESOURCE_KEYS: Final = frozenset({fn.SERVICE_NAME, fn.SERVICE_INSTANCE_ID, fn.TELEMETRY_SDK_NAME})
@@ -161,6 +167,8 @@ def _normalize(span: Span, view: ScopeView) -> LlmCall | None:
         return None
     attrs = to_dict(span.attributes, _SPAN_KEYS)
     source = detect(view.scope_name, attrs, view.sdk_name)
+    if source != SOURCE_COSTLINE and attr.LLM_MIRRORED_BY in attrs:
+        return None
     operation = _operation(name, attrs, source)
     if operation is None:
         return None
@@ -203,7 +211,15 @@ def _normalize(span: Span, view: ScopeView) -> LlmCall | None:
         error_type=text(attrs, attr.ERROR_TYPE)
         or (_OTHER_ERROR if span.status.code == Status.STATUS_CODE_ERROR else None),
         rejected_attribution=rejected,
+        blocked_by=_blocked_by(attrs),
     )
+
+
+def _blocked_by(attrs: Attributes) -> tuple[str, str] | None:
+    if not flag(attrs, attr.LLM_BUDGET_BLOCKED):
+        return None
+    # not truncated: only looked up among the budgets file's ids, never stored
+    return text(attrs, attr.LLM_BUDGET_SCOPE) or "", text(attrs, attr.LLM_BUDGET_PERIOD) or ""
 
 
 def _bounded(value: str | None) -> str | None:

@@ -87,6 +87,14 @@ class Catalog:
             return Unresolved(f"no price for model {model!r} (provider {provider!r})")
         return Resolved(found_provider, info, _day_boundaries(info))
 
+    def model_ids(self) -> list[str]:
+        """Every model id the catalogue lists, each once (for suggestions)."""
+        return sorted({info.id for provider in self._snapshot.providers for info in provider.models})
+
+    def lists(self, model: str) -> bool:
+        """Whether some catalogue provider lists `model` (its id or one of its match rules)."""
+        return any(provider.find_model(model.lower()) is not None for provider in self._snapshot.providers)
+
     def plan(self, resolved: Resolved, at: datetime, service_tier: str | None) -> PricePlan | None:
         """The plan for `resolved` at `at` (UTC) and `service_tier`; None when it has no token prices."""
         info = resolved.model

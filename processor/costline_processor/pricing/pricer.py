@@ -125,6 +125,19 @@ class Pricer:
             provider, model, plan.model_id, when, service_tier, plan.source, plan.base, plan.tiers, plan.notes
         )
 
+    def knows_model(self, model: str) -> bool:
+        """Whether calls to `model` can be priced for some provider: an override or a catalogue listing."""
+        today = _today()
+        lowered = model.lower()
+        if any(rule.matches(rule.provider or "", lowered, today) for rule in self._overrides.models):
+            return True
+        return self._catalog.lists(model)
+
+    def model_ids(self) -> list[str]:
+        """The catalogue's model ids and the overrides' model names (without `*`): for suggestions."""
+        overridden = [rule.model for rule in self._overrides.models if "*" not in rule.model]
+        return sorted({*overridden, *self._catalog.model_ids()})
+
     def _compile_guarded(  # noqa: PLR0917 - positional: the lru_cache key on the hot path
         self, provider: str, model: str, request_model: str | None, tier: str | None, day: int, second: int
     ) -> _Plan:

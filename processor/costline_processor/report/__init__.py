@@ -7,6 +7,8 @@ from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
+import click
+
 from costline_processor.report.analysis import Report, build_report
 from costline_processor.report.extras import ExtraRequest, build_extras, merged_json
 from costline_processor.report.facts import (
@@ -58,14 +60,23 @@ def load_facts(
 
 
 def _budgets(path: Path | None) -> dict[str, Decimal]:
+    """The monthly budgets of one workflow_id (what the report shows); the others are named on stderr."""
     if path is None:
         return {}
-    from costline_processor.metrics import Budgets, BudgetsConfigError  # noqa: PLC0415
+    from costline_processor.budgets import BudgetsConfigError, load_budgets  # noqa: PLC0415
 
     try:
-        return dict(Budgets.load(path).monthly)
+        budgets = load_budgets(path)
     except BudgetsConfigError as exc:
         raise ReportInputError(str(exc)) from exc
+    others = [budget.id for budget in budgets.items if not budget.is_monthly_workflow]
+    if others:
+        click.echo(
+            f"costline report: --budgets shows the monthly budgets of one workflow_id; not shown:"
+            f" {', '.join(others)} (GET /v1/budgets on costline serve shows every budget)",
+            err=True,
+        )
+    return dict(budgets.monthly)
 
 
 def produce(
