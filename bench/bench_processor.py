@@ -14,6 +14,9 @@ the service's own CPU time, read from /proc by the sender over the measured wind
 Last, `in_process_llm_spans_per_s`: `Pipeline.export` called in the driver, one thread, no network.
 `--budgets N` runs both with a budgets file of N budgets over the sent workflows and tenant (daily and
 monthly), whose spend `costline serve` keeps up to date with every commit.
+`--ledger-url postgresql://...` runs both on that PostgreSQL ledger instead of a SQLite file (the
+database's own CPU is not in `llm_spans_per_cpu_s`: it is per replica core). Every run's trace ids are
+new (a random prefix), so a reused database never sees a redelivery.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import argparse
 import json
 import os
 import platform
+import secrets
 import shutil
 import subprocess
 import sys
@@ -40,7 +44,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span
 from costline import attributes as attr
 from costline_processor.budgets import Budgets, load_budgets
 from costline_processor.commands.serve import tune_gc
-from costline_processor.ledger import Ledger
+from costline_processor.ledger import open_ledger, parse_ledger_url
 from costline_processor.metrics import CostMetrics, SelfTelemetry
 from costline_processor.pipeline import Pipeline
 from costline_processor.pricing import Pricer
@@ -92,6 +96,7 @@ def make_batches(count: int, spans_per_batch: int) -> list[bytes]:
     response_id = next(i for i, kv in enumerate(template.attributes) if kv.key == attr.GEN_AI_RESPONSE_ID)
     workflow = next(i for i, kv in enumerate(template.attributes) if kv.key == attr.WORKFLOW_ID)
     now = time.time_ns()
+    run = secrets.token_bytes(4)  # this run's calls are new to a ledger that earlier runs filled
     batches = []
     for b in range(count):
         request = ExportTraceServiceRequest()
@@ -105,7 +110,7 @@ def make_batches(count: int, spans_per_batch: int) -> list[bytes]:
             serial = b * spans_per_batch + n
             span = scope_spans.spans.add()
             span.CopyFrom(template)
-            span.trace_id = MARKER + serial.to_bytes(11, "big")
+            span.trace_id = MARKER + run + serial.to_bytes(7, "big")
             span.span_id = MARKER + serial.to_bytes(3, "big")
             span.start_time_unix_nano = now + serial
             span.end_time_unix_nano = now + serial + 900_000_000
@@ -264,7 +269,8 @@ def measure_costline(args: argparse.Namespace, workdir: Path) -> tuple[dict[str,
     log_path = workdir / "serve.log"
     command, pinned = _pinned(0, [
         str(Path(sys.executable).with_name("costline")), "serve", "--grpc-port=0", "--http-port=0",
-        "--metrics-port=0", f"--ledger-path={workdir / 'ledger.sqlite3'}",
+        "--metrics-port=0", f"--ledger-url={args.ledger_url or workdir / 'ledger.sqlite3'}",
+        "--service-instance-id=bench-serve",
         f"--traces-endpoint=http://127.0.0.1:{sink_port}", "--max-message-bytes=67108864",
         *([f"--budgets={args.budgets_file}"] if args.budgets_file else []),
     ])  # fmt: skip
@@ -272,9 +278,12 @@ def measure_costline(args: argparse.Namespace, workdir: Path) -> tuple[dict[str,
         serve = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
     try:
         ready = _wait_for_ready(log_path)
+        metrics_url = f"http://127.0.0.1:{ready['metrics']}/metrics"
+        with urllib.request.urlopen(metrics_url, timeout=30) as reply:
+            before = _requests_total(reply.read().decode())  # a reused ledger: this replica's earlier runs
         sender = _sender(f"127.0.0.1:{ready['grpc']}", args, workdir, serve.pid)
-        with urllib.request.urlopen(f"http://127.0.0.1:{ready['metrics']}/metrics", timeout=30) as reply:
-            counted = _requests_total(reply.read().decode())
+        with urllib.request.urlopen(metrics_url, timeout=30) as reply:
+            counted = _requests_total(reply.read().decode()) - before
     finally:
         serve.terminate()
         serve.wait(timeout=60)
@@ -314,14 +323,14 @@ class _SerializingSink:
         pass
 
 
-def measure_in_process(batches: int, spans_per_batch: int, workdir: Path, budgets: Path | None) -> float:
+def measure_in_process(batches: int, spans_per_batch: int, ledger_url: str, budgets: Path | None) -> float:
     """LLM spans/s of `Pipeline.export` in this process: one thread, the parts `costline serve` builds."""
     if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
         os.sched_setaffinity(0, {0})
     base = make_batches(BASE_BATCHES, spans_per_batch)
     payloads = [variant(base[i % BASE_BATCHES], 1 + i // BASE_BATCHES) for i in range(batches)]
     telemetry = SelfTelemetry()
-    with Ledger(workdir / "in-process.sqlite3") as ledger:
+    with open_ledger(ledger_url, read_only=False, replica_id="bench-in-process") as ledger:
         pipeline = Pipeline(
             pricer=Pricer.load(None), ledger=ledger,
             metrics=CostMetrics(telemetry=telemetry, budgets=load_budgets(budgets) if budgets else Budgets()),
@@ -350,6 +359,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--in-process-batches", type=int, default=64)
     parser.add_argument("--budgets", type=int, default=0, help="run with a budgets file of N budgets")
+    parser.add_argument("--ledger-url", default=None, help="a postgresql:// ledger (default: SQLite files)")
     parser.add_argument("--role", choices=("driver", "sender", "baseline"), default="driver")
     parser.add_argument("--target", default="")
     parser.add_argument("--result", type=Path, default=None)
@@ -366,9 +376,14 @@ def main() -> None:
         args.budgets_file = write_budgets(args.budgets, workdir / "budgets.yaml")
         baseline = measure_baseline(args, workdir)
         costline, counted, pinned = measure_costline(args, workdir)
-        in_process = measure_in_process(args.in_process_batches, args.batch, workdir, args.budgets_file)
+        in_process_ledger = args.ledger_url or str(workdir / "in-process.sqlite3")
+        in_process = measure_in_process(
+            args.in_process_batches, args.batch, in_process_ledger, args.budgets_file
+        )
+    backend = "PostgreSQL, synchronous_commit=on" if args.ledger_url else "SQLite synchronous=FULL"
     report = {
-        "benchmark": "costline serve: sustained LLM spans/s on one core, ledger on (SQLite synchronous=FULL)",
+        "benchmark": f"costline serve: sustained LLM spans/s on one core, ledger on ({backend})",
+        "ledger": str(parse_ledger_url(args.ledger_url)) if args.ledger_url else "sqlite",
         "llm_spans_per_s": round(costline["spans_per_s"]),
         "baseline_decode_ack_spans_per_s": round(baseline["spans_per_s"]),
         "share_of_baseline": round(costline["spans_per_s"] / baseline["spans_per_s"], 3),

@@ -14,6 +14,7 @@ _SUBCOMMANDS: tuple[tuple[str, str], ...] = (
     ("costline_processor.commands.mock_provider", "mock_provider"),
     ("costline_processor.commands.report", "report"),
     ("costline_processor.commands.demo", "demo"),
+    ("costline_processor.commands.ledger", "ledger"),
 )
 
 

@@ -17,9 +17,11 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from costline_processor.ledger.url import parse_ledger_url, redact
 from costline_processor.yaml_errors import yaml_syntax_problem
 
 ENV_PREFIX: Final = "COSTLINE_"
+DEFAULT_LEDGER: Final = "costline-data/ledger.sqlite3"
 TRACES_PROTOCOLS: Final = ("grpc", "http")
 LOG_LEVELS: Final = ("debug", "info", "warning", "error")
 
@@ -143,6 +145,11 @@ def _optional_url(value: object) -> str | None:
     return text
 
 
+def _ledger_url(value: object) -> str:
+    """A SQLite path (`~` expanded) or a PostgreSQL URL checked by libpq's parser (password never shown)."""
+    return parse_ledger_url(_text(value)).target
+
+
 def _headers(value: object) -> tuple[tuple[str, str], ...]:
     """`k1=v1,k2=v2` (the OTEL_EXPORTER_OTLP_HEADERS format) or a YAML mapping."""
     pairs: dict[str, str] = {}
@@ -240,8 +247,12 @@ class ServeConfig:
     prometheus: bool = field(default=True, metadata=_meta(
         "Serve `/metrics`: the cost metrics and costline's own counters in Prometheus text format "
         "(OpenMetrics with trace exemplars when the scraper asks for it).", _bool))
-    ledger_path: Path = field(default=Path("costline-data/ledger.sqlite3"), metadata=_meta(
-        "SQLite ledger of priced calls (one per replica; the source of truth for totals).", _path))
+    ledger_url: str = field(default=DEFAULT_LEDGER, metadata=_meta(
+        "Ledger of priced calls, the source of truth for totals: a SQLite file (one per replica) or "
+        "`postgresql://user@host/db`, one database shared by every replica (docs/serve.md).",
+        _ledger_url))
+    ledger_path: Path | None = field(default=None, metadata=_meta(
+        "The former name of `ledger_url`, for a SQLite file path (set one of the two).", _optional_path))
     retention_days: int = field(default=400, metadata=_meta(
         "Days of per-call rows kept in the ledger (totals are kept).", _int_in(1, 36500)))
     price_overrides: Path | None = field(default=None, metadata=_meta(
@@ -255,13 +266,19 @@ class ServeConfig:
         "Distinct values kept per attribution label; more are counted under `__overflow__`.",
         _int_in(1, 1_000_000)))
     service_instance_id: str | None = field(default=None, metadata=_meta(
-        "`service.instance.id` of this replica on pushed metrics; keep it stable across restarts.",
-        _optional_text, shown_default="the ledger's id"))
+        "`service.instance.id` of this replica on pushed metrics, and the id of its rows and counters in a "
+        "shared PostgreSQL ledger (one per replica); keep it stable across restarts.",
+        _optional_text, shown_default="the SQLite ledger's id; the host name on PostgreSQL"))
     log_level: str = field(default="info", metadata=_choice_meta(
         "Level of costline's own log (stderr).", LOG_LEVELS))
     shutdown_grace_s: float = field(default=10.0, metadata=_meta(
         "On SIGTERM, seconds to finish in-flight requests before closing.", _positive_float))
     # fmt: on
+
+    def __post_init__(self) -> None:
+        # `ledger_path` is the former name: it names the ledger when `ledger_url` is not set.
+        if self.ledger_path is not None and self.ledger_url == DEFAULT_LEDGER:
+            object.__setattr__(self, "ledger_url", str(self.ledger_path))
 
 
 FIELDS: Final = tuple(dataclasses.fields(ServeConfig))
@@ -305,6 +322,7 @@ def load_config(
             values[f.name] = f.metadata["parse"](value)
         except ValueError as exc:
             errors.append(f"{f.name} ({origin}): {exc}")
+    errors.extend(_ledger_alias_errors(values, raw))
     config = ServeConfig(**values)  # type: ignore[arg-type]
     errors.extend(_cross_field_errors(config))
     if errors:
@@ -334,6 +352,18 @@ def _read_file(path: Path, errors: list[str]) -> dict[str, tuple[object, str]]:
         elif value is not None:
             found[key] = (value, origin)
     return found
+
+
+def _ledger_alias_errors(values: dict[str, object], raw: Mapping[str, tuple[object, str]]) -> list[str]:
+    """`ledger_path` (the former name) and `ledger_url` may both be set only when they name one ledger."""
+    url, path = values.get("ledger_url"), values.get("ledger_path")
+    if url is None or path is None or url == str(path):
+        return []
+    origins = f"{raw['ledger_path'][1]}, {raw['ledger_url'][1]}"
+    return [
+        f"ledger_path/ledger_url ({origins}): name two different ledgers ({path}, {redact(str(url))});"
+        " set ledger_url only"
+    ]
 
 
 def _cross_field_errors(config: ServeConfig) -> list[str]:
@@ -382,7 +412,8 @@ def default_text(name: str) -> str | None:
         return None
     if isinstance(f.default, bool):
         return str(f.default).lower()
-    if isinstance(f.default, Path) and not f.default.is_absolute():
+    relative_path = isinstance(f.default, Path) or f.metadata["parse"] is _ledger_url
+    if relative_path and not Path(str(f.default)).is_absolute():
         return f"./{f.default}"  # relative to the directory costline runs in: say so
     return str(f.default)
 
@@ -401,5 +432,7 @@ def redacted(config: ServeConfig) -> dict[str, object]:
         value = getattr(config, f.name)
         if f.metadata["secret"] and value:
             value = "***" if isinstance(value, str) else {key: "***" for key, _ in value}
+        elif f.name == "ledger_url":
+            value = redact(value)  # a PostgreSQL URL may hold a password
         shown[f.name] = str(value) if isinstance(value, Path) else value
     return shown

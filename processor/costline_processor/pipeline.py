@@ -26,7 +26,7 @@ from costline._safety import report_internal_error
 from costline_processor import metric_names as names
 from costline_processor.enrich import enrich, may_carry_processor_attributes
 from costline_processor.forwarder import DownstreamUnavailable, Forwarder
-from costline_processor.ledger import STATUS_NEW, Ledger, RecordResult
+from costline_processor.ledger import STATUS_NEW, LedgerStore, LedgerUnavailableError, RecordResult
 from costline_processor.metrics import CostMetrics, SelfTelemetry
 from costline_processor.model import LlmCall, Outcome, PricedCall
 from costline_processor.normalize import extract_outcome, normalize_in_scope, scope_view
@@ -116,7 +116,7 @@ class Pipeline:
         self,
         *,
         pricer: Pricer,
-        ledger: Ledger,
+        ledger: LedgerStore,
         metrics: CostMetrics,
         telemetry: SelfTelemetry,
         forwarder: Forwarder | None,
@@ -133,6 +133,7 @@ class Pipeline:
         self._inflight_lock = threading.Lock()
         # SQLite has one writer; serialising here keeps the ledger and the metrics in the same order.
         self._record_lock = threading.Lock()
+        self._resync_pending = False
         # One request at a time through the pure-Python stages (extract + price, enrich + serialise):
         # threads interleaving them under the GIL cost ~25% more CPU per span on one core than the same
         # work done one request after another (bench_processor.py, 4 requests in flight vs 1); waiters
@@ -200,9 +201,24 @@ class Pipeline:
         with self._record_lock:
             try:
                 result = self._ledger.record(priced, outcomes)
+            except LedgerUnavailableError as exc:  # the database is down or failing over: no traceback
+                logger.warning("ledger unavailable, the sender will retry the batch: %s", exc)
+                self._telemetry.inc(names.SELF_REQUESTS_REFUSED, reason="ledger")
+                raise Unavailable(f"ledger unavailable: {exc}") from exc
             except Exception as exc:
                 logger.exception("ledger write failed; the sender will retry the batch")
                 self._telemetry.inc(names.SELF_REQUESTS_REFUSED, reason="ledger")
                 raise Unavailable(f"ledger write failed: {exc}") from exc
-            self._metrics.observe(result)
+            # An earlier write raised although its COMMIT may have happened (the database went away during
+            # it): its calls may be in the ledger and not in the counters. The ledger is the truth, and it
+            # holds this request's calls too, so the counters are rebuilt from it instead of observing them.
+            self._resync_pending = self._resync_pending or self._ledger.take_resync()
+            if not self._resync_pending:
+                self._metrics.observe(result)
+                return result
+            try:
+                self._metrics.resync(self._ledger, result)
+                self._resync_pending = False
+            except LedgerUnavailableError as exc:  # committed: acknowledged; the next request rebuilds
+                logger.warning("rebuilding the counters from the ledger failed, will retry: %s", exc)
         return result

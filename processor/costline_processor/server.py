@@ -28,7 +28,14 @@ from costline_processor.budgets import (
 )
 from costline_processor.config import ServeConfig, cli_flag
 from costline_processor.forwarder import Forwarder, make_forwarder
-from costline_processor.ledger import Ledger, LedgerLockedError, LedgerSchemaError
+from costline_processor.ledger import (
+    LedgerLockedError,
+    LedgerSchemaError,
+    LedgerStore,
+    LedgerUnavailableError,
+    open_ledger,
+    parse_ledger_url,
+)
 from costline_processor.metrics import CostMetrics, LabelLimits, OtlpMetricsPusher, SelfTelemetry
 from costline_processor.pipeline import Pipeline
 from costline_processor.pricing import Pricer
@@ -146,7 +153,8 @@ class Service:
             return "starting"
         if self._stopping.is_set():
             return "stopping"
-        return None
+        problem = self.ledger.problem()
+        return None if problem is None else f"ledger unavailable: {problem}"
 
     def start(self) -> None:
         self.grpc.start()
@@ -204,16 +212,26 @@ def _budgets(config: ServeConfig, pricer: Pricer) -> Budgets | None:
     return budgets
 
 
-def _open_ledger(config: ServeConfig) -> Ledger:
-    """The ledger, as its only writer: a second serve on it would answer every batch 503 (read-only)."""
+def _open_ledger(config: ServeConfig) -> LedgerStore:
+    """The ledger, as a writer: the only one of a SQLite file (a second serve on it would answer every
+    batch 503, read-only), or one replica's share of a PostgreSQL ledger."""
+    where = parse_ledger_url(config.ledger_url)
     try:
-        return Ledger(config.ledger_path, retention_days=config.retention_days, read_only=False)
+        return open_ledger(
+            where.target,
+            retention_days=config.retention_days,
+            read_only=False,
+            replica_id=config.service_instance_id,
+        )
     except LedgerLockedError as exc:
+        if where.kind == "postgresql":
+            raise StartupError(str(exc)) from None
         raise StartupError(
-            f"{exc}: replicas run with one ledger each, give this one its own --ledger-path"
+            f"{exc}: give each replica its own --ledger-url, or let them share one PostgreSQL ledger"
+            " (--ledger-url postgresql://...)"
         ) from None
-    except (OSError, sqlite3.Error, LedgerSchemaError) as exc:
-        raise StartupError(f"cannot open the ledger {config.ledger_path}: {exc}") from None
+    except (OSError, sqlite3.Error, LedgerSchemaError, LedgerUnavailableError) as exc:
+        raise StartupError(f"cannot open the ledger {where}: {exc}") from None
 
 
 @contextmanager

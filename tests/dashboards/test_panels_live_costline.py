@@ -248,7 +248,7 @@ def test_report_from_prometheus_equals_report_from_the_ledger(live: LiveRun, by:
     reports = {}
     for source in ("ledger", "prometheus"):
         facts = load_facts(
-            ledger_path=live.ledger_path,
+            ledger_url=live.ledger_path,
             prometheus_url=live.prometheus.url if source == "prometheus" else None,
             headers={},
             by=by,

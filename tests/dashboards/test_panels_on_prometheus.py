@@ -190,7 +190,7 @@ def test_report_month_to_date_reads_the_month_whatever_the_window(
     until = datetime.fromtimestamp(history.end_s, UTC)
     since = datetime.fromtimestamp(history.end_s - SCRAPE_S, UTC)  # after the 1st: the fixture ensures it
     facts = load_facts(
-        ledger_path=tmp_path / "unused", prometheus_url=prometheus.url, headers={}, by="workflow_id",
+        ledger_url=tmp_path / "unused", prometheus_url=prometheus.url, headers={}, by="workflow_id",
         since=since, until=until,
     )  # fmt: skip
     expected = Expectations(history, history.end_s, Filters()).by_label(

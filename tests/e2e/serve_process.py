@@ -37,9 +37,14 @@ class ServeProcess:
         args: Sequence[str] = (),
         env: Mapping[str, str] | None = None,
         ledger_path: Path | None = None,
+        ledger_url: str | None = None,
+        instance_id: str = "e2e",
     ) -> None:
+        """`ledger_url`: a shared ledger (postgresql://...) instead of the SQLite file `ledger_path`."""
         self.workdir = workdir
         self.ledger_path = ledger_path or workdir / "ledger.sqlite3"
+        self.ledger_url = ledger_url
+        self.instance_id = instance_id
         self.args = list(args)
         self.env = {k: v for k, v in os.environ.items() if not k.startswith(("COSTLINE_", "OTEL_"))}
         self.env.update(env or {})
@@ -54,8 +59,8 @@ class ServeProcess:
             "--grpc-port=0",
             "--http-port=0",
             "--metrics-port=0",
-            f"--ledger-path={self.ledger_path}",
-            "--service-instance-id=e2e",
+            f"--ledger-url={self.ledger_url}" if self.ledger_url else f"--ledger-path={self.ledger_path}",
+            f"--service-instance-id={self.instance_id}",
             *self.args,
         ]
 

@@ -94,7 +94,7 @@ def test_serve_help_shows_the_ports_defaults_and_choices() -> None:
 def test_report_help_shows_the_default_ledger_path_which_serve_writes() -> None:
     text = " ".join(run("report", "--help").stdout.split())
     assert "[default: ./costline-data/ledger.sqlite3]" in text
-    assert Path("./costline-data/ledger.sqlite3") == ServeConfig().ledger_path
+    assert Path("./costline-data/ledger.sqlite3") == Path(ServeConfig().ledger_url)
 
 
 Arguments = Callable[[Path, Path], list[str]]  # (work dir, YAML file) -> costline's arguments

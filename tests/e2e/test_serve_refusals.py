@@ -70,7 +70,10 @@ def test_a_second_serve_on_a_held_ledger_refuses_to_start_and_the_first_keeps_wo
 
         line = assert_one_line_refusal(result)
         assert f"the ledger {ledger} is in use by pid {first.process.pid} (costline serve on host" in line
-        advice = "replicas run with one ledger each, give this one its own --ledger-path"
+        advice = (
+            "give each replica its own --ledger-url, or let them share one PostgreSQL ledger"
+            " (--ledger-url postgresql://...)"
+        )
         assert line.endswith(f"; a ledger has one writer: {advice}")
         assert seconds < REFUSAL_TIMEOUT_S
         # The first one never noticed: still ready, still recording.

@@ -23,7 +23,8 @@ def test_defaults_are_the_dataclass_defaults_and_avoid_collector_ports() -> None
     config = load_config()
     assert config == ServeConfig()
     assert (config.grpc_port, config.http_port, config.metrics_port) == (4327, 4328, 9464)
-    assert config.ledger_path == Path("costline-data/ledger.sqlite3")
+    assert config.ledger_url == "costline-data/ledger.sqlite3"
+    assert config.ledger_path is None
     assert config.traces_endpoint is None
     assert config.prometheus is True
 

@@ -1,4 +1,8 @@
-"""The ledger records every LLM call once, durably, with totals that are exact to the last digit."""
+"""The ledger records every LLM call once, durably, with totals that are exact to the last digit.
+
+Every test that is not about SQLite itself runs on both backends (fixture `ledger_url`: a SQLite file, a
+database on a real PostgreSQL).
+"""
 
 from __future__ import annotations
 
@@ -6,30 +10,33 @@ import os
 import sqlite3
 import tempfile
 import threading
+import uuid
 from collections.abc import Iterator
-from contextlib import closing
+from contextlib import closing, contextmanager
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from _ledger_backends import BACKENDS, execute_raw, open_writer
 from _ledger_factories import T0, make_call, priced, unpriced
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from costline.attributes import UNATTRIBUTED
 from costline_processor import metric_names as names
-from costline_processor.ledger import Ledger, LedgerLockedError, LedgerSchemaError
+from costline_processor.ledger import Ledger, LedgerLockedError, LedgerSchemaError, LedgerStore
 from costline_processor.ledger.store import NS_PER_DAY, REDELIVERY_GRACE_NS
 from costline_processor.model import Outcome, Usage
+from postgres_server import PostgresServer
 
 
 @pytest.fixture
-def ledger(tmp_path: Path) -> Iterator[Ledger]:
-    with Ledger(tmp_path / "ledger.sqlite3") as ledger:
+def ledger(ledger_url: str) -> Iterator[LedgerStore]:
+    with open_writer(ledger_url) as ledger:
         yield ledger
 
 
-def test_totals_are_the_exact_sum_of_the_calls(ledger: Ledger) -> None:
+def test_totals_are_the_exact_sum_of_the_calls(ledger: LedgerStore) -> None:
     calls = [
         priced(make_call(1), input="0.1", cache_read="0", cache_write="0", output="0.2"),
         priced(
@@ -60,7 +67,7 @@ def test_totals_are_the_exact_sum_of_the_calls(ledger: Ledger) -> None:
     assert ledger.verify() == []
 
 
-def test_a_row_keeps_every_fact_of_the_call(ledger: Ledger) -> None:
+def test_a_row_keeps_every_fact_of_the_call(ledger: LedgerStore) -> None:
     usage = Usage(input_tokens=500, output_tokens=90, cache_read_tokens=100, cache_write_tokens=50,
                   cache_write_1h_tokens=20, reasoning_tokens=40)  # fmt: skip
     call = make_call(
@@ -84,13 +91,13 @@ def test_a_row_keeps_every_fact_of_the_call(ledger: Ledger) -> None:
     assert row["service_instance_id"] == "app-1"
 
 
-def test_missing_attribution_is_unattributed(ledger: Ledger) -> None:
+def test_missing_attribution_is_unattributed(ledger: LedgerStore) -> None:
     ledger.record([priced(make_call(1, workflow=None))])
     (aggregate,) = ledger.iter_aggregates()
     assert aggregate.labels[:3] == (UNATTRIBUTED, UNATTRIBUTED, UNATTRIBUTED)
 
 
-def test_a_redelivered_batch_is_recognised_and_not_counted_again(ledger: Ledger) -> None:
+def test_a_redelivered_batch_is_recognised_and_not_counted_again(ledger: LedgerStore) -> None:
     batch = [priced(make_call(n)) for n in range(5)]
     outcomes = [Outcome(b"t" * 16, b"s" * 8, T0, "support", "resolved", 3)]
     first = ledger.record(batch, outcomes)
@@ -106,14 +113,14 @@ def test_a_redelivered_batch_is_recognised_and_not_counted_again(ledger: Ledger)
     assert [o.count for o in ledger.iter_outcome_aggregates()] == [3]
 
 
-def test_a_span_repeated_inside_one_batch_counts_once(ledger: Ledger) -> None:
+def test_a_span_repeated_inside_one_batch_counts_once(ledger: LedgerStore) -> None:
     call = priced(make_call(1))
     result = ledger.record([call, call])
     assert [item.status for item in result.items] == ["new", "redelivered"]
     assert ledger.totals().requests == 1
 
 
-def test_the_same_call_on_two_spans_counts_once(ledger: Ledger) -> None:
+def test_the_same_call_on_two_spans_counts_once(ledger: LedgerStore) -> None:
     # The anthropic SDK's own span and costline's span of one call: same trace, same response id.
     ours = make_call(1, trace=42, response_id="msg_01")
     sdk_span = make_call(2, trace=42, response_id="msg_01")
@@ -130,12 +137,12 @@ def test_the_same_call_on_two_spans_counts_once(ledger: Ledger) -> None:
     assert ledger.totals().requests == 2
 
 
-def test_calls_without_response_id_are_told_apart_by_span(ledger: Ledger) -> None:
+def test_calls_without_response_id_are_told_apart_by_span(ledger: LedgerStore) -> None:
     calls = [priced(make_call(n, trace=9, response_id=None)) for n in range(3)]
     assert [item.status for item in ledger.record(calls).items] == ["new"] * 3
 
 
-def test_unpriced_calls_are_recorded_with_their_reason(ledger: Ledger) -> None:
+def test_unpriced_calls_are_recorded_with_their_reason(ledger: LedgerStore) -> None:
     ledger.record([
         unpriced(make_call(1, model="mystery-model"), names.REASON_UNKNOWN_MODEL),
         unpriced(make_call(2, usage=None), names.REASON_NO_USAGE),
@@ -152,15 +159,14 @@ def test_unpriced_calls_are_recorded_with_their_reason(ledger: Ledger) -> None:
     assert totals.tokens == {"input": 1200, "cache_read": 600, "cache_write": 200, "output": 400}
 
 
-def test_restart_keeps_totals_identity_and_order(tmp_path: Path) -> None:
-    path = tmp_path / "ledger.sqlite3"
-    first = Ledger(path)
+def test_restart_keeps_totals_identity_and_order(ledger_url: str) -> None:
+    first = open_writer(ledger_url)
     first.record([priced(make_call(n, workflow=f"wf{n % 3}")) for n in range(6)])
     totals, aggregates = first.totals(), list(first.iter_aggregates())
     instance_id, first_record_ns = first.instance_id, first.first_record_ns
     first.close()
 
-    reopened = Ledger(path)
+    reopened = open_writer(ledger_url)
     assert reopened.totals() == totals
     assert list(reopened.iter_aggregates()) == aggregates
     assert (reopened.instance_id, reopened.first_record_ns) == (instance_id, first_record_ns)
@@ -171,9 +177,9 @@ def test_restart_keeps_totals_identity_and_order(tmp_path: Path) -> None:
 
 
 def test_retention_purges_rows_but_never_the_cumulative_totals(
-    tmp_path: Path, request: pytest.FixtureRequest
+    ledger_url: str, request: pytest.FixtureRequest
 ) -> None:
-    ledger = Ledger(tmp_path / "ledger.sqlite3", retention_days=30)
+    ledger = open_writer(ledger_url, retention_days=30)
     request.addfinalizer(ledger.close)
     now = T0 + 10 * NS_PER_DAY  # today, midnight
     old = [priced(make_call(n, start_ns=now - 40 * NS_PER_DAY + n)) for n in range(4)]
@@ -196,14 +202,14 @@ def test_retention_purges_rows_but_never_the_cumulative_totals(
     assert ledger.purge_older_than(now_ns=later).calls == 3  # default cutoff: now - retention_days
 
 
-def test_verify_detects_a_total_that_does_not_match_the_rows(ledger: Ledger) -> None:
+def test_verify_detects_a_total_that_does_not_match_the_rows(ledger: LedgerStore, ledger_url: str) -> None:
     ledger.record([priced(make_call(1))])
-    ledger.conn.execute("UPDATE calls SET cost_output = '0.0020000001'")
+    execute_raw(ledger, ledger_url, "UPDATE calls SET cost_output = '0.0020000001'")
     (problem,) = ledger.verify()
     assert "cumulative" in problem
 
 
-def test_a_failed_batch_is_rolled_back_completely(ledger: Ledger) -> None:
+def test_a_failed_batch_is_rolled_back_completely(ledger: LedgerStore) -> None:
     committed = priced(make_call(0))
     ledger.record([committed])  # not yet checkpointed into the totals
     good = priced(make_call(1))
@@ -239,7 +245,7 @@ def test_one_ledger_file_has_one_writer_and_any_number_of_readers(tmp_path: Path
         assert not again.read_only
 
 
-def test_concurrent_writers_are_serialised(ledger: Ledger) -> None:
+def test_concurrent_writers_are_serialised(ledger: LedgerStore) -> None:
     errors: list[BaseException] = []
 
     def write(worker: int) -> None:
@@ -270,9 +276,10 @@ def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
         Ledger(path)
 
 
-def test_the_ledger_is_in_wal_mode_with_full_sync(ledger: Ledger) -> None:
-    assert ledger.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert ledger.conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+def test_the_ledger_is_in_wal_mode_with_full_sync(tmp_path: Path) -> None:
+    with Ledger(tmp_path / "ledger.sqlite3") as ledger:
+        assert ledger.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert ledger.conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
 
 
 def test_bad_arguments_are_rejected(tmp_path: Path) -> None:
@@ -285,22 +292,39 @@ def test_bad_arguments_are_rejected(tmp_path: Path) -> None:
 _money = st.decimals(min_value=0, max_value=1000, places=12, allow_nan=False, allow_infinity=False)
 
 
-@settings(max_examples=15, deadline=None)
+@contextmanager
+def fresh_ledger_url(backend: str, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A new ledger per hypothesis example (function-scoped fixtures would be shared by the examples)."""
+    if backend == "sqlite":
+        with tempfile.TemporaryDirectory() as directory:
+            yield str(Path(directory) / "ledger.sqlite3")
+        return
+    postgres: PostgresServer = request.getfixturevalue("postgres")
+    name = f"h_{uuid.uuid4().hex[:16]}"
+    try:
+        yield postgres.create_database(name)
+    finally:
+        postgres.drop_database(name)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(costs=st.lists(st.tuples(_money, _money, _money, _money), min_size=1, max_size=30))
-def test_any_costs_sum_exactly_across_checkpoints_and_restarts(costs: list[tuple[Decimal, ...]]) -> None:
-    with tempfile.TemporaryDirectory() as directory:
-        path = Path(directory) / "ledger.sqlite3"
+def test_any_costs_sum_exactly_across_checkpoints_and_restarts(
+    backend: str, request: pytest.FixtureRequest, costs: list[tuple[Decimal, ...]]
+) -> None:
+    with fresh_ledger_url(backend, request) as url:
         calls = [
             priced(make_call(n, workflow=f"wf{n % 3}"), *(str(part) for part in parts))
             for n, parts in enumerate(costs)
         ]
-        with Ledger(path) as ledger:
+        with open_writer(url) as ledger:
             for start in range(0, len(calls), 7):
                 ledger.record(calls[start : start + 7])
                 if start % 2:
                     ledger.checkpoint()
             live = ledger.totals()
-        with Ledger(path) as ledger:
+        with open_writer(url) as ledger:
             assert ledger.totals() == live
             assert ledger.verify() == []
             rows = list(ledger.iter_calls())

@@ -12,12 +12,12 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
+from _ledger_backends import fetch_raw, open_writer
 from _ledger_factories import T0, make_call, priced
 
-from costline_processor.ledger import NS_PER_DAY, Ledger, PurgeResult
+from costline_processor.ledger import NS_PER_DAY, LedgerStore, PurgeResult
 from costline_processor.ledger.store import REDELIVERY_GRACE_NS
 from costline_processor.model import LlmCall, Outcome
 
@@ -26,8 +26,8 @@ NOTHING = PurgeResult(calls=0, outcomes=0)
 
 
 @pytest.fixture
-def ledger(tmp_path: Path) -> Iterator[Ledger]:
-    with Ledger(tmp_path / "ledger.sqlite3", retention_days=30) as opened:
+def ledger(ledger_url: str) -> Iterator[LedgerStore]:
+    with open_writer(ledger_url, retention_days=30) as opened:
         yield opened
 
 
@@ -35,12 +35,12 @@ def started_at(n: int, start_ns: int, end_ns: int | None = None) -> LlmCall:
     return replace(make_call(n), start_time_ns=start_ns, end_time_ns=start_ns if end_ns is None else end_ns)
 
 
-def after_grace(ledger: Ledger, days: float) -> int:
+def after_grace(ledger: LedgerStore, days: float) -> int:
     """A clock reading `days` after now, and after the redelivery grace of the just-opened ledger."""
     return time.time_ns() + REDELIVERY_GRACE_NS + int(days * NS_PER_DAY)
 
 
-def test_a_span_that_starts_at_0_is_kept_and_recognised_when_it_comes_again(ledger: Ledger) -> None:
+def test_a_span_that_starts_at_0_is_kept_and_recognised_when_it_comes_again(ledger: LedgerStore) -> None:
     call = priced(started_at(1, 0))
     first = ledger.record([call])
     assert first.items[0].start_time_out_of_range
@@ -58,7 +58,7 @@ def test_a_span_that_starts_at_0_is_kept_and_recognised_when_it_comes_again(ledg
     assert ledger.totals(since_ns=day).requests == 1  # a windowed report sees it, as the metrics do
 
 
-def test_retention_counts_from_when_a_span_last_arrived(ledger: Ledger) -> None:
+def test_retention_counts_from_when_a_span_last_arrived(ledger: LedgerStore) -> None:
     now = T0 + 10 * NS_PER_DAY
     cutoff = now - 20 * NS_PER_DAY
     # arrived before the cutoff, starting after it (its sender's clock half a day ahead)
@@ -74,7 +74,7 @@ def test_retention_counts_from_when_a_span_last_arrived(ledger: Ledger) -> None:
     assert [row["time_ns"] for row in ledger.iter_calls()] == [kept.call.start_time_ns]
 
 
-def test_a_redelivery_keeps_the_dedupe_key_for_another_retention_period(ledger: Ledger) -> None:
+def test_a_redelivery_keeps_the_dedupe_key_for_another_retention_period(ledger: LedgerStore) -> None:
     now = T0 + 10 * NS_PER_DAY
     call, outcome = priced(make_call(1, start_ns=now)), Outcome(b"t" * 16, b"o" * 8, now, "support", "won", 1)
     ledger.record([call], [outcome], received_ns=now - 40 * NS_PER_DAY)
@@ -91,7 +91,7 @@ def test_a_redelivery_keeps_the_dedupe_key_for_another_retention_period(ledger: 
     assert [o.count for o in ledger.iter_outcome_aggregates()] == [1]
 
 
-def test_nothing_is_purged_in_the_first_hour_after_opening(ledger: Ledger) -> None:
+def test_nothing_is_purged_in_the_first_hour_after_opening(ledger: LedgerStore) -> None:
     ledger.record([priced(make_call(1))], received_ns=time.time_ns() - 60 * NS_PER_DAY)
     assert ledger.purge_older_than() == NOTHING  # a collector resending after downtime must be recognised
     assert ledger.purge_older_than(now_ns=time.time_ns() + REDELIVERY_GRACE_NS - HOUR // 2) == NOTHING
@@ -110,7 +110,7 @@ def test_nothing_is_purged_in_the_first_hour_after_opening(ledger: Ledger) -> No
     ],
 )
 def test_which_start_times_are_used(
-    ledger: Ledger, start_days: float, end_days: float, recorded_days: tuple[float, float] | None
+    ledger: LedgerStore, start_days: float, end_days: float, recorded_days: tuple[float, float] | None
 ) -> None:
     received = T0 + 10 * NS_PER_DAY
     start, end = (received + int(days * NS_PER_DAY) for days in (start_days, end_days))
@@ -125,12 +125,12 @@ def test_which_start_times_are_used(
     assert (row["time_ns"], row["end_time_ns"]) == recorded
 
 
-def test_an_unset_start_time_is_out_of_range_whatever_the_retention(tmp_path: Path) -> None:
-    with Ledger(tmp_path / "century.sqlite3", retention_days=36_500) as ledger:
+def test_an_unset_start_time_is_out_of_range_whatever_the_retention(ledger_url: str) -> None:
+    with open_writer(ledger_url, retention_days=36_500) as ledger:
         assert ledger.record([priced(started_at(1, 0))]).items[0].start_time_out_of_range
 
 
-def test_start_times_sqlite_cannot_store_do_not_block_the_batch(ledger: Ledger) -> None:
+def test_start_times_sqlite_cannot_store_do_not_block_the_batch(ledger: LedgerStore) -> None:
     # start_time_unix_nano is a fixed64: 2**64 - 1 does not fit SQLite's signed 64-bit INTEGER
     calls = [priced(started_at(1, 2**64 - 1)), priced(make_call(2)), priced(started_at(3, T0, 2**64 - 1))]
     result = ledger.record(calls)
@@ -140,11 +140,11 @@ def test_start_times_sqlite_cannot_store_do_not_block_the_batch(ledger: Ledger) 
     assert rows[2]["end_time_ns"] == T0
 
 
-def test_outcomes_follow_the_same_rules(ledger: Ledger) -> None:
+def test_outcomes_follow_the_same_rules(ledger: LedgerStore, ledger_url: str) -> None:
     outcome = Outcome(b"t" * 16, b"o" * 8, 0, "support", "won", 2)
     ledger.record([], [outcome])
     time.sleep(0.001)
     assert ledger.purge_older_than(now_ns=after_grace(ledger, 1)) == NOTHING
     assert ledger.record([], [outcome]).duplicate_outcomes == 1
-    ((time_ns, received_ns),) = ledger.conn.execute("SELECT time_ns, received_ns FROM outcomes").fetchall()
+    ((time_ns, received_ns),) = fetch_raw(ledger, ledger_url, "SELECT time_ns, received_ns FROM outcomes")
     assert time.time_ns() - HOUR < time_ns < received_ns  # placed at its first arrival, kept from its last

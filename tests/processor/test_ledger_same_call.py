@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
+from _ledger_backends import open_writer
 from _ledger_factories import make_call, priced
 
-from costline_processor.ledger import Ledger
+from costline_processor.ledger import LedgerStore
 from costline_processor.model import LlmCall, Usage
 
 SMALL = Usage(input_tokens=1_000, output_tokens=100)
@@ -25,8 +25,8 @@ LARGE = Usage(input_tokens=50_000, output_tokens=100)
 
 
 @pytest.fixture
-def ledger(tmp_path: Path) -> Iterator[Ledger]:
-    with Ledger(tmp_path / "ledger.sqlite3") as opened:
+def ledger(ledger_url: str) -> Iterator[LedgerStore]:
+    with open_writer(ledger_url) as opened:
         yield opened
 
 
@@ -35,12 +35,12 @@ def span_of(call: LlmCall, n: int, **changes: object) -> LlmCall:
     return replace(call, span_id=(10_000 + n).to_bytes(8, "big"), **changes)  # type: ignore[arg-type]
 
 
-def statuses(ledger: Ledger, *calls: LlmCall) -> list[str]:
+def statuses(ledger: LedgerStore, *calls: LlmCall) -> list[str]:
     return [item.status for item in ledger.record([priced(c) for c in calls]).items]
 
 
 @pytest.mark.parametrize("together", [True, False], ids=["one request", "two requests"])
-def test_two_calls_with_one_response_id_are_both_counted(ledger: Ledger, together: bool) -> None:
+def test_two_calls_with_one_response_id_are_both_counted(ledger: LedgerStore, together: bool) -> None:
     small = make_call(1, trace=7, response_id="chatcmpl-7", usage=SMALL)
     large = make_call(2_000, trace=7, response_id="chatcmpl-7", usage=LARGE)  # two seconds later
     if together:
@@ -58,7 +58,7 @@ def test_two_calls_with_one_response_id_are_both_counted(ledger: Ledger, togethe
     assert ledger.verify() == []
 
 
-def test_identical_calls_one_after_the_other_with_a_constant_id_are_two_calls(ledger: Ledger) -> None:
+def test_identical_calls_one_after_the_other_with_a_constant_id_are_two_calls(ledger: LedgerStore) -> None:
     # an embeddings gateway answering every request with the same id: same model, same usage
     first = make_call(1, trace=8, response_id="embd-1", usage=SMALL)
     second = make_call(600, trace=8, response_id="embd-1", usage=SMALL)  # starts after the first ended
@@ -66,7 +66,7 @@ def test_identical_calls_one_after_the_other_with_a_constant_id_are_two_calls(le
     assert ledger.totals().requests == 2
 
 
-def test_other_models_with_one_response_id_are_two_calls(ledger: Ledger) -> None:
+def test_other_models_with_one_response_id_are_two_calls(ledger: LedgerStore) -> None:
     call = make_call(1, trace=9, response_id="same")
     assert statuses(ledger, call, span_of(call, 1, request_model="gpt-4o-mini", response_model=None)) == [
         "new",
@@ -74,7 +74,7 @@ def test_other_models_with_one_response_id_are_two_calls(ledger: Ledger) -> None
     ]
 
 
-def test_an_instrumentation_naming_the_requested_model_only_sees_the_same_call(ledger: Ledger) -> None:
+def test_an_instrumentation_naming_the_requested_model_only_sees_the_same_call(ledger: LedgerStore) -> None:
     ours = replace(make_call(1, trace=9, response_id="msg_01"), request_model="claude-sonnet-4-0",
                    response_model="claude-sonnet-4-20250514")  # fmt: skip
     peer = span_of(ours, 1, response_model=None, start_time_ns=ours.start_time_ns + 1_000)
@@ -84,7 +84,7 @@ def test_an_instrumentation_naming_the_requested_model_only_sees_the_same_call(l
     assert result.response_id_collisions == 0
 
 
-def test_what_instrumentations_leave_out_does_not_make_two_calls(ledger: Ledger) -> None:
+def test_what_instrumentations_leave_out_does_not_make_two_calls(ledger: LedgerStore) -> None:
     usage = Usage(input_tokens=2_000, output_tokens=250, cache_read_tokens=900, cache_write_tokens=600,
                   cache_write_1h_tokens=200, reasoning_tokens=100)  # fmt: skip
     ours = make_call(1, trace=10, response_id="msg_02", usage=usage)
@@ -96,7 +96,7 @@ def test_what_instrumentations_leave_out_does_not_make_two_calls(ledger: Ledger)
     assert statuses(ledger, ours, peer, two_more) == ["new", "duplicate_call", "new"]
 
 
-def test_a_span_without_usage_never_hides_a_priced_one(ledger: Ledger) -> None:
+def test_a_span_without_usage_never_hides_a_priced_one(ledger: LedgerStore) -> None:
     ours = make_call(1, trace=11, response_id="chatcmpl-x")
     blind = span_of(ours, 1, usage=None)
     blind_too = span_of(ours, 2, usage=None)
@@ -104,12 +104,12 @@ def test_a_span_without_usage_never_hides_a_priced_one(ledger: Ledger) -> None:
     assert ledger.totals().tokens["input"] == ours.usage.uncached_input_tokens  # type: ignore[union-attr]
 
 
-def test_empty_response_ids_never_dedupe(ledger: Ledger) -> None:
+def test_empty_response_ids_never_dedupe(ledger: LedgerStore) -> None:
     call = make_call(1, trace=12, response_id="")
     assert statuses(ledger, call, span_of(call, 1), span_of(call, 2)) == ["new", "new", "new"]
 
 
-def test_each_of_two_calls_with_one_id_keeps_its_second_span(ledger: Ledger) -> None:
+def test_each_of_two_calls_with_one_id_keeps_its_second_span(ledger: LedgerStore) -> None:
     # Ollama repeating an id in one trace, with two instrumentations on: four spans, two calls
     small = make_call(1, trace=13, response_id="chatcmpl-3", usage=SMALL)
     large = make_call(2_000, trace=13, response_id="chatcmpl-3", usage=LARGE)
@@ -126,8 +126,8 @@ def test_each_of_two_calls_with_one_id_keeps_its_second_span(ledger: Ledger) -> 
     assert ledger.totals().requests == 2
 
 
-def test_a_purged_call_hands_its_response_id_to_the_next_call_that_shares_it(tmp_path: Path) -> None:
-    with Ledger(tmp_path / "ledger.sqlite3", retention_days=30) as ledger:
+def test_a_purged_call_hands_its_response_id_to_the_next_call_that_shares_it(ledger_url: str) -> None:
+    with open_writer(ledger_url, retention_days=30) as ledger:
         small = make_call(1, trace=14, response_id="chatcmpl-4", usage=SMALL)
         large = make_call(2_000, trace=14, response_id="chatcmpl-4", usage=LARGE)
         ledger.record([priced(small)], received_ns=small.start_time_ns - 1)

@@ -22,7 +22,7 @@ from costline.attributes import FEATURE_ID, TENANT_ID, UNATTRIBUTED, WORKFLOW_ID
 from costline_processor.budgets.model import SCOPE_KEYS, Budget, Budgets, joined_id
 from costline_processor.budgets.periods import current_period, day_number
 from costline_processor.budgets.status import BudgetStatus, budget_status
-from costline_processor.ledger import NS_PER_DAY, STATUS_NEW, Ledger, RecordResult
+from costline_processor.ledger import NS_PER_DAY, STATUS_NEW, LedgerStore, RecordResult
 from costline_processor.ledger.rows import MONEY_CONTEXT, ZERO
 from costline_processor.model import Cost
 
@@ -76,14 +76,14 @@ class BudgetTracker:
                 del spent[day]
 
     # --- input ---------------------------------------------------------------------------------------------
-    def seed(self, ledger: Ledger) -> None:
+    def seed(self, ledger: LedgerStore) -> None:
         """Rebuild the spend from the ledger's stored calls of the kept days (at start-up)."""
         if not self.budgets:
             return
         with self._lock:
             self._roll(self._now())
-            self._spent = [{} for _ in self.budgets]
             rows = ledger.spend_by_day(self._first_day * NS_PER_DAY, self._end_day * NS_PER_DAY)
+            self._spent = [{} for _ in self.budgets]  # replaced only once the ledger has answered
             self._add(((day, wf, feature, tenant), cost) for day, wf, feature, tenant, cost in rows)
 
     def observe(self, result: RecordResult) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from costline.attributes import WORKFLOW_ID
-from costline_processor.config import default_text
+from costline_processor.config import default_text, env_name
 
 FORMATS = ("table", "csv", "json", "html")
 EXIT_INPUT = 2
@@ -37,12 +37,15 @@ def parse_moment(value: str, *, now: datetime) -> datetime:
 
 @click.command("report")
 @click.option(
+    "--ledger-url",
     "--ledger",
-    "ledger_path",
-    type=click.Path(path_type=Path),
-    default=default_text("ledger_path"),  # `./costline-data/...`: shown so, read as a Path
+    "ledger_url",
+    default=default_text("ledger_url"),  # `./costline-data/...`: where costline serve writes by default
     show_default=True,
-    help="Ledger to read; the default is where costline serve writes by default.",
+    envvar=env_name("ledger_url"),
+    metavar="PATH|URL",
+    help=f"Ledger to read: a SQLite file or postgresql://... (env {env_name('ledger_url')}); the"
+    " default is where costline serve writes.",
 )
 @click.option(
     "--prometheus",
@@ -131,7 +134,7 @@ def parse_moment(value: str, *, now: datetime) -> datetime:
 )
 def report(
     *,
-    ledger_path: Path,
+    ledger_url: str,
     prometheus_url: str | None,
     headers: tuple[str, ...],
     by: str,
@@ -168,7 +171,7 @@ def report(
         if compare is not None and window.since < window.until:
             other = compare_window(compare, window, lambda text: parse_moment(text, now=now))
         text = produce(
-            ledger_path=ledger_path,
+            ledger_url=ledger_url,
             prometheus_url=prometheus_url,
             headers=_parse_headers(headers),
             by=by,

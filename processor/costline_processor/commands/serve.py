@@ -45,6 +45,8 @@ def _metavar(type_name: str, name: str) -> str:
         return f"[{'|'.join(choices(name))}]"  # how click shows a click.Choice
     if name.endswith("_endpoint"):
         return "URL"
+    if name == "ledger_url":
+        return "PATH|URL"
     if name.endswith("_headers"):
         return "K=V,..."
     for prefix, metavar in (("int", "INTEGER"), ("float", "NUMBER"), ("Path", "PATH")):

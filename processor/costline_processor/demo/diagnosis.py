@@ -49,7 +49,7 @@ def recorded_calls(ledger: Path) -> int:
     if not ledger.exists():
         return 0
     with Ledger(ledger, read_only=True) as store:
-        return int(store.conn.execute("SELECT count(*) FROM calls").fetchone()[0])
+        return store.call_count()
 
 
 def scrape_counters(metrics_port: int) -> dict[str, float] | None:

@@ -83,7 +83,7 @@ def _serve(workdir: Path, ledger: Path) -> Iterator[tuple[int, int]]:
     log_path = workdir / SERVE_LOG
     command = [
         sys.executable, "-c", "from costline_processor.cli import main; main()", "serve",
-        "--grpc-port=0", "--http-port=0", "--metrics-port=0", f"--ledger-path={ledger}", "--log-level=info",
+        "--grpc-port=0", "--http-port=0", "--metrics-port=0", f"--ledger-url={ledger}", "--log-level=info",
     ]  # fmt: skip
     env = _inherited_env()
     with log_path.open("wb") as log:

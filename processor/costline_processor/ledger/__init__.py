@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from costline_processor.ledger.api import LedgerStore, SpendRow, open_ledger
+from costline_processor.ledger.errors import LedgerLockedError, LedgerSchemaError, LedgerUnavailableError
 from costline_processor.ledger.results import (
     STATUS_DUPLICATE_CALL,
     STATUS_NEW,
@@ -12,8 +14,8 @@ from costline_processor.ledger.results import (
     RecordStatus,
 )
 from costline_processor.ledger.rows import Aggregate, OutcomeAggregate, Totals, counted_usage, label_key
-from costline_processor.ledger.schema import LedgerLockedError, LedgerSchemaError
 from costline_processor.ledger.store import NS_PER_DAY, Ledger
+from costline_processor.ledger.url import LedgerUrl, parse_ledger_url, redact
 
 __all__ = [
     "NS_PER_DAY",
@@ -24,12 +26,19 @@ __all__ = [
     "Ledger",
     "LedgerLockedError",
     "LedgerSchemaError",
+    "LedgerStore",
+    "LedgerUnavailableError",
+    "LedgerUrl",
     "OutcomeAggregate",
     "PurgeResult",
     "RecordResult",
     "RecordStatus",
     "RecordedItem",
+    "SpendRow",
     "Totals",
     "counted_usage",
     "label_key",
+    "open_ledger",
+    "parse_ledger_url",
+    "redact",
 ]

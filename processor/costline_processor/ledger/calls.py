@@ -1,4 +1,4 @@
-"""Insert the calls of one export request, each once: the hot path of `Ledger.record()`.
+"""Insert the calls (and outcomes) of one export request, each once: the hot path of `Ledger.record()`.
 
 Almost every request carries only calls the ledger has never seen, so they are inserted first without
 looking anything up; the UNIQUE keys (span_key, call_key) are the check. Only when one of them refuses a
@@ -40,8 +40,8 @@ from costline_processor.ledger.same_call import (
     shape_of_row,
     usage_key,
 )
-from costline_processor.ledger.sql import INSERT_CALL, lookup, mark_received
-from costline_processor.model import PricedCall
+from costline_processor.ledger.sql import INSERT_CALL, INSERT_OUTCOME, lookup, mark_received, outcome_upsert
+from costline_processor.model import Outcome, PricedCall
 
 TotalsKey: TypeAlias = tuple[LabelKey, str, str]  # labels, status, unpriced reason ("" when priced)
 Pending: TypeAlias = dict[TotalsKey, Aggregate]
@@ -179,3 +179,38 @@ def _record_known(
         conn.executemany(INSERT_CALL, rows)
     mark_received(conn, "calls", prepared.times[0][2], seen_again)
     return items, next_seq, collisions
+
+
+def record_outcomes(
+    conn: sqlite3.Connection, outcomes: Sequence[Outcome], arrival: Arrival, next_seq: int
+) -> tuple[list[Outcome], int]:
+    """Insert the new outcomes (seq from `next_seq` on) and their totals; returns them and the next seq."""
+    if not outcomes:
+        return [], next_seq
+    span_keys = [o.trace_id + o.span_id for o in outcomes]
+    select = "SELECT span_key, seq FROM outcomes"
+    known: dict[bytes, object] = {row[0]: row[1] for row in lookup(conn, select, "span_key", span_keys)}
+    new: list[Outcome] = []
+    rows: list[tuple[object, ...]] = []
+    totals: list[tuple[object, ...]] = []
+    received = arrival.received_ns
+    for outcome, span_key in zip(outcomes, span_keys, strict=True):
+        if span_key in known:
+            continue
+        seq = known[span_key] = next_seq
+        next_seq += 1
+        placed = arrival.place(outcome.time_ns, outcome.time_ns)
+        time_ns = received if placed is None else placed[0]
+        ids = (span_key, outcome.trace_id, outcome.span_id)
+        rows.append((seq, time_ns, *ids, outcome.workflow_id, outcome.outcome, outcome.count,
+                     outcome.service_name, received))  # fmt: skip
+        totals.append((outcome.workflow_id, outcome.outcome, outcome.count, seq, time_ns))
+        new.append(outcome)
+    # Outcomes are few: their totals are updated in the same transaction, no checkpointing needed.
+    conn.executemany(INSERT_OUTCOME, rows)
+    conn.executemany(outcome_upsert("outcome_totals"), totals)
+    if len(new) < len(outcomes):
+        mark_received(
+            conn, "outcomes", received, {known[key] for key in span_keys} - {row[0] for row in rows}
+        )
+    return new, next_seq

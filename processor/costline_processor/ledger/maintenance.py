@@ -5,7 +5,8 @@ from __future__ import annotations
 import sqlite3
 from typing import Final
 
-from costline_processor.ledger.rows import MAX_START_AHEAD_NS, Aggregate, LabelKey, totals_of
+from costline_processor.ledger.consistency import call_total_problems, outcome_total_problems
+from costline_processor.ledger.rows import MAX_START_AHEAD_NS, Aggregate, LabelKey
 from costline_processor.ledger.sql import (
     LOOKUP_CHUNK,
     ROLLUP_SELECT,
@@ -80,34 +81,16 @@ def _promote_shared_keys(conn: sqlite3.Connection, call_keys: list[bytes]) -> No
 def verify(conn: sqlite3.Connection) -> list[str]:
     """Every cumulative total must equal its purged roll-up plus its stored rows, exactly."""
     columns = ", ".join(TOTALS_COLUMNS)
-    totals = {
-        (a.labels, a.status, a.reason): a
-        for a in map(aggregate_from_row, conn.execute(f"SELECT {columns} FROM call_totals"))
-    }
-    parts: dict[tuple[LabelKey, str, str], list[Aggregate]] = {}
+    totals = map(aggregate_from_row, conn.execute(f"SELECT {columns} FROM call_totals").fetchall())
     purged = conn.execute(f"SELECT {columns} FROM purged_call_totals").fetchall()
     stored = conn.execute(ROLLUP_SELECT.format(where="1")).fetchall()
-    for agg in map(aggregate_from_row, [*purged, *stored]):
-        parts.setdefault((agg.labels, agg.status, agg.reason), []).append(agg)
-    problems = []
-    for key in totals.keys() | parts.keys():
-        want = totals_of([totals[key]] if key in totals else [])
-        have = totals_of(parts.get(key, []))
-        if want != have:
-            problems.append(f"call totals {key}: cumulative {want} != purged + stored {have}")
-    return problems + _verify_outcomes(conn)
-
-
-def _verify_outcomes(conn: sqlite3.Connection) -> list[str]:
+    problems = call_total_problems(
+        (((a.labels, a.status, a.reason), a) for a in totals),
+        (((a.labels, a.status, a.reason), a) for a in map(aggregate_from_row, [*purged, *stored])),
+    )
     key = "workflow_id || '/' || outcome"
-    totals: dict[str, int] = dict(conn.execute(f"SELECT {key}, count FROM outcome_totals").fetchall())
-    parts: dict[str, int] = {}
-    for name, count in conn.execute(
+    outcome_totals = conn.execute(f"SELECT {key}, count FROM outcome_totals").fetchall()
+    outcome_parts = conn.execute(
         f"SELECT {key}, count FROM purged_outcome_totals UNION ALL SELECT {key}, count FROM outcomes"
-    ):
-        parts[name] = parts.get(name, 0) + count
-    return [
-        f"outcome totals {name}: cumulative {totals.get(name, 0)} != purged + stored {parts.get(name, 0)}"
-        for name in totals.keys() | parts.keys()
-        if totals.get(name, 0) != parts.get(name, 0)
-    ]
+    ).fetchall()
+    return problems + outcome_total_problems(outcome_totals, outcome_parts)

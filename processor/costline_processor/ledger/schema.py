@@ -19,7 +19,10 @@ import sqlite3
 from decimal import Decimal
 from typing import Final
 
+from costline_processor.ledger.errors import LedgerLockedError, LedgerSchemaError
 from costline_processor.ledger.rows import MAX_START_AHEAD_NS, MONEY_CONTEXT, ZERO, money
+
+__all__ = ["LedgerLockedError", "LedgerSchemaError", "connect", "migrate", "read_meta", "version_of"]
 
 SCHEMA_VERSION: Final = 2
 CACHE_KIB: Final = 64 * 1024  # SQLite page cache per connection (default 2 MiB)
@@ -131,14 +134,6 @@ UPDATE outcomes SET time_ns = received_ns WHERE time_ns > received_ns + {MAX_STA
 MIGRATIONS: Final = {1: _V1, 2: _V2}
 
 
-class LedgerLockedError(RuntimeError):
-    """Another process (or another `Ledger` object) has this ledger open for writing."""
-
-
-class LedgerSchemaError(RuntimeError):
-    """The ledger file was written by a newer costline (or is not a costline ledger)."""
-
-
 def _dec_add(left: str, right: str) -> str:
     return money(MONEY_CONTEXT.add(Decimal(left), Decimal(right)))
 
@@ -190,6 +185,11 @@ def read_meta(conn: sqlite3.Connection, path: object) -> dict[str, str]:
     return meta
 
 
+def version_of(conn: sqlite3.Connection) -> int:
+    """The file's schema version (0: not a ledger yet); raises LedgerSchemaError for a newer one."""
+    return _version(conn)
+
+
 def _version(conn: sqlite3.Connection) -> int:
     version: int = conn.execute("PRAGMA user_version").fetchone()[0]
     if version > SCHEMA_VERSION:
@@ -199,11 +199,11 @@ def _version(conn: sqlite3.Connection) -> int:
     return version
 
 
-def migrate(conn: sqlite3.Connection) -> None:
-    """Create or upgrade the schema to SCHEMA_VERSION in one transaction."""
+def migrate(conn: sqlite3.Connection) -> tuple[int, int]:
+    """Create or upgrade the schema to SCHEMA_VERSION in one transaction; returns (from, to) versions."""
     version = _version(conn)
     if version == SCHEMA_VERSION:
-        return
+        return version, version
     conn.execute("BEGIN IMMEDIATE")
     try:
         for target in range(version + 1, SCHEMA_VERSION + 1):
@@ -215,3 +215,4 @@ def migrate(conn: sqlite3.Connection) -> None:
     except BaseException:
         conn.execute("ROLLBACK")
         raise
+    return version, SCHEMA_VERSION

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Final, Literal
 
 from costline_processor.ledger import schema
-from costline_processor.ledger.calls import TotalsKey, record_calls
+from costline_processor.ledger.calls import TotalsKey, record_calls, record_outcomes
 from costline_processor.ledger.locking import describe_holder, take_writer_lock
 from costline_processor.ledger.maintenance import (
     aggregates_with_uncheckpointed,
@@ -44,15 +44,11 @@ from costline_processor.ledger.rows import (
 )
 from costline_processor.ledger.schema import LedgerLockedError
 from costline_processor.ledger.sql import (
-    INSERT_OUTCOME,
     ROLLUP_SELECT,
     SPEND_BY_DAY,
     TOTALS_COLUMNS,
     aggregate_from_row,
     aggregate_row,
-    lookup,
-    mark_received,
-    outcome_upsert,
     totals_upsert,
 )
 from costline_processor.model import Outcome, PricedCall
@@ -151,6 +147,10 @@ class Ledger:
         return self._conn
 
     @property
+    def location(self) -> str:
+        return str(self.path)
+
+    @property
     def instance_id(self) -> str:
         """A stable id for this ledger (the default `service.instance.id` of its cumulative metrics)."""
         return str(self._meta["instance_id"])
@@ -222,7 +222,7 @@ class Ledger:
             try:
                 with self._transaction() as conn:
                     items, shared_ids = self._record_calls(conn, priced, arrival)
-                    new_outcomes = self._record_outcomes(conn, outcomes, arrival)
+                    new_outcomes, self._next_seq = record_outcomes(conn, outcomes, arrival, self._next_seq)
                     if first_record and self._next_seq != start_seq:
                         conn.execute("INSERT INTO meta VALUES ('first_record_ns', ?)", (now,))
                     flushed = self._checkpoint_due() and self._flush(conn)
@@ -245,38 +245,12 @@ class Ledger:
         items, self._next_seq, shared_ids = record_calls(conn, priced, self._next_seq, self._pending, arrival)
         return items, shared_ids
 
-    def _record_outcomes(
-        self, conn: sqlite3.Connection, outcomes: Sequence[Outcome], arrival: Arrival
-    ) -> list[Outcome]:
-        if not outcomes:
-            return []
-        span_keys = [o.trace_id + o.span_id for o in outcomes]
-        select = "SELECT span_key, seq FROM outcomes"
-        known: dict[bytes, object] = {row[0]: row[1] for row in lookup(conn, select, "span_key", span_keys)}
-        new: list[Outcome] = []
-        rows: list[tuple[object, ...]] = []
-        totals: list[tuple[object, ...]] = []
-        received = arrival.received_ns
-        for outcome, span_key in zip(outcomes, span_keys, strict=True):
-            if span_key in known:
-                continue
-            seq = known[span_key] = self._next_seq
-            self._next_seq += 1
-            placed = arrival.place(outcome.time_ns, outcome.time_ns)
-            time_ns = received if placed is None else placed[0]
-            ids = (span_key, outcome.trace_id, outcome.span_id)
-            rows.append((seq, time_ns, *ids, outcome.workflow_id, outcome.outcome, outcome.count,
-                         outcome.service_name, received))  # fmt: skip
-            totals.append((outcome.workflow_id, outcome.outcome, outcome.count, seq, time_ns))
-            new.append(outcome)
-        # Outcomes are few: their totals are updated in the same transaction, no checkpointing needed.
-        conn.executemany(INSERT_OUTCOME, rows)
-        conn.executemany(outcome_upsert("outcome_totals"), totals)
-        if len(new) < len(outcomes):
-            mark_received(
-                conn, "outcomes", received, {known[key] for key in span_keys} - {row[0] for row in rows}
-            )
-        return new
+    def take_resync(self) -> bool:
+        """Never: a SQLite COMMIT that raises did not happen."""
+        return False
+
+    def problem(self) -> str | None:
+        return "the ledger is closed" if self._conn is None else None
 
     # --- checkpoints ---------------------------------------------------------------------------------------
     def _checkpoint_due(self) -> bool:
@@ -380,6 +354,16 @@ class Ledger:
         sql = f"SELECT {select} FROM calls WHERE time_ns >= ? AND time_ns < ? ORDER BY seq"
         for row in self._read(sql, (since_ns, until_ns)):
             yield dict(zip(columns, row, strict=True))
+
+    def iter_outcomes(self, *, since_ns: int, until_ns: int) -> Iterator[tuple[str, str, int]]:
+        sql = (
+            "SELECT workflow_id, outcome, count FROM outcomes WHERE time_ns >= ? AND time_ns < ? ORDER BY seq"
+        )
+        for workflow, outcome, count in self._read(sql, (since_ns, until_ns)):
+            yield str(workflow), str(outcome), int(count)  # type: ignore[call-overload]
+
+    def call_count(self) -> int:
+        return int(str(self._read("SELECT count(*) FROM calls")[0][0]))
 
     def spend_by_day(self, since_ns: int, until_ns: int) -> list[tuple[int, str, str, str, Decimal]]:
         """Exact priced spend of the stored calls in [since_ns, until_ns) per UTC day and attribution:

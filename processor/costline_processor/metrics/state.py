@@ -23,7 +23,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportM
 from costline_processor import metric_names as names
 from costline_processor.budgets import Budgets, BudgetTracker
 from costline_processor.budgets.clock import budget_clock
-from costline_processor.ledger import Aggregate, Ledger, OutcomeAggregate, RecordResult
+from costline_processor.ledger import Aggregate, LedgerStore, OutcomeAggregate, RecordResult
 from costline_processor.ledger.rows import ZERO, LabelKey, counted_usage, label_key
 from costline_processor.metrics.guard import LabelGuard, LabelLimits
 from costline_processor.metrics.otlp_export import build_request
@@ -81,15 +81,24 @@ class CostMetrics:
             return self._guard.series_count
 
     # --- input ---------------------------------------------------------------------------------------------
-    def seed_from(self, ledger: Ledger) -> None:
-        """Rebuild every counter from the ledger's cumulative totals, in order of first appearance."""
+    def seed_from(self, ledger: LedgerStore) -> None:
+        """Rebuild every counter from the ledger's cumulative totals, in order of first appearance.
+
+        Everything is read before anything is replaced: a ledger that fails midway leaves the counters as
+        they were.
+        """
+        aggregates, outcome_aggregates = (
+            list(ledger.iter_aggregates()),
+            list(ledger.iter_outcome_aggregates()),
+        )
         with self._lock, decimal.localcontext(_CONTEXT):
+            self.budgets.seed(ledger)
             self._reset()
             self._seeding = True
             try:
                 # Calls and outcomes share the workflow_id admissions: replay them in ledger order.
                 merged: Iterator[Aggregate | OutcomeAggregate] = heapq.merge(
-                    ledger.iter_aggregates(), ledger.iter_outcome_aggregates(), key=lambda a: a.first_seq
+                    aggregates, outcome_aggregates, key=lambda a: a.first_seq
                 )
                 for aggregate in merged:
                     if isinstance(aggregate, Aggregate):
@@ -98,7 +107,6 @@ class CostMetrics:
                         self._add_outcome(aggregate.workflow_id, aggregate.outcome, aggregate.count)
             finally:
                 self._seeding = False
-            self.budgets.seed(ledger)
             # The ledger's creation, not this process's start: the cumulative series never restart.
             self.start_time_ns = ledger.created_ns
             if self._service_instance_id is None:
@@ -147,6 +155,15 @@ class CostMetrics:
                 self._add_outcome(outcome.workflow_id, outcome.outcome, outcome.count)
         self.budgets.observe(result)
         self._count_self(result, priced, redelivered, duplicate)
+
+    def resync(self, ledger: LedgerStore, result: RecordResult) -> None:
+        """Rebuild the counters from a ledger that holds `result` already; count `result` only in
+        self-telemetry (what `observe()` would have added is in the ledger's totals)."""
+        self.seed_from(ledger)
+        new = [item for item in result.items if item.status == "new"]
+        priced = sum(1 for item in new if isinstance(item.priced.result, Cost))
+        redelivered = sum(1 for item in result.items if item.status == "redelivered")
+        self._count_self(result, priced, redelivered, len(result.items) - len(new) - redelivered)
 
     def _count_self(self, result: RecordResult, priced: int, redelivered: int, duplicate: int) -> None:
         telemetry = self.telemetry

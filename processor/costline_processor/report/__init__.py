@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from costline_processor.ledger import parse_ledger_url
 from costline_processor.report.analysis import Report, build_report
 from costline_processor.report.extras import ExtraRequest, build_extras, merged_json
 from costline_processor.report.facts import (
@@ -39,7 +40,7 @@ __all__ = [
 
 def load_facts(
     *,
-    ledger_path: Path,
+    ledger_url: str | Path,
     prometheus_url: str | None,
     headers: Mapping[str, str],
     by: str,
@@ -56,7 +57,7 @@ def load_facts(
         return facts_from_prometheus(
             prometheus_url, headers, parse_by(by, allowed=METRIC_GROUP_KEYS), since, until
         )
-    return facts_from_ledger(ledger_path, parse_by(by), since, until)
+    return facts_from_ledger(ledger_url, parse_by(by), since, until)
 
 
 def _budgets(path: Path | None) -> dict[str, Decimal]:
@@ -79,9 +80,24 @@ def _budgets(path: Path | None) -> dict[str, Decimal]:
     return dict(budgets.monthly)
 
 
+def _extras_ledger_path(ledger_url: str | Path, extra: ExtraRequest | None) -> Path | None:
+    """The SQLite file the comparison, what-if and margin read (they read each call's tokens).
+
+    On a PostgreSQL ledger they are not available yet: asked for, that is a clear error; otherwise the
+    report leaves them out."""
+    where = parse_ledger_url(ledger_url)
+    if where.kind == "sqlite":
+        return where.path
+    if extra is not None and extra.asked:
+        raise ReportInputError(
+            f"{', '.join(extra.asked)} read a SQLite ledger for now; {where} is PostgreSQL"
+        )
+    return None
+
+
 def produce(
     *,
-    ledger_path: Path,
+    ledger_url: str | Path,
     prometheus_url: str | None,
     headers: Mapping[str, str],
     by: str,
@@ -95,13 +111,13 @@ def produce(
     """The whole `costline report` pipeline; returns the rendered text."""
     extras = build_extras(
         extra or ExtraRequest(),
-        ledger_path=ledger_path,
+        ledger_path=_extras_ledger_path(ledger_url, extra),
         by=parse_by(by),
         window=Window(since, until),
         from_prometheus=bool(prometheus_url),
     )
     facts = load_facts(
-        ledger_path=ledger_path,
+        ledger_url=ledger_url,
         prometheus_url=prometheus_url,
         headers=headers,
         by=by,

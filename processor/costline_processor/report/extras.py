@@ -93,7 +93,12 @@ def load_pricer(path: Path | None) -> Pricer:
 
 
 def build_extras(
-    request: ExtraRequest, *, ledger_path: Path, by: tuple[str, ...], window: Window, from_prometheus: bool
+    request: ExtraRequest,
+    *,
+    ledger_path: Path | None,
+    by: tuple[str, ...],
+    window: Window,
+    from_prometheus: bool,
 ) -> Extras:
     """The comparison when asked; the what-if always when the source is the ledger (it has the tokens)."""
     if from_prometheus:
@@ -103,7 +108,7 @@ def build_extras(
                 " use --ledger, not --prometheus"
             )
         return Extras()
-    if window.since >= window.until or not ledger_path.exists():
+    if window.since >= window.until or ledger_path is None or not ledger_path.exists():
         return Extras()  # load_facts refuses these with its own message
     pricer = load_pricer(request.price_overrides)
     comparison = None

@@ -16,7 +16,8 @@ from typing import Final
 
 from costline.attributes import FEATURE_ID, TENANT_ID, UNATTRIBUTED, USER_ID, WORKFLOW_ID
 from costline_processor import metric_names as names
-from costline_processor.ledger import Ledger
+from costline_processor.ledger import LedgerStore, open_ledger, parse_ledger_url
+from costline_processor.ledger.errors import LedgerSchemaError, LedgerUnavailableError
 
 # Dimensions a report can group by: the ledger's column names (== metric labels, plus user_id).
 GROUP_KEYS: Final = (
@@ -90,25 +91,35 @@ def _day(time_ns: int) -> date:
     return datetime.fromtimestamp(time_ns / 1e9, tz=UTC).date()
 
 
-def facts_from_ledger(path: Path, by: tuple[str, ...], since: datetime, until: datetime) -> ReportFacts:
-    """Read the ledger rows in [since, until) and aggregate them exactly."""
-    if not path.exists():
+def facts_from_ledger(url: str | Path, by: tuple[str, ...], since: datetime, until: datetime) -> ReportFacts:
+    """Read the ledger rows in [since, until) and aggregate them exactly (a SQLite path or postgresql://)."""
+    try:
+        where = parse_ledger_url(url)
+    except ValueError as exc:
+        raise ReportInputError(f"--ledger-url: {exc}") from None
+    if where.kind == "sqlite" and not where.path.exists():
         raise ReportInputError(
-            f"no ledger at {path} (run `costline serve` or `costline demo` first, or pass --ledger)"
+            f"no ledger at {where} (run `costline serve` or `costline demo` first, or pass --ledger-url)"
         )
-    with Ledger(path) as ledger:
-        calls: list[Mapping[str, object]] = list(ledger.iter_calls(since_ns=_ns(since), until_ns=_ns(until)))
-        facts = _aggregate_calls(calls, by, since, until)
-        facts.month_to_date = _month_to_date(ledger, calls, _ns(month_start(until)), _ns(since))
-        sql = "SELECT workflow_id, outcome, count FROM outcomes WHERE time_ns >= ? AND time_ns < ?"
-        for workflow, outcome, count in ledger.conn.execute(sql, (_ns(since), _ns(until))):
-            per_workflow = facts.outcomes.setdefault(str(workflow), {})
-            per_workflow[str(outcome)] = per_workflow.get(str(outcome), 0) + int(count)
+    try:
+        with open_ledger(where.target) as ledger:
+            return _read_facts(ledger, by, since, until)
+    except (LedgerUnavailableError, LedgerSchemaError) as exc:
+        raise ReportInputError(f"cannot read the ledger {where}: {exc}") from None
+
+
+def _read_facts(ledger: LedgerStore, by: tuple[str, ...], since: datetime, until: datetime) -> ReportFacts:
+    calls: list[Mapping[str, object]] = list(ledger.iter_calls(since_ns=_ns(since), until_ns=_ns(until)))
+    facts = _aggregate_calls(calls, by, since, until)
+    facts.month_to_date = _month_to_date(ledger, calls, _ns(month_start(until)), _ns(since))
+    for workflow, outcome, count in ledger.iter_outcomes(since_ns=_ns(since), until_ns=_ns(until)):
+        per_workflow = facts.outcomes.setdefault(workflow, {})
+        per_workflow[outcome] = per_workflow.get(outcome, 0) + count
     return facts
 
 
 def _month_to_date(
-    ledger: Ledger, window: list[Mapping[str, object]], start_ns: int, since_ns: int
+    ledger: LedgerStore, window: list[Mapping[str, object]], start_ns: int, since_ns: int
 ) -> dict[str, Decimal]:
     """Cost per workflow from `start_ns` to the window's end: the window's rows from `start_ns` on, plus the
     rows between `start_ns` and the window's start when the window starts later (each row read once)."""
