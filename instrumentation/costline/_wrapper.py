@@ -69,7 +69,9 @@ class Starter:
             attrs: AttrDict = {**endpoint, **request.attributes}
             attribution = current_attribution()
             attrs.update(attribution)
-            name = f"{surface.operation} {request.model}" if request.model else surface.operation
+            # A request may name its own operation (a Bedrock InvokeModel of an embedding model).
+            operation = request.attributes.get(a.GEN_AI_OPERATION_NAME) or surface.operation
+            name = f"{operation} {request.model}" if request.model else str(operation)
             span = self.tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attrs)
             call = Call(span, surface, self.settings, request.state, attribution)
             sink = CALL_SINK.get()

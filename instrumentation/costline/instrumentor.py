@@ -1,4 +1,5 @@
-"""`CostlineInstrumentor`: auto-instrumentation of the `openai`, `anthropic` and `google-genai` SDKs.
+"""`CostlineInstrumentor`: auto-instrumentation of the `openai`, `anthropic`, `google-genai` and `boto3`
+(Bedrock Runtime) SDKs.
 
 Usage (either):
 
@@ -19,7 +20,8 @@ does not create carry the attribution too. `uninstrument()` restores the SDK met
 
 What each SDK module wraps: `costline.openai_install`, `costline.anthropic_install` (which also explains
 why the anthropic SDK's own span is suppressed during wrapped calls), `costline.google_genai_install`
-(which explains why the per-request methods are wrapped).
+(which explains why the per-request methods are wrapped), `costline.bedrock_install` (botocore's
+`_make_api_call`, and why the botocore instrumentation's Bedrock span is suppressed during wrapped calls).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from typing import Any
 from opentelemetry import trace
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
 
-from costline import __version__, anthropic_install, google_genai_install, openai_install
+from costline import __version__, anthropic_install, bedrock_install, google_genai_install, openai_install
 from costline import attributes as a
 from costline._config import load_settings
 from costline._patching import Patch, apply, revert
@@ -38,7 +40,7 @@ from costline._safety import guard
 
 
 class CostlineInstrumentor(BaseInstrumentor):  # type: ignore[misc]
-    """Instruments whichever of `openai`, `anthropic` and `google-genai` is installed."""
+    """Instruments whichever of `openai`, `anthropic`, `google-genai` and `boto3` is installed."""
 
     _patches: list[Patch]
 
@@ -59,6 +61,7 @@ class CostlineInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             openai_install.patches(tracer, settings)
             + anthropic_install.patches(tracer, settings)
             + google_genai_install.patches(tracer, settings)
+            + bedrock_install.patches(tracer, settings)
         )
         for patch in found:
             if apply(patch):
