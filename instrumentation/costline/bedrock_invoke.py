@@ -8,7 +8,8 @@ headers are the only exact source.
 
 Streams: each `chunk` event's bytes are one JSON chunk of the model family's own stream; the last one adds
 `amazon-bedrock-invocationMetrics` with the same counts as the headers. Before it, an Anthropic stream's
-`message_start` already tells the input side: a stream cut earlier records that, flagged estimated.
+`message_start` already tells the input side (and the 1-hour part of the cache writes, which no header
+has): a stream cut earlier records that, flagged estimated.
 """
 
 from __future__ import annotations
@@ -148,6 +149,8 @@ class InvokeStreamState(StreamState):
         if self.reason is not None:
             attrs[a.GEN_AI_RESPONSE_FINISH_REASONS] = (self.reason,)
         metrics, start = self.metrics, self.start_usage
+        split = (start or {}).get("cache_creation")  # Anthropic's: the 1-hour part of the cache writes
+        write_1h = split.get("ephemeral_1h_input_tokens") if isinstance(split, dict) else None
         if metrics is not None:
             write_exclusive_usage(
                 attrs,
@@ -155,6 +158,7 @@ class InvokeStreamState(StreamState):
                 metrics.get("outputTokenCount"),
                 metrics.get("cacheReadInputTokenCount"),
                 metrics.get("cacheWriteInputTokenCount"),
+                write_1h=write_1h,
             )
         elif start is not None:  # cut before the end: the input side is known, the output is not
             write_exclusive_usage(
@@ -163,6 +167,7 @@ class InvokeStreamState(StreamState):
                 None,
                 start.get("cache_read_input_tokens"),
                 start.get("cache_creation_input_tokens"),
+                write_1h=write_1h,
             )
         if metrics is None or not complete:
             attrs[a.LLM_USAGE_ESTIMATED] = True

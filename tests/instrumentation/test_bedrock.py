@@ -141,7 +141,8 @@ def test_invoke_model_stream_usage_from_the_invocation_metrics(
 
     assert "amazon-bedrock-invocationMetrics" in chunks[-1]
     values = _check(only_span(instrumented), "bedrock.invoke_model_with_response_stream", model)
-    _complete(values, response["ResponseMetadata"]["RequestId"], with_1h=False)
+    # Only Anthropic's message_start tells the 1-hour part of the cache writes.
+    _complete(values, response["ResponseMetadata"]["RequestId"], with_1h=family == "anthropic")
     reason = {"anthropic": "end_turn", "nova": "end_turn"}.get(family, "stop")
     assert values[a.GEN_AI_RESPONSE_FINISH_REASONS] == (reason,)
 
