@@ -110,7 +110,7 @@ def write_usage(attrs: AttrDict, usage: Any) -> bool:
         usage.get("outputTokens"),
         usage.get("cacheReadInputTokens"),
         usage.get("cacheWriteInputTokens"),
-        write_1h=_write_1h(usage.get("cacheDetails")),
+        write_1h=_write_1h(usage["cacheDetails"]) if "cacheDetails" in usage else None,
     )
     return a.GEN_AI_USAGE_INPUT_TOKENS in attrs
 
@@ -128,13 +128,17 @@ def _answer_text(content: Any) -> str:
 
 def read_response(response: Any, attrs: AttrDict, settings: Settings) -> None:
     """A Converse response dict."""
-    write_request_id(attrs, response)
+    # Inlined lookups (no helper calls for what is absent): this runs on every call.
+    metadata = response.get("ResponseMetadata")
+    if type(metadata) is dict and type(value := metadata.get("RequestId")) is str and value:
+        attrs[a.GEN_AI_RESPONSE_ID] = attrs[a.AWS_REQUEST_ID] = value
     reason = response.get("stopReason")
     if type(reason) is str and reason:
         attrs[a.GEN_AI_RESPONSE_FINISH_REASONS] = (reason,)
     if not write_usage(attrs, response.get("usage")):
         attrs[a.LLM_USAGE_ESTIMATED] = True
-    write_service_tier(attrs, response.get("serviceTier"))
+    if "serviceTier" in response:
+        write_service_tier(attrs, response["serviceTier"])
     if settings.capture_content:
         message = (response.get("output") or {}).get("message") or {}
         text = _answer_text(message.get("content"))

@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Final
 
+from opentelemetry import context as otel_context
 from opentelemetry.trace import Tracer
 
 from costline import attributes as a
@@ -34,9 +35,9 @@ from costline._config import Settings
 from costline._patching import Patch, custom_patch, resolve
 from costline._providers import detect_bedrock
 from costline._safety import report_internal_error
-from costline._span import Call, Request, Surface
+from costline._span import IN_COSTLINE_CALL, Call, StreamState, Surface
 from costline._stream import SyncStreamProxy
-from costline._wrapper import Starter, Wrapper, run_sync
+from costline._wrapper import Starter, Wrapper, activate
 
 SERVICE: Final = "bedrock-runtime"
 _EXTENSION_MODULE: Final = "opentelemetry.instrumentation.botocore.extensions.bedrock"
@@ -75,13 +76,9 @@ def _surfaces() -> dict[str, Surface]:
 OPERATIONS: Final = frozenset(_surfaces())
 
 
-def _returned(call: Call, request: Request, result: Any) -> Any:
-    """End the call with the response dict, or put a proxy of its event stream in the dict."""
-    state = request.state
+def _stream_returned(call: Call, state: StreamState, result: Any) -> Any:
+    """Put a proxy of the response dict's event stream in its place; the proxy ends the call."""
     try:
-        if state is None:
-            call.end_response(result)
-            return result
         key = next(key for key in _STREAM_KEYS if key in result)
         stream = result[key]
         if isinstance(state, converse.ConverseStreamState | invoke.InvokeStreamState):
@@ -107,7 +104,20 @@ def api_call_wrapper(starters: dict[str, Starter]) -> Wrapper:
         if started is None:
             return wrapped(*args, **kwargs)
         call, request = started
-        return _returned(call, request, run_sync(call, wrapped, *args, **kwargs))
+        # run_sync, inlined: this is the hot path of every Bedrock call.
+        token, flag = activate(call)
+        try:
+            result = wrapped(*args, **kwargs)
+        except BaseException as exc:
+            call.end_error(exc)
+            raise
+        finally:
+            IN_COSTLINE_CALL.reset(flag)
+            otel_context.detach(token)  # type: ignore[arg-type]
+        if request.state is None:
+            call.end_response(result)
+            return result
+        return _stream_returned(call, request.state, result)
 
     return traced
 
