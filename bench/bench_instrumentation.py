@@ -2,7 +2,8 @@
 
     .venv/bin/python bench/bench_instrumentation.py --out bench/results/instrumentation.json
 
-Real openai/anthropic/google-genai clients use an `httpx2.MockTransport` answering canned JSON / SSE bytes.
+Real openai/anthropic/google-genai clients use an `httpx2.MockTransport` answering canned JSON / SSE bytes;
+a real boto3 `bedrock-runtime` client is answered by a `before-send` handler (`bedrock_fake`).
 Each call's cost is split in place: a timing shim wrapped directly around the SDK method records the SDK's
 own time ("inner"); everything outside it is what the wrappers above add. Three variants, alternating
 in blocks: `plain` (shim only), `bare_span` (the shim under a minimal wrapper that starts and ends one
@@ -14,8 +15,10 @@ costline's span for that call) and `costline`. Reported, medians in us:
 - `bare_span_us` = bare_span - plain, and `ratio_to_bare_span` = added / bare (target <= 1.3);
 - `bare_span_hot_us`: the same span started and ended in a tight loop (a best case, for reference);
 - `added_per_chunk_us`: per-chunk slope (two stream lengths) of costline - plain (target <= 3); the SDK's
-  own per-chunk time (openai's `Stream.__next__`, google-genai's per-request stream generator) is timed
-  by a shim and left out.
+  own per-chunk time (openai's `Stream.__next__`, google-genai's per-request stream generator, botocore's
+  `EventStream` iterator) is timed by a shim and left out;
+- `aws_other_call.added_per_call_us`: what costline adds to an AWS call it does not trace (STS), which goes
+  through the same wrapped `BaseClient._make_api_call`.
 
 Times are the thread's CPU time: the benchmark shares its cores, and being descheduled is not a cost
 of the code measured. Spans go to a no-op exporter behind a SimpleSpanProcessor on an SDK provider.
@@ -34,10 +37,13 @@ from pathlib import Path
 from typing import Any
 
 import anthropic
+import boto3
 import httpx2
 import openai
 import wrapt
 from anthropic.resources.messages.messages import Messages
+from botocore.client import BaseClient
+from botocore.eventstream import EventStream
 from google import genai
 from google.genai import types as genai_types
 from google.genai.models import Models
@@ -48,6 +54,8 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, Sp
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
+from bedrock_fake import MESSAGES as BEDROCK_MESSAGES
+from bedrock_fake import clients as bedrock_clients
 from costline.instrumentor import CostlineInstrumentor
 
 TARGET_RATIO = 1.3
@@ -316,10 +324,12 @@ def run(calls: int, stream_repeat: int, lengths: tuple[int, int]) -> dict[str, A
             retry_options=genai_types.HttpRetryOptions(attempts=1),
         ),
     )
+    bedrock, sts = bedrock_clients(lengths)
     targets: tuple[Target, ...] = (
         (Completions, "create"),
         (Messages, "create"),
         (Models, "_generate_content"),
+        (BaseClient, "_make_api_call"),
     )
     for owner, method in targets:
         wrapt.wrap_function_wrapper(owner, method, clock)
@@ -333,9 +343,14 @@ def run(calls: int, stream_repeat: int, lengths: tuple[int, int]) -> dict[str, A
     def content() -> None:
         gemini.models.generate_content(model="gemini-2.5-flash", contents="hi")
 
-    shapes = dict(
-        zip(targets, (_costline_span(chat), _costline_span(message), _costline_span(content)), strict=True)
-    )
+    def converse() -> None:
+        bedrock.converse(modelId="us.anthropic.claude-sonnet-4-5-20250929-v1:0", messages=BEDROCK_MESSAGES)
+
+    def other_aws_call() -> None:
+        sts.get_caller_identity()
+
+    made = (_costline_span(chat), _costline_span(message), _costline_span(content), _costline_span(converse))
+    shapes = dict(zip(targets, made, strict=True))
     _compare(_outside_us(chat, clock), tracer, shapes, 100)  # warm-up: imports, caches, span processor
     results: dict[str, Any] = {
         "bare_span_hot_us": round(_bare_span_hot_us(tracer, shapes[targets[0]], calls), 2)
@@ -344,6 +359,7 @@ def run(calls: int, stream_repeat: int, lengths: tuple[int, int]) -> dict[str, A
         ("openai_chat", chat),
         ("anthropic_messages", message),
         ("google_genai_generate", content),
+        ("bedrock_converse", converse),
     )
     for name, function in calls_measured:
         found = _compare(_outside_us(function, clock), tracer, shapes, calls)
@@ -354,6 +370,11 @@ def run(calls: int, stream_repeat: int, lengths: tuple[int, int]) -> dict[str, A
             "bare_span_us": round(bare, 2),
             "ratio_to_bare_span": round(added / bare, 3),
         }
+    other = _compare(_outside_us(other_aws_call, clock), tracer, shapes, calls)
+    results["aws_other_call"] = {
+        "outside_sdk_us": {key: round(other[key], 2) for key in ("plain", "costline")},
+        "added_per_call_us": round(other["costline"] - other["plain"], 2),
+    }
     stream_clock = InnerClock()
     with _shim(openai.Stream, "__next__", stream_clock):
         results["openai_chat_stream"] = _per_chunk(
@@ -366,9 +387,17 @@ def run(calls: int, stream_repeat: int, lengths: tuple[int, int]) -> dict[str, A
             lambda n: gemini.models.generate_content_stream(model=f"gemini-{n}", contents="hi"),
             stream_clock, tracer, shapes, repeat=stream_repeat, lengths=lengths,
         )  # fmt: skip
+    # botocore's EventStream iterator is a generator: the shim times each of its next() steps.
+    with _shim(EventStream, "__iter__", _timed_generator(stream_clock)):
+        results["bedrock_converse_stream"] = _per_chunk(
+            lambda n: iter(bedrock.converse_stream(modelId=str(n), messages=BEDROCK_MESSAGES)["stream"]),
+            stream_clock, tracer, shapes, repeat=stream_repeat, lengths=lengths,
+        )  # fmt: skip
     oai.close()
     ant.close()
     gemini.close()
+    bedrock.close()
+    sts.close()
     provider.shutdown()
     return results
 
@@ -428,11 +457,10 @@ def main() -> None:
     if args.calls < 1000:
         parser.error("--calls must be >= 1000")
     results = run(args.calls, args.stream_repeat, lengths=(10, 210))
-    calls_measured = ("openai_chat", "anthropic_messages", "google_genai_generate")
+    calls_measured = ("openai_chat", "anthropic_messages", "google_genai_generate", "bedrock_converse")
     ratio = max(results[name]["ratio_to_bare_span"] for name in calls_measured)
-    per_chunk = max(
-        results[name]["added_per_chunk_us"] for name in ("openai_chat_stream", "google_genai_stream")
-    )
+    streams = ("openai_chat_stream", "google_genai_stream", "bedrock_converse_stream")
+    per_chunk = max(results[name]["added_per_chunk_us"] for name in streams)
     report = {
         "benchmark": "instrumentation",
         "command": "python bench/bench_instrumentation.py --out bench/results/instrumentation.json",
@@ -440,6 +468,7 @@ def main() -> None:
         "openai": openai.__version__,
         "anthropic": anthropic.__version__,
         "google-genai": genai.__version__,
+        "boto3": boto3.__version__,
         "calls_per_variant": args.calls,
         "results": results,
         "targets": {"ratio_to_bare_span": TARGET_RATIO, "added_per_chunk_us": TARGET_PER_CHUNK_US},

@@ -4,15 +4,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
 
 import pytest
 
 from costline_processor.mock_provider import MockProvider
-
-# psycopg is imported only where a test asks for PostgreSQL (tests/test_sdk_versions.py's venv has none).
-if TYPE_CHECKING:
-    from postgres_server import PostgresServer
+from postgres_server import PostgresServer
 
 
 @pytest.fixture(scope="session")
@@ -32,8 +28,6 @@ def mock_provider(mock_provider_server: MockProvider) -> MockProvider:
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[PostgresServer]:
     """One real PostgreSQL for the session (tests/postgres_server.py); each test takes its own database."""
-    from postgres_server import PostgresServer
-
     with PostgresServer() as server:
         yield server
 

@@ -18,9 +18,8 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
-import psycopg
 import pytest
 
 USER: Final = "costline"
@@ -103,9 +102,9 @@ class PostgresServer:
             if self.process.poll() is not None:
                 raise RuntimeError(f"postgres exited:\n{self.log_path.read_text(errors='replace')}")
             try:
-                psycopg.connect(self.url("postgres"), connect_timeout=2).close()
+                _connect(self.url("postgres"), connect_timeout=2).close()
                 return self
-            except psycopg.OperationalError:
+            except _operational_error():
                 time.sleep(0.1)
         self.stop()
         raise RuntimeError(f"postgres did not start:\n{self.log_path.read_text(errors='replace')}")
@@ -134,14 +133,14 @@ class PostgresServer:
 
     def create_database(self, name: str) -> str:
         """A new empty database; returns its URL."""
-        with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
+        with _connect(self.url("postgres"), autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{name}"')  # name: a test's own identifier
         return self.url(name)
 
     def drop_database(self, name: str) -> None:
         if self.process is None:
             return
-        with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
+        with _connect(self.url("postgres"), autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
     def close(self) -> None:
@@ -153,3 +152,17 @@ class PostgresServer:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+# psycopg is imported when a test starts a server, not at import: the old-SDK venv of test_sdk_versions runs
+# the instrumentation suite without the processor's PostgreSQL driver, through the same root conftest.
+def _connect(url: str, **options: Any) -> Any:
+    import psycopg
+
+    return psycopg.connect(url, **options)
+
+
+def _operational_error() -> type[Exception]:
+    import psycopg
+
+    return psycopg.OperationalError

@@ -1,8 +1,10 @@
-"""The previous SDK majors (openai 2.x, anthropic 1.x) and the oldest google-genai 3.x run the suite too.
+"""The previous SDK majors (openai 2.x, anthropic 1.x), the oldest google-genai 3.x and boto3 1.40 run the
+suite too.
 
-The main venv holds the current majors (openai 3.x, anthropic 2.x) and the newest google-genai 3.x. This
-builds a second venv with the newest releases of the previous majors and google-genai 3.0.0, and runs the
-SDK-facing instrumentation tests there, so the tested range in pyproject's `sdks` extra is a measured fact.
+The main venv holds the current majors (openai 3.x, anthropic 2.x) and the newest google-genai 3.x and boto3.
+This builds a second venv with the newest releases of the previous majors, google-genai 3.0.0 and boto3
+1.40.0, and runs the SDK-facing instrumentation tests there, so the tested range in pyproject's `sdks`
+extra is a measured fact.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PREVIOUS_MAJORS = ("openai>=2,<3", "anthropic>=1,<2", "google-genai==3.0.0")
+PREVIOUS_MAJORS = ("openai>=2,<3", "anthropic>=1,<2", "google-genai==3.0.0", "boto3==1.40.0")
 SUITE = (
     "tests/instrumentation/test_openai.py",
     "tests/instrumentation/test_anthropic.py",
@@ -22,6 +24,7 @@ SUITE = (
     "tests/instrumentation/test_instrumentor.py",
     "tests/instrumentation/test_fault_injection.py",
     "tests/instrumentation/test_gemini.py",
+    "tests/instrumentation/test_bedrock.py",
 )
 # test_privacy.py is left out: it drives the httpx2 instrumentation, and these SDK majors still use httpx.
 
@@ -40,17 +43,18 @@ def test_instrumentation_suite_passes_on_previous_sdk_majors(tmp_path: Path) -> 
     ]  # fmt: skip
     subprocess.run(install, check=True, timeout=300)
     versions = subprocess.run(
-        [str(python), "-c", "import openai, anthropic, google.genai as g;"
-         " print(openai.__version__, anthropic.__version__, g.__version__)"],
+        [str(python), "-c", "import openai, anthropic, google.genai as g, boto3;"
+         " print(openai.__version__, anthropic.__version__, g.__version__, boto3.__version__)"],
         check=True, capture_output=True, text=True, timeout=60,
     ).stdout.split()  # fmt: skip
     assert versions[0].startswith("2.")
     assert versions[1].startswith("1.")
     assert versions[2] == "3.0.0"
+    assert versions[3] == "1.40.0"
     result = subprocess.run(
         [str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", *SUITE],
         cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
-    sdks = f"openai {versions[0]}, anthropic {versions[1]}, google-genai {versions[2]}"
+    sdks = f"openai {versions[0]}, anthropic {versions[1]}, google-genai {versions[2]}, boto3 {versions[3]}"
     assert result.returncode == 0, f"{sdks}:\n{result.stdout[-4000:]}"
     assert " passed" in result.stdout.splitlines()[-1]

@@ -78,9 +78,13 @@ def apply(patch: Patch) -> bool:
 
 
 def revert(patch: Patch) -> None:
-    """Put the original back if our wrapper is the outermost one (never strip someone else's)."""
+    """Put the original back if our wrapper is the outermost one (never strip someone else's).
+
+    Our wrapper may be a `BoundFunctionWrapper` by then: another instrumentation wrapping the same method
+    and removing itself with opentelemetry's `unwrap` puts back what class attribute access returned.
+    """
     current = patch.owner.__dict__.get(patch.attribute)
-    if isinstance(current, wrapt.FunctionWrapper) and getattr(current._self_wrapper, _MARK, False):
+    if getattr(getattr(current, "_self_wrapper", None), _MARK, False):
         setattr(patch.owner, patch.attribute, current.__wrapped__)
 
 

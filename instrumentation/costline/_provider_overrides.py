@@ -4,7 +4,8 @@ One gateway often fronts several providers (a company gateway, a LiteLLM proxy),
 as well as the target. Entries are `TARGET=provider`, where TARGET is one of:
 
 - `host`: every SDK's calls to that host (`gateway.internal=openai`);
-- `sdk@host`: only the calls of one SDK, `openai`, `anthropic`, `google-genai` or `litellm` (its package):
+- `sdk@host`: only the calls of one SDK, `openai`, `anthropic`, `google-genai`, `litellm` or `boto3`
+  (its package):
   `openai@gateway.internal=openai,anthropic@gateway.internal=anthropic`;
 - a URL prefix, `http(s)://host[:port][/path]`, optionally `sdk@` too: calls whose base URL starts with it
   (`https://gateway.internal/anthropic=anthropic`).
@@ -24,7 +25,8 @@ SDK_OPENAI: Final = "openai"
 SDK_ANTHROPIC: Final = "anthropic"
 SDK_GOOGLE_GENAI: Final = "google-genai"  # the distribution's name: its import package is `google.genai`
 SDK_LITELLM: Final = "litellm"  # LiteLLM's SDK (`litellm.completion`, ...), whichever provider it routes to
-SDKS: Final = (SDK_OPENAI, SDK_ANTHROPIC, SDK_GOOGLE_GENAI, SDK_LITELLM)
+SDK_BOTO3: Final = "boto3"  # boto3/botocore `bedrock-runtime` clients
+SDKS: Final = (SDK_OPENAI, SDK_ANTHROPIC, SDK_GOOGLE_GENAI, SDK_LITELLM, SDK_BOTO3)
 _SCHEMES: Final = ("http", "https")
 
 

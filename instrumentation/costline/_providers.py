@@ -8,7 +8,8 @@ except for the Bedrock and Vertex client classes. `COSTLINE_PROVIDER_OVERRIDES` 
 host, or a URL prefix: `costline._provider_overrides`) wins over everything.
 
 A `google-genai` client is `gcp.vertex_ai` in Vertex AI mode and `gcp.gemini` otherwise, whatever its host
-(a proxy in front of either is still that API).
+(a proxy in front of either is still that API); a boto3 `bedrock-runtime` client is `aws.bedrock`, with its
+region.
 
 Detection runs once per client and base URL (cached weakly on the client), not per call.
 """
@@ -24,7 +25,7 @@ from urllib.parse import urlsplit
 from opentelemetry.util.types import AttributeValue
 
 from costline import attributes as a
-from costline._provider_overrides import SDK_GOOGLE_GENAI, ProviderOverrides
+from costline._provider_overrides import SDK_BOTO3, SDK_GOOGLE_GENAI, ProviderOverrides
 
 # (host suffix, provider): a host matches when it equals the suffix or ends with "." + suffix.
 _HOSTS: Final[tuple[tuple[str, str], ...]] = (
@@ -68,14 +69,18 @@ class Endpoint:
     provider: str
     address: str
     port: int
+    region: str | None = None  # an AWS client's region (`cloud.region`)
 
     @property
     def attributes(self) -> dict[str, AttributeValue]:
-        return {
+        found: dict[str, AttributeValue] = {
             a.GEN_AI_PROVIDER_NAME: self.provider,
             a.SERVER_ADDRESS: self.address,
             a.SERVER_PORT: self.port,
         }
+        if self.region:
+            found[a.CLOUD_REGION] = self.region
+        return found
 
 
 def provider_for_host(host: str, default: str) -> str:
@@ -120,7 +125,19 @@ def detect_genai(api_client: Any, default: str, overrides: ProviderOverrides) ->
     return Endpoint(provider=overridden or provider, address=host, port=int(port))
 
 
-# (client, default provider, overrides) -> endpoint: `detect` for openai/anthropic, `detect_genai`.
+def detect_bedrock(meta: Any, default: str, overrides: ProviderOverrides) -> Endpoint:
+    """The endpoint of a botocore client, from its `meta` (endpoint URL and region): `aws.bedrock` whatever
+    the host (a VPC endpoint or a proxy in front of Bedrock Runtime is still Bedrock)."""
+    endpoint_url = str(meta.endpoint_url or "")
+    url = urlsplit(endpoint_url)
+    host = url.hostname or ""
+    port = url.port or _DEFAULT_PORTS.get(url.scheme, 443)
+    provider = overrides.provider_for(SDK_BOTO3, endpoint_url, host) or default
+    region = meta.region_name
+    return Endpoint(provider, host, int(port), region if type(region) is str and region else None)
+
+
+# (client, default provider, overrides) -> endpoint: `detect` for openai/anthropic, `detect_genai`, ...
 Detector = Callable[[Any, str, ProviderOverrides], Endpoint]
 
 

@@ -90,7 +90,7 @@ class Surface:
 
 
 def error_type(exc: BaseException) -> str:
-    """`error.type`: the HTTP status of a failed response, an in-stream error's type, else the class."""
+    """`error.type`: a failed response's HTTP status, an in-stream error's type or code, else the class."""
     status = getattr(exc, "status_code", None)
     if isinstance(status, int) and status >= 400:
         return str(status)
@@ -100,6 +100,14 @@ def error_type(exc: BaseException) -> str:
     kind = getattr(exc, "type", None)
     if isinstance(kind, str) and kind:
         return kind
+    response = getattr(exc, "response", None)  # botocore's ClientError: a dict, as parsed from the reply
+    if isinstance(response, dict):
+        status = (response.get("ResponseMetadata") or {}).get("HTTPStatusCode")
+        if type(status) is int and 400 <= status <= 599:
+            return str(status)
+        code = (response.get("Error") or {}).get("Code")  # an in-stream error event has no HTTP status
+        if isinstance(code, str) and code:
+            return code
     return type(exc).__qualname__
 
 

@@ -101,7 +101,9 @@ class Starter:
                 verdict = match(index, attribution.values)
             if verdict is not None:
                 apply_verdict(verdict, request, attrs, surface, requested)
-            name = f"{surface.operation} {request.model}" if request.model else surface.operation
+            # A request may name its own operation (a Bedrock InvokeModel of an embedding model).
+            operation = request.attributes.get(a.GEN_AI_OPERATION_NAME) or surface.operation
+            name = f"{operation} {request.model}" if request.model else str(operation)
             span = self.tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attrs)
             mark_mirror(span, request.model)
             call = Call(span, surface, self.settings, request.state, attribution.values)
@@ -167,7 +169,7 @@ def _raw(call: Call, request: Request, result: Any) -> Any:
     return SyncRawProxy(result, call, request.state)
 
 
-def _activate(call: Call) -> tuple[object, contextvars.Token[bool]]:
+def activate(call: Call) -> tuple[object, contextvars.Token[bool]]:
     """Make the call's span current, with the attribution hidden from outbound propagation.
 
     This is `costline.outbound.hide_attribution_from_propagation()` fused with `use_span`: one context
@@ -186,7 +188,7 @@ def _activate(call: Call) -> tuple[object, contextvars.Token[bool]]:
 
 def run_sync(call: Call, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """Run the SDK code with the call's span current; an SDK exception ends the span and propagates."""
-    token, flag = _activate(call)
+    token, flag = activate(call)
     try:
         return function(*args, **kwargs)
     except BaseException as exc:
@@ -198,7 +200,7 @@ def run_sync(call: Call, function: Callable[..., Any], *args: Any, **kwargs: Any
 
 
 async def run_async(call: Call, function: Callable[..., Awaitable[Any]], *args: Any, **kwargs: Any) -> Any:
-    token, flag = _activate(call)
+    token, flag = activate(call)
     try:
         return await function(*args, **kwargs)
     except BaseException as exc:
@@ -218,7 +220,7 @@ def sync_wrapper(starter: Starter) -> Wrapper:
             return wrapped(*args, **kwargs)
         call, request = started
         # run_sync, inlined: this is the hot path of every non-streamed call.
-        token, flag = _activate(call)
+        token, flag = activate(call)
         try:
             result = wrapped(*args, **request.kwargs)
         except BaseException as exc:
@@ -244,7 +246,7 @@ def async_wrapper(starter: Starter) -> Wrapper:
         if started is None:
             return await wrapped(*args, **kwargs)
         call, request = started
-        token, flag = _activate(call)
+        token, flag = activate(call)
         try:
             result = await wrapped(*args, **request.kwargs)
         except BaseException as exc:
@@ -271,7 +273,7 @@ def _first_in_context(call: Call, next_item: Callable[[], Any]) -> Callable[[], 
         if not first:
             return next_item()
         first = False
-        token, flag = _activate(call)
+        token, flag = activate(call)
         try:
             return next_item()
         finally:
@@ -412,6 +414,7 @@ __all__ = [
     "OnEntered",
     "Starter",
     "StreamState",
+    "activate",
     "async_wrapper",
     "deferred_wrapper",
     "generator_wrapper",

@@ -41,6 +41,10 @@ GEN_AI_OUTPUT_MESSAGES: Final = "gen_ai.output.messages"
 SERVER_ADDRESS: Final = "server.address"
 SERVER_PORT: Final = "server.port"
 ERROR_TYPE: Final = "error.type"
+# Cloud and AWS SDK conventions (what opentelemetry-instrumentation-botocore writes too): the client's region
+# and the request id AWS returned (Bedrock's Converse has no other response id).
+CLOUD_REGION: Final = "cloud.region"
+AWS_REQUEST_ID: Final = "aws.request_id"
 
 # Deprecated semconv names still emitted by older instrumentations (read by the processor, never written).
 GEN_AI_SYSTEM: Final = "gen_ai.system"

@@ -1,4 +1,5 @@
-"""`CostlineInstrumentor`: auto-instrumentation of the `openai`, `anthropic`, `google-genai` and LiteLLM SDKs.
+"""`CostlineInstrumentor`: auto-instrumentation of the `openai`, `anthropic`, `google-genai`, LiteLLM and
+`boto3` (Bedrock Runtime) SDKs.
 
 Usage (either):
 
@@ -22,9 +23,11 @@ docs/budgets.md): a background thread reads the budgets source, the wrappers onl
 
 What each SDK module wraps: `costline.openai_install`, `costline.anthropic_install` (which also explains
 why the anthropic SDK's own span is suppressed during wrapped calls), `costline.google_genai_install`
-(which explains why the per-request methods are wrapped), `costline.litellm_install` (why LiteLLM's entry
-points are). LiteLLM is wrapped when the app imports it (a post-import hook), not at `instrument()`:
-importing it is slow and, unless told otherwise, fetches a price list from the internet.
+(which explains why the per-request methods are wrapped), `costline.bedrock_install` (botocore's
+`_make_api_call`, and why the botocore instrumentation's Bedrock span is suppressed during wrapped calls),
+`costline.litellm_install` (why LiteLLM's entry points are). LiteLLM is wrapped when the app imports it (a
+post-import hook), not at `instrument()`: importing it is slow and, unless told otherwise, fetches a price
+list from the internet.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from costline import (
     __version__,
     _budget_install,
     anthropic_install,
+    bedrock_install,
     google_genai_install,
     litellm_install,
     openai_install,
@@ -55,7 +59,7 @@ PatchFinder = Callable[[Tracer, Settings], list[Patch]]
 
 
 class CostlineInstrumentor(BaseInstrumentor):  # type: ignore[misc]
-    """Instruments whichever of `openai`, `anthropic`, `google-genai` and `litellm` is installed."""
+    """Instruments whichever of `openai`, `anthropic`, `google-genai`, `litellm` and `boto3` is installed."""
 
     _patches: list[Patch]
     _instrumented: bool = False
@@ -77,6 +81,7 @@ class CostlineInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             openai_install.patches(tracer, settings)
             + anthropic_install.patches(tracer, settings)
             + google_genai_install.patches(tracer, settings)
+            + bedrock_install.patches(tracer, settings)
         )
         for patch in found:
             if apply(patch):

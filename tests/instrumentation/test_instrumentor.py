@@ -9,6 +9,7 @@ from typing import Any
 
 import anthropic
 import anthropic._base_client
+import botocore.client
 import openai
 import openai.resources.chat.completions
 import openai.resources.completions
@@ -58,6 +59,7 @@ TARGETS: list[tuple[Any, str]] = (
         for owner in (genai_models.Models, genai_models.AsyncModels)
         for name in ("_generate_content", "_generate_content_stream", "_embed_content")
     ]
+    + [(botocore.client.BaseClient, "_make_api_call")]
 )
 
 

@@ -301,3 +301,50 @@ async def test_gemini_calls_send_no_attribution(
     assert len(spans[HTTPX_SCOPE]) == 8
     for span_attributes in spans[attributes.INSTRUMENTATION_SCOPE] + spans[HTTPX_SCOPE]:
         _assert_attributed(span_attributes)
+
+
+@pytest.fixture
+def botocore_propagating(otel_spans: InMemorySpanExporter) -> Iterator[None]:
+    """opentelemetry-instrumentation-botocore injecting the global W3C propagators (baggage included) into
+    every AWS request, instead of its default X-Ray header."""
+    from opentelemetry.instrumentation.botocore import BotocoreInstrumentor
+    from opentelemetry.propagate import get_global_textmap
+
+    instrumentor = BotocoreInstrumentor()
+    instrumentor.instrument(propagator=get_global_textmap())
+    yield
+    instrumentor.uninstrument()
+
+
+def _bedrock_calls(mock_provider: MockProvider) -> None:
+    from bedrock_clients import CLAUDE, MESSAGES, bedrock_client, invoke_body
+
+    client = bedrock_client(mock_provider.bedrock_endpoint_url)
+    client.converse(modelId=CLAUDE, messages=MESSAGES)
+    list(client.converse_stream(modelId=CLAUDE, messages=MESSAGES)["stream"])
+    client.invoke_model(modelId=CLAUDE, body=invoke_body("anthropic"))["body"].read()
+    list(client.invoke_model_with_response_stream(modelId=CLAUDE, body=invoke_body("anthropic"))["body"])
+    client.close()
+
+
+@pytest.mark.usefixtures("botocore_propagating", "attributed")
+def test_without_costline_botocore_propagation_leaks_attribution(mock_provider: MockProvider) -> None:
+    _bedrock_calls(mock_provider)
+    assert len(mock_provider.requests) == 4
+    for request in mock_provider.requests:
+        assert ATTRIBUTION[attributes.WORKFLOW_ID] in request.headers["baggage"]
+
+
+@pytest.mark.usefixtures("botocore_propagating", "costline_instrumented", "attributed")
+def test_bedrock_calls_send_no_attribution(
+    mock_provider: MockProvider, otel_spans: InMemorySpanExporter
+) -> None:
+    _bedrock_calls(mock_provider)
+
+    assert len(mock_provider.requests) == 4
+    for request in mock_provider.requests:
+        _assert_private(request)
+    spans = _spans_by_scope(otel_spans)
+    assert len(spans[attributes.INSTRUMENTATION_SCOPE]) == 4
+    for span_attributes in spans[attributes.INSTRUMENTATION_SCOPE]:
+        _assert_attributed(span_attributes)

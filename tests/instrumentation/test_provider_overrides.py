@@ -85,7 +85,7 @@ def test_an_override_wins_over_the_client_class() -> None:
         ("no-equals-sign", "is not host=provider"),
         (
             "gemini@gw.corp=gcp.gemini",
-            "unknown SDK 'gemini' (expected one of openai, anthropic, google-genai, litellm)",
+            "unknown SDK 'gemini' (expected one of openai, anthropic, google-genai, litellm, boto3)",
         ),
         ("gw.corp:8080=openai", "is not a host name (for a port or a path, give a URL prefix"),
         ("gw.corp/v1=openai", "is not a host name"),
@@ -129,3 +129,15 @@ def test_a_google_genai_client_behind_the_gateway_is_named_by_its_own_sdk_entry(
     assert detect_genai(client._api_client, a.PROVIDER_GEMINI, overrides).provider == a.PROVIDER_GCP_VERTEX_AI
     only_openai = parse_overrides("openai@llm-gateway.corp=openai")
     assert detect_genai(client._api_client, a.PROVIDER_GEMINI, only_openai).provider == a.PROVIDER_GEMINI
+
+
+def test_a_boto3_bedrock_client_behind_the_gateway_is_named_by_its_own_sdk_entry() -> None:
+    from bedrock_clients import bedrock_client
+    from costline._providers import detect_bedrock
+
+    client = bedrock_client(f"{GATEWAY}/bedrock", region="eu-central-1")
+    overrides = parse_overrides("openai@llm-gateway.corp=openai, boto3@llm-gateway.corp=company_gateway")
+    endpoint = detect_bedrock(client.meta, a.PROVIDER_AWS_BEDROCK, overrides)
+    assert (endpoint.provider, endpoint.region) == ("company_gateway", "eu-central-1")
+    only_openai = parse_overrides("openai@llm-gateway.corp=openai")
+    assert detect_bedrock(client.meta, a.PROVIDER_AWS_BEDROCK, only_openai).provider == a.PROVIDER_AWS_BEDROCK

@@ -251,8 +251,17 @@ def test_url_needs_a_running_server() -> None:
             "/v1/projects/p/locations/global/publishers/anthropic/models/claude-x@2025%3Bv:streamRawPredict",
             ("anthropic", "messages", "claude-x@2025;v"),
         ),
-        ("/model/anthropic.claude-v2:1/invoke", ("anthropic", "messages", "anthropic.claude-v2:1")),
-        ("/model/anthropic.claude-v2:1/invoke-with-response-stream", None),
+        ("/model/anthropic.claude-v2:1/invoke", ("bedrock", "invoke", "anthropic.claude-v2:1")),
+        (
+            "/model/anthropic.claude-v2%3A1/invoke-with-response-stream",
+            ("bedrock", "invoke", "anthropic.claude-v2:1"),
+        ),
+        ("/model/us.amazon.nova-pro-v1%3A0/converse", ("bedrock", "converse", "us.amazon.nova-pro-v1:0")),
+        (
+            "/model/arn%3Aaws%3Abedrock%3Aus-east-1%3A%3Afoundation-model%2Fm/converse-stream",
+            ("bedrock", "converse", "arn:aws:bedrock:us-east-1::foundation-model/m"),
+        ),
+        ("/model/m/invoke/extra", None),
         ("/v1/nothing", None),
     ],
 )

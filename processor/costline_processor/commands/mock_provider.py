@@ -1,4 +1,4 @@
-"""`costline mock-provider`: run the fake OpenAI/Anthropic/Gemini API locally, for demos and load tests."""
+"""`costline mock-provider`: a fake OpenAI/Anthropic/Gemini/Bedrock API, locally, for demos and load tests."""
 
 from __future__ import annotations
 
@@ -102,11 +102,12 @@ def mock_provider(
     seed: int | None,
     log_requests: bool,
 ) -> None:
-    """Serve a fake OpenAI + Anthropic + Gemini API until Ctrl-C.
+    """Serve a fake OpenAI + Anthropic + Gemini + Bedrock API until Ctrl-C.
 
     Point SDKs at it: OpenAI base_url = URL/v1, Anthropic base_url = URL, Anthropic Vertex base_url = URL/v1,
-    google-genai (Gemini API and Vertex AI) base_url = URL. Every call reports the configured token usage,
-    converted to each provider's wire format (Anthropic's input_tokens excludes cache tokens; OpenAI's
+    google-genai (Gemini API and Vertex AI) base_url = URL, boto3 bedrock-runtime endpoint_url = URL (any
+    dummy credentials and region). Every call reports the configured token usage, converted to each
+    provider's wire format (Anthropic's input_tokens and Bedrock's inputTokens exclude cache tokens; OpenAI's
     prompt_tokens includes them; Gemini's candidatesTokenCount excludes thinking tokens). The first line
     printed is the URL it listens on.
     """
@@ -156,6 +157,7 @@ def _serve(server: MockProvider, host: str, port: int) -> None:
         click.echo(f"OpenAI base_url: {server.openai_base_url}")
         click.echo(f"Anthropic base_url: {server.anthropic_base_url} (Vertex AI: {server.vertex_base_url})")
         click.echo(f"google-genai base_url: {server.gemini_base_url} (Gemini API and Vertex AI)")
+        click.echo(f"boto3 bedrock-runtime endpoint_url: {server.bedrock_endpoint_url}")
         sys.stdout.flush()
         with contextlib.suppress(KeyboardInterrupt):
             stopped.wait()

@@ -1,6 +1,7 @@
-"""A local fake LLM provider speaking the OpenAI, Anthropic and Gemini wire formats (JSON and SSE streaming).
+"""A local fake LLM provider speaking the OpenAI, Anthropic, Gemini and Bedrock Runtime wire formats (JSON,
+SSE streaming, and the AWS event stream of Bedrock).
 
-Tests point the real ``openai``/``anthropic``/``google-genai`` clients at it; users run it as
+Tests point the real ``openai``/``anthropic``/``google-genai``/``boto3`` clients at it; users run it as
 ``costline mock-provider``::
 
     with MockProvider() as server:

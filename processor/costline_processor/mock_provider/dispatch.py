@@ -5,7 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from costline_processor.mock_provider import anthropic_wire, gemini_wire, openai_responses, openai_wire
+from costline_processor.mock_provider import (
+    anthropic_wire,
+    bedrock_invoke,
+    bedrock_wire,
+    gemini_wire,
+    openai_responses,
+    openai_wire,
+)
 from costline_processor.mock_provider.routes import Endpoint, Route
 from costline_processor.mock_provider.wire import Call, Reply
 
@@ -22,6 +29,8 @@ _ID_PREFIX: dict[Endpoint, str] = {
     "batch_embed_contents": "",
     "predict_embeddings": "",
     "gemini_count_tokens": "",
+    "converse": "bedrock-",
+    "invoke": "bedrock-",
 }
 
 
@@ -34,6 +43,8 @@ def error_reply(route: Route | None, status: int, message: str | None, request_i
         return anthropic_wire.error_reply(status, message, request_id)
     if route is not None and route.provider == "gemini":
         return gemini_wire.error_reply(status, message)
+    if route is not None and route.provider == "bedrock":
+        return bedrock_wire.error_reply(status, message)
     return openai_wire.error_reply(status, message)
 
 
@@ -59,4 +70,6 @@ _BUILDERS: dict[Endpoint, Callable[[Call], Reply]] = {
     "batch_embed_contents": gemini_wire.batch_embed_contents,
     "predict_embeddings": gemini_wire.predict_embeddings,
     "gemini_count_tokens": gemini_wire.count_tokens,
+    "converse": bedrock_wire.converse,
+    "invoke": bedrock_invoke.invoke,
 }

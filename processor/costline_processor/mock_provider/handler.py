@@ -1,4 +1,5 @@
-"""HTTP/1.1 request handler: record the request, then write a JSON reply or a chunked SSE stream."""
+"""HTTP/1.1 request handler: record the request, then write a JSON reply or a chunked stream (SSE, or the
+AWS event stream of Bedrock)."""
 
 from __future__ import annotations
 
@@ -6,13 +7,14 @@ import json
 import socket
 import sys
 import time
+from collections.abc import Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol, cast
 from urllib.parse import urlsplit
 
 from costline_processor.mock_provider.behaviour import MockBehaviour, RecordedRequest
 from costline_processor.mock_provider.routes import Route, route
-from costline_processor.mock_provider.wire import Reply, SseEvent
+from costline_processor.mock_provider.wire import Reply, StreamEvent
 
 # Keep-alive connections the client abandons must not pin a thread forever.
 _IDLE_TIMEOUT_S = 30.0
@@ -112,11 +114,11 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(payload)
         self.wfile.flush()
 
-    def _send_stream(self, reply: Reply, events: list[SseEvent], behaviour: MockBehaviour) -> None:
+    def _send_stream(self, reply: Reply, events: Sequence[StreamEvent], behaviour: MockBehaviour) -> None:
         self.send_response(reply.status)
         for key, value in reply.headers.items():
             self.send_header(key, value)
-        self.send_header("content-type", "text/event-stream; charset=utf-8")
+        self.send_header("content-type", reply.content_type)
         self.send_header("cache-control", "no-cache")
         # Chunked framing lets a cut-off stream be seen as an error ("incomplete chunked read").
         self.send_header("transfer-encoding", "chunked")

@@ -1,5 +1,6 @@
-"""Which endpoint a request path names: OpenAI (plain and Azure), Anthropic (plain, Vertex AI, Bedrock),
-Gemini (the Gemini API's `/{version}/models/{model}:verb` and Vertex AI's publisher-model paths)."""
+"""Which endpoint a request path names: OpenAI (plain and Azure), Anthropic (plain, Vertex AI), Gemini (the
+Gemini API's `/{version}/models/{model}:verb` and Vertex AI's publisher-model paths), Bedrock Runtime
+(`/model/{modelId}/converse`, `converse-stream`, `invoke`, `invoke-with-response-stream`)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import unquote
 
-Provider = Literal["openai", "anthropic", "gemini"]
+Provider = Literal["openai", "anthropic", "gemini", "bedrock"]
 Endpoint = Literal[
     "chat",
     "responses",
@@ -22,6 +23,8 @@ Endpoint = Literal[
     "batch_embed_contents",
     "predict_embeddings",
     "gemini_count_tokens",
+    "converse",
+    "invoke",
 ]
 
 
@@ -30,7 +33,9 @@ class Route:
     provider: Provider
     endpoint: Endpoint
     model: str | None = None  # from the path (Azure deployment, Vertex/Bedrock model), else from the body
-    force_stream: bool = False  # Vertex's :streamRawPredict, Gemini's :streamGenerateContent
+    force_stream: bool = (
+        False  # Vertex's :streamRawPredict, Gemini's :streamGenerateContent, Bedrock's streams
+    )
 
 
 _AZURE = re.compile(r"^/openai/deployments/(?P<model>[^/]+)/(?P<rest>.+)$")
@@ -52,8 +57,16 @@ _GEMINI_VERBS: dict[str, Endpoint] = {
     "predict": "predict_embeddings",
     "countTokens": "gemini_count_tokens",
 }
-# Bedrock streams use the binary AWS event-stream framing (decoded by botocore): only invoke is served.
-_BEDROCK = re.compile(r"^/model/(?P<model>[^/]+)/invoke$")
+# Bedrock Runtime: the model id (or an ARN, with its `/` and `:` percent-encoded) is one path segment.
+_BEDROCK = re.compile(
+    r"^/model/(?P<model>[^/]+)/(?P<verb>converse|converse-stream|invoke|invoke-with-response-stream)$"
+)
+_BEDROCK_VERBS: dict[str, tuple[Endpoint, bool]] = {
+    "converse": ("converse", False),
+    "converse-stream": ("converse", True),
+    "invoke": ("invoke", False),
+    "invoke-with-response-stream": ("invoke", True),
+}
 _OPENAI_SUFFIXES: tuple[tuple[str, Endpoint], ...] = (
     ("/chat/completions", "chat"),
     ("/responses", "responses"),
@@ -68,7 +81,15 @@ def route(method: str, path: str) -> Route | None:
         return Route("openai", "models") if path.rstrip("/").endswith("/models") else None
     if method != "POST":
         return None
-    return _gemini(path) or _anthropic(path) or _openai(path)
+    return _gemini(path) or _bedrock(path) or _anthropic(path) or _openai(path)
+
+
+def _bedrock(path: str) -> Route | None:
+    match = _BEDROCK.match(path)
+    if match is None:
+        return None
+    endpoint, stream = _BEDROCK_VERBS[match["verb"]]
+    return Route("bedrock", endpoint, unquote(match["model"]), force_stream=stream)
 
 
 def _gemini(path: str) -> Route | None:
@@ -92,8 +113,6 @@ def _anthropic(path: str) -> Route | None:
         if model == "count-tokens":
             return Route("anthropic", "count_tokens")
         return Route("anthropic", "messages", model, force_stream=match["verb"] == "streamRawPredict")
-    if match := _BEDROCK.match(path):
-        return Route("anthropic", "messages", unquote(match["model"]))
     return None
 
 

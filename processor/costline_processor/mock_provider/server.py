@@ -1,4 +1,4 @@
-"""The fake LLM provider: a threaded HTTP server on 127.0.0.1 speaking OpenAI, Anthropic and Gemini APIs."""
+"""The fake LLM provider: a threaded HTTP server on 127.0.0.1 speaking OpenAI, Anthropic, Gemini, Bedrock."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ DEFAULT_MODEL = "mock-model"
 
 
 class MockProvider:
-    """A local fake OpenAI/Anthropic/Gemini API. Use as a context manager, or call ``start()`` and ``stop()``.
+    """A local fake OpenAI/Anthropic/Gemini/Bedrock API: a context manager, or ``start()`` and ``stop()``.
 
     ``default`` answers every request that has no queued behaviour; ``enqueue()`` adds one-shot behaviours
     consumed first-in first-out. With ``error_rate`` a seeded share of default-answered requests fails with
@@ -112,6 +112,11 @@ class MockProvider:
     @property
     def gemini_base_url(self) -> str:
         """``google.genai.Client(http_options=HttpOptions(base_url=...))``, Gemini API and Vertex AI alike."""
+        return self.url
+
+    @property
+    def bedrock_endpoint_url(self) -> str:
+        """``boto3.client("bedrock-runtime", endpoint_url=...)`` (and ``AnthropicBedrock(base_url=...)``)."""
         return self.url
 
     @property

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from costline_processor.mock_provider.behaviour import MockBehaviour
+from costline_processor.mock_provider.eventstream import BinaryEvent
+
+SSE_CONTENT_TYPE = "text/event-stream; charset=utf-8"
 
 
 @dataclass(frozen=True)
@@ -45,12 +49,17 @@ def sse(data: Any, event: str | None = None) -> SseEvent:
     return SseEvent(data=json.dumps(data, separators=(",", ":")), event=event)
 
 
+StreamEvent = SseEvent | BinaryEvent
+
+
 @dataclass(frozen=True)
 class Reply:
-    """What to send: a JSON body, or a list of SSE events (``error_event`` replaces the rest on failure)."""
+    """What to send: a JSON body, or a list of stream events (``error_event`` replaces the rest on failure):
+    SSE events, or AWS event-stream messages for Bedrock (``content_type`` says which)."""
 
     status: int = 200
     body: Any = None
-    events: list[SseEvent] | None = None
-    error_event: SseEvent | None = None
+    events: Sequence[StreamEvent] | None = None
+    error_event: StreamEvent | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    content_type: str = SSE_CONTENT_TYPE

@@ -20,8 +20,8 @@ from costline import attributes as attr
 from costline._safety import report_internal_error
 from costline._validation import is_valid_value
 from costline_processor.model import LlmCall, Outcome, Usage
+from costline_processor.normalize import bedrock, gemini
 from costline_processor.normalize import foreign_names as fn
-from costline_processor.normalize import gemini
 from costline_processor.normalize._values import (
     Attributes,
     BadUsage,
@@ -104,6 +104,8 @@ _SPAN_KEYS: Final = frozenset(
         attr.GEN_AI_REQUEST_MODEL,
         attr.GEN_AI_RESPONSE_MODEL,
         attr.GEN_AI_RESPONSE_ID,
+        attr.AWS_REQUEST_ID,
+        fn.OI_TOTAL_TOKENS,
         attr.LLM_USAGE_ESTIMATED,
         attr.LLM_REQUEST_BATCH,
         attr.ERROR_TYPE,
@@ -175,20 +177,17 @@ def _normalize(span: Span, view: ScopeView) -> LlmCall | None:
     request_model = _bounded(text(attrs, attr.GEN_AI_REQUEST_MODEL, fn.OI_REQUEST_MODEL_NAME))
     response_model = _bounded(text(attrs, attr.GEN_AI_RESPONSE_MODEL, *_OPENINFERENCE_MODELS))
     provider = _provider(attrs, view.scope_name)
-    served_by_gemini = provider in gemini.GEMINI_PROVIDERS
-    if served_by_gemini:
+    by_bedrock = provider == attr.PROVIDER_AWS_BEDROCK
+    if provider in gemini.GEMINI_PROVIDERS:
         request_model, response_model = gemini.model_id(request_model), gemini.model_id(response_model)
-    usage: Usage | None
-    usage_error: str | None = None
-    model_hint = (response_model or request_model or "").lower()
-    try:
-        usage = read_usage(attrs, source, provider == attr.PROVIDER_ANTHROPIC or "claude" in model_hint)
-    except BadUsage as exc:
-        usage, usage_error = None, str(exc)
-    if usage is not None and served_by_gemini:
-        usage = gemini.with_unreported_thoughts(usage, attrs)
+    elif by_bedrock:
+        request_model, response_model = bedrock.model_id(request_model), bedrock.model_id(response_model)
+    usage, usage_error = _usage(attrs, source, view.scope_name, provider, response_model or request_model)
     tier, batch = _service_tier(attrs)
     attribution, rejected = read_attribution(attrs)
+    estimated = flag(attrs, attr.LLM_USAGE_ESTIMATED)
+    if by_bedrock and not estimated:
+        estimated = bedrock.estimated_by_peer(view.scope_name, response_model or request_model)
     return LlmCall(
         trace_id=span.trace_id,
         span_id=span.span_id,
@@ -199,7 +198,9 @@ def _normalize(span: Span, view: ScopeView) -> LlmCall | None:
         operation=operation,
         request_model=request_model,
         response_model=response_model,
-        response_id=text(attrs, attr.GEN_AI_RESPONSE_ID),
+        # Bedrock's Converse has no response id: the AWS request id identifies the call across spans.
+        response_id=text(attrs, attr.GEN_AI_RESPONSE_ID)
+        or (text(attrs, attr.AWS_REQUEST_ID) if by_bedrock else None),
         usage=usage,
         usage_error=usage_error,
         service_name=view.service_name,
@@ -207,7 +208,7 @@ def _normalize(span: Span, view: ScopeView) -> LlmCall | None:
         attribution=attribution,
         service_tier=tier,
         batch=batch,
-        estimated=flag(attrs, attr.LLM_USAGE_ESTIMATED),
+        estimated=estimated,
         error_type=text(attrs, attr.ERROR_TYPE)
         or (_OTHER_ERROR if span.status.code == Status.STATUS_CODE_ERROR else None),
         rejected_attribution=rejected,
@@ -220,6 +221,24 @@ def _blocked_by(attrs: Attributes) -> tuple[str, str] | None:
         return None
     # not truncated: only looked up among the budgets file's ids, never stored
     return text(attrs, attr.LLM_BUDGET_SCOPE) or "", text(attrs, attr.LLM_BUDGET_PERIOD) or ""
+
+
+def _usage(
+    attrs: Attributes, source: str, scope_name: str, provider: str, model: str | None
+) -> tuple[Usage | None, str | None]:
+    """The inclusive usage (None when there is none) and why it is impossible (None when it is not)."""
+    model_hint = (model or "").lower()
+    anthropic_served = provider == attr.PROVIDER_ANTHROPIC or "claude" in model_hint
+    excluded = provider == attr.PROVIDER_AWS_BEDROCK and bedrock.input_excludes_cache(
+        source, scope_name, attrs
+    )
+    try:
+        usage = read_usage(attrs, source, anthropic_served, excluded)
+    except BadUsage as exc:
+        return None, str(exc)
+    if usage is not None and provider in gemini.GEMINI_PROVIDERS:
+        usage = gemini.with_unreported_thoughts(usage, attrs)
+    return usage, None
 
 
 def _bounded(value: str | None) -> str | None:

@@ -11,6 +11,8 @@ from typing import Final
 ANTHROPIC_SDK_SCOPE: Final = "com.anthropic.sdk.python"  # anthropic>=2 traces itself
 OPENLIT_SCOPE_PREFIX: Final = "openlit"
 OPENINFERENCE_SCOPE_PREFIX: Final = "openinference"
+# opentelemetry-instrumentation-botocore's Bedrock extension (its scope name + the service name)
+OTEL_BOTOCORE_BEDROCK_SCOPE: Final = "opentelemetry.instrumentation.botocore.bedrock-runtime"
 TELEMETRY_SDK_NAME: Final = "telemetry.sdk.name"  # resource attribute; OpenLIT sets it to "openlit"
 SERVICE_NAME: Final = "service.name"
 SERVICE_INSTANCE_ID: Final = "service.instance.id"
@@ -23,13 +25,14 @@ ANTHROPIC_RESPONSE_SERVICE_TIER: Final = "anthropic.response.service_tier"
 ANTHROPIC_REQUEST_SERVICE_TIER: Final = "anthropic.request.service_tier"
 
 # --- OpenLLMetry (traceloop) --------------------------------------------------------------------------------
+OPENLLMETRY_BEDROCK_SCOPE: Final = "opentelemetry.instrumentation.bedrock"
 # OpenLLMetry names its scopes like the contrib packages it predates; these are its LLM ones.
 TRACELOOP_SCOPES: Final = frozenset(
     {
         "opentelemetry.instrumentation.openai.v0",
         "opentelemetry.instrumentation.openai.v1",
         "opentelemetry.instrumentation.anthropic",
-        "opentelemetry.instrumentation.bedrock",
+        OPENLLMETRY_BEDROCK_SCOPE,
         "opentelemetry.instrumentation.cohere",
         "opentelemetry.instrumentation.groq",
         "opentelemetry.instrumentation.mistralai",
@@ -60,6 +63,7 @@ OI_COMPLETION_TOKENS: Final = "llm.token_count.completion"
 OI_CACHE_READ: Final = "llm.token_count.prompt_details.cache_read"
 OI_CACHE_WRITE: Final = "llm.token_count.prompt_details.cache_write"
 OI_REASONING: Final = "llm.token_count.completion_details.reasoning"
+OI_TOTAL_TOKENS: Final = "llm.token_count.total"
 OI_PROVIDER: Final = "llm.provider"
 OI_SYSTEM: Final = "llm.system"
 OI_MODEL_NAME: Final = "llm.model_name"

@@ -104,8 +104,13 @@ def keys_for(source: str) -> UsageKeys:
     return OPENINFERENCE_KEYS if source == SOURCE_OPENINFERENCE else SEMCONV_KEYS
 
 
-def read_usage(attrs: Attributes, source: str, anthropic_served: bool) -> Usage | None:
-    """The inclusive usage on a span; None when it reports none; BadUsage when it is impossible."""
+def read_usage(
+    attrs: Attributes, source: str, anthropic_served: bool, cache_excluded: bool = False
+) -> Usage | None:
+    """The inclusive usage on a span; None when it reports none; BadUsage when it is impossible.
+
+    `cache_excluded`: the source is known to report the input without its cache tokens (Bedrock's peers).
+    """
     keys = keys_for(source)
     input_tokens = token_count(attrs, keys.input)
     output_tokens = token_count(attrs, keys.output)
@@ -119,7 +124,9 @@ def read_usage(attrs: Attributes, source: str, anthropic_served: bool) -> Usage 
     if cache_write is None:
         cache_write = (write_5m or 0) + write_1h
     input_tokens = input_tokens or 0
-    if anthropic_served and (source == SOURCE_OPENLIT or input_tokens < cache_read + cache_write):
+    if cache_excluded or (
+        anthropic_served and (source == SOURCE_OPENLIT or input_tokens < cache_read + cache_write)
+    ):
         # Anthropic's exclusive input: OpenLIT always; older instrumentations betray it by an input
         # smaller than the cache tokens it must contain.
         input_tokens += cache_read + cache_write

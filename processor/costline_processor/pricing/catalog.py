@@ -23,7 +23,7 @@ from genai_prices.types import (
     TimeOfDateConstraint,
 )
 
-from costline_processor.pricing.inference import NotInferred, catalogue_id, infer
+from costline_processor.pricing.inference import NotInferred, bedrock_maker_listing, catalogue_id, infer
 from costline_processor.pricing.plan import PricePlan, Rates, Tier
 from costline_processor.pricing.service_tiers import TierRule, tier_rule
 
@@ -32,6 +32,7 @@ DATA_VERSION = f"genai-prices {version('genai-prices')}"
 # Anthropic bills 1-hour cache writes at 2x the base input rate (5-minute writes: 1.25x). Used only when the
 # data has no 1h rate for a Claude model. https://docs.anthropic.com/en/docs/build-with-claude/prompt-caching
 _CLAUDE_1H_WRITE_MULTIPLIER = Decimal(2)
+_AWS = "aws"  # genai-prices' id of AWS Bedrock's listing
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +85,9 @@ class Catalog:
         try:
             found_provider, info = self._snapshot.find_provider_model(model, None, provider_id, None)
         except LookupError:
+            maker = bedrock_maker_listing(providers, model) if provider_id == _AWS else None
+            if maker is not None:
+                return Resolved(maker.provider, maker.model, _day_boundaries(maker.model), maker.how)
             return Unresolved(f"no price for model {model!r} (provider {provider!r})")
         return Resolved(found_provider, info, _day_boundaries(info))
 

@@ -16,6 +16,10 @@ list), but its model id usually says whose model it is. The inference, in order:
 
 Anything else (no listing, a maker that does not list the id, several listings) is not inferred, and the
 reason names the candidates.
+
+A call served by AWS Bedrock (`aws.bedrock`) is priced from AWS's own listing, whose ids carry the
+cross-region profile (`us.`/`eu.`/`apac.` bill the regional rate, `global.` its own); an id AWS does not
+list falls back to step 2's maker listing (`bedrock_maker_listing`), and the source says so.
 """
 
 from __future__ import annotations
@@ -133,14 +137,24 @@ def _by_prefix(providers: list[Provider], ref: str) -> Inferred | None:
     return Inferred(provider, info, HOW_PREFIX) if provider and info else None
 
 
-def _by_bedrock_id(providers: list[Provider], ref: str) -> Inferred | None:
-    match = _BEDROCK_ID.match(ref)
+def bedrock_maker_listing(providers: list[Provider], model: str) -> Inferred | None:
+    """The maker's listing of a Bedrock model id AWS's own listing lacks (`cohere.command-r-plus-v1:0` ->
+    Cohere's `command-r-plus`); None when the id names no maker that lists it."""
+    match = _BEDROCK_ID.match(model.lower())
     if match is None or match["vendor"] not in _BEDROCK_MAKERS:
         return None
     maker = find_provider_by_id(providers, _BEDROCK_MAKERS[match["vendor"]])
     info = maker.find_model(match["model"]) if maker is not None else None
-    if maker is not None and info is not None:
-        return Inferred(maker, info, HOW_BEDROCK)
+    return Inferred(maker, info, HOW_BEDROCK) if maker and info else None
+
+
+def _by_bedrock_id(providers: list[Provider], ref: str) -> Inferred | None:
+    match = _BEDROCK_ID.match(ref)
+    if match is None or match["vendor"] not in _BEDROCK_MAKERS:
+        return None
+    found = bedrock_maker_listing(providers, ref)
+    if found is not None:
+        return found
     aws = find_provider_by_id(providers, _AWS)
     info = aws.find_model(ref) if aws is not None else None
     return Inferred(aws, info, HOW_BEDROCK) if aws and info else None

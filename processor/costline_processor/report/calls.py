@@ -101,7 +101,10 @@ def record_of(row: Mapping[str, object]) -> CallRecord:
             reasoning_tokens=_int(row, "tokens_reasoning"),
         )
     priced = not row.get("unpriced_reason") and row.get("cost_total") is not None
-    cost = tuple(Decimal(str(row.get(column) or 0)) for column in COST_COLUMNS) if priced else None
+    cost: Money4 | None = None
+    if priced:
+        amounts = [Decimal(str(row.get(column) or 0)) for column in COST_COLUMNS]
+        cost = (amounts[0], amounts[1], amounts[2], amounts[3])
     tier = row.get("service_tier")
     return CallRecord(
         row=row,
@@ -111,7 +114,7 @@ def record_of(row: Mapping[str, object]) -> CallRecord:
         ),
         operation=str(row.get("operation") or ""),
         usage=usage,
-        cost=cost,  # type: ignore[arg-type]  # four columns, four amounts
+        cost=cost,
     )
 
 
