@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from costline_processor.demo import budget as demo_budget
 from costline_processor.demo.scenario import plan
 from html_text import Page
 from repo_copy import copy_working_tree, required_tool, run_session, user_env
@@ -42,12 +43,16 @@ LIST_PRICES = {
 }
 
 
-def _expected_spend(*, since: datetime | None = None, before: datetime | None = None) -> dict[str, Decimal]:
+def _expected_spend(
+    *, since: datetime | None = None, before: datetime | None = None, downgraded: frozenset[int] = frozenset()
+) -> dict[str, Decimal]:
+    """By list price; the planned calls in `downgraded` (seq) at the demo budget's downgrade model."""
     spend: dict[str, Decimal] = defaultdict(Decimal)
     for call in plan(SEED, END):
         if (since and call.at < since) or (before and call.at >= before):
             continue
-        rate_in, rate_read, rate_write, rate_out = (Decimal(r) / 1_000_000 for r in LIST_PRICES[call.model])
+        model = demo_budget.DOWNGRADE_TO if call.seq in downgraded else call.model
+        rate_in, rate_read, rate_write, rate_out = (Decimal(r) / 1_000_000 for r in LIST_PRICES[model])
         usage = call.usage
         uncached = usage.input_tokens - usage.cache_read_tokens - usage.cache_write_tokens
         spend[call.workflow_id or "unattributed"] += (
@@ -76,7 +81,26 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     return workdir, result.stdout
 
 
-def test_every_planned_call_is_priced_exactly(demo_run: tuple[Path, str]) -> None:
+@pytest.fixture(scope="module")
+def downgraded(demo_run: tuple[Path, str]) -> frozenset[int]:
+    """The planned calls the demo's budget sent to the cheaper model: the workflow's last ones of the month,
+    from the first the guard saw over the stop line on (the ledger's request model says which)."""
+    workdir, _ = demo_run
+    with sqlite3.connect(workdir / "ledger.sqlite3") as db:
+        rows = db.execute(
+            "SELECT time_ns, request_model FROM calls WHERE workflow_id = ? ORDER BY time_ns",
+            (demo_budget.WORKFLOW,),
+        ).fetchall()
+    mine = [call for call in plan(SEED, END) if call.workflow_id == demo_budget.WORKFLOW]
+    assert len(rows) == len(mine)
+    models = [model for _, model in rows]
+    first = models.index(demo_budget.DOWNGRADE_TO)  # the stop was reached
+    assert models[first:] == [demo_budget.DOWNGRADE_TO] * (len(models) - first)  # and held to the end
+    assert len(models) - first <= demo_budget.CALLS_AFTER_STOP  # not before the stop line
+    return frozenset(call.seq for call in mine[first:])
+
+
+def test_every_planned_call_is_priced_exactly(demo_run: tuple[Path, str], downgraded: frozenset[int]) -> None:
     workdir, stdout = demo_run
     report = subprocess.run(
         [
@@ -97,7 +121,7 @@ def test_every_planned_call_is_priced_exactly(demo_run: tuple[Path, str]) -> Non
         check=True,
     )
     data = json.loads(report.stdout)
-    expected = _expected_spend()
+    expected = _expected_spend(downgraded=downgraded)
     got = {row["workflow_id"]: Decimal(row["cost_usd"]) for row in data["rows"]}
     assert got == expected
     assert data["total_requests"] == len(plan(SEED, END))
@@ -105,9 +129,16 @@ def test_every_planned_call_is_priced_exactly(demo_run: tuple[Path, str]) -> Non
     assert f"{len(plan(SEED, END)):,} of {len(plan(SEED, END)):,} calls recorded" in stdout
 
 
-def test_table_names_workflows_and_the_hidden_drivers(demo_run: tuple[Path, str]) -> None:
+def test_table_names_workflows_and_the_hidden_drivers(
+    demo_run: tuple[Path, str], downgraded: frozenset[int]
+) -> None:
     _, stdout = demo_run
-    for workflow, cost in _expected_spend().items():
+    guardrail = (
+        f"Budget guardrail: {demo_budget.WORKFLOW} reached its monthly stop (budgets.yaml); "
+        f"the guard sent its last {len(downgraded)} calls to {demo_budget.DOWNGRADE_TO} instead"
+    )
+    assert guardrail in stdout
+    for workflow, cost in _expected_spend(downgraded=downgraded).items():
         assert workflow in stdout
         assert f"${cost.quantize(Decimal('0.01'), ROUND_HALF_UP):,}" in stdout  # to the cent, half up
     assert "[spike] revenue_management_copilot" in stdout
