@@ -41,8 +41,9 @@ def _labels(state: BudgetStatus, *extra: tuple[str, str | None]) -> tuple[tuple[
 def budget_families(snapshot: MetricsSnapshot) -> list[BudgetFamily]:
     """Every budget family, in a fixed order.
 
-    The blocked-calls counter has one series per budget with a stop, and one without labels for blocks
-    that named no budget of the file (the app's guard failing closed), once there is one.
+    The blocked-calls counter has one series per budget with a stop (and per other budget once the app
+    blocked a call for it), and one without labels for blocks that named no budget of the file (the app's
+    guard failing closed), once there is one.
     """
     states, blocked = snapshot.budgets, snapshot.budget_blocked
     limit: list[BudgetSample] = []
@@ -64,6 +65,7 @@ def budget_families(snapshot: MetricsSnapshot) -> list[BudgetFamily]:
                 state, (names.LABEL_ON_STOP, budget.on_stop), (names.LABEL_DOWNGRADE_TO, budget.downgrade_to)
             )
             stop.append((stop_names, stop_values, float(budget.stop_usd)))
+        if budget.stop_usd is not None or blocked_calls:  # a block for a budget without a stop: another file
             blocks.append((label_names, values, blocked_calls))
     if snapshot.budget_blocked_unmatched:
         blocks.append(((), (), snapshot.budget_blocked_unmatched))
