@@ -8,15 +8,18 @@ runs inside `costline.workflow("bench")` under costline's instrumentation, and o
 between the variants, alternated in short blocks so load drifts hit all alike:
 
 - `no_guard`: `COSTLINE_BUDGETS_URL` unset (the wrappers find no guard);
-- `no_budget_applies`: a guard whose snapshot has stopped budgets, none of them this call's
-  (a workflow budget and a workflow+tenant one, so two scope shapes are looked up);
+- `other_budgets_stopped`: a guard whose snapshot has a stopped budget of another workflow (one dict
+  lookup misses);
+- `partial_match`: also a stopped budget of this workflow and another tenant (the lookup finds it, the
+  tenant does not match: the most a call under no budget pays);
 - `downgrade_applies`: this call's workflow is stopped with `on_stop: downgrade` (the kwargs are copied
-  with the cheaper model, the span gets the budget attributes);
+  with the cheaper model, the span gets `llm.budget.downgraded_from`);
 - `dry_run_applies`: the same budget in dry run (span attributes only);
 - `no_guard_again`: `no_guard` once more: its `added_us` is the measurement's noise floor.
 
 Reported (medians of the blocks, us): `added_us` = variant - no_guard; targets: <= 1 us when no budget
-applies, <= 2 us when one does. `check_ns`: `BudgetGuard.check` alone in a tight loop, for reference.
+applies (the first two), <= 2 us when one does (the next two). `check_ns`: `BudgetGuard.check` alone
+in a tight loop, for reference.
 The guard's snapshot is published directly (no source, no refresher thread): this measures the hot path
 only, which is all a call pays. Times are the thread's CPU time.
 """
@@ -50,10 +53,20 @@ from costline._budget_settings import GuardSettings
 from costline._budget_state import BudgetState
 from costline.instrumentor import CostlineInstrumentor
 
-VARIANTS = ("no_guard", "no_budget_applies", "downgrade_applies", "dry_run_applies", "no_guard_again")
+VARIANTS = (
+    "no_guard",
+    "other_budgets_stopped",
+    "partial_match",
+    "downgrade_applies",
+    "dry_run_applies",
+    "no_guard_again",
+)
+NO_BUDGET_APPLIES = ("other_budgets_stopped", "partial_match")
+ONE_APPLIES = ("downgrade_applies", "dry_run_applies")
 TARGET_NO_BUDGET_US = 1.0
 TARGET_APPLIES_US = 2.0
 WORKFLOW = "bench"
+WARM_UP_CALLS = 6000  # per variant: with fewer, the first variants measured pay for the warm-up
 
 
 def _state(scope: tuple[tuple[str, str], ...], on_stop: str, model: str | None) -> BudgetState:
@@ -67,18 +80,14 @@ def _state(scope: tuple[tuple[str, str], ...], on_stop: str, model: str | None) 
 def _guard(variant: str) -> BudgetGuard | None:
     if variant in ("no_guard", "no_guard_again"):
         return None
-    others = [
-        _state((("workflow_id", "someone_else"),), "block", None),
-        _state((("workflow_id", WORKFLOW), ("tenant_id", "another_tenant")), "block", None),
-    ]
-    mine = (
-        []
-        if variant == "no_budget_applies"
-        else [_state((("workflow_id", WORKFLOW),), "downgrade", "gpt-4o-mini")]
-    )
+    states = [_state((("workflow_id", "someone_else"),), "block", None)]
+    if variant != "other_budgets_stopped":  # this workflow, but another tenant: looked at, then passed
+        states.append(_state((("workflow_id", WORKFLOW), ("tenant_id", "another_tenant")), "block", None))
+    if variant in ONE_APPLIES:
+        states.append(_state((("workflow_id", WORKFLOW),), "downgrade", "gpt-4o-mini"))
     settings = GuardSettings(url="http://unused", enforce=variant != "dry_run_applies", max_staleness_s=1e9)
     guard = BudgetGuard(settings, "bench")
-    guard.published([*others, *mine], time.monotonic())
+    guard.published(states, time.monotonic())
     return guard
 
 
@@ -144,7 +153,7 @@ def run(calls: int) -> dict[str, Any]:
     guards = {name: _guard(name) for name in VARIANTS}
     measure = _outside_us(chat, clock)
     try:
-        _compare(measure, guards, 100)  # warm-up
+        _compare(measure, guards, WARM_UP_CALLS)  # the specializing interpreter settles, caches fill
         found = _compare(measure, guards, calls)
     finally:
         instrumentor.uninstrument()
@@ -155,8 +164,9 @@ def run(calls: int) -> dict[str, Any]:
         "outside_sdk_us": {name: round(value, 3) for name, value in found.items()},
         "added_us": {name: round(found[name] - found["no_guard"], 3) for name in VARIANTS[1:]},
         "check_ns": {
-            "no_budget_applies": round(_check_ns(guards["no_budget_applies"], attribution), 1),  # type: ignore[arg-type]
-            "downgrade_applies": round(_check_ns(guards["downgrade_applies"], attribution), 1),  # type: ignore[arg-type]
+            name: round(_check_ns(guard, attribution), 1)
+            for name, guard in guards.items()
+            if guard is not None
         },
     }
 
@@ -178,8 +188,8 @@ def main() -> None:
         "calls_per_variant": args.calls,
         "results": results,
         "targets": {"no_budget_applies_us": TARGET_NO_BUDGET_US, "budget_applies_us": TARGET_APPLIES_US},
-        "meets_targets": added["no_budget_applies"] <= TARGET_NO_BUDGET_US
-        and max(added["downgrade_applies"], added["dry_run_applies"]) <= TARGET_APPLIES_US,
+        "meets_targets": max(added[name] for name in NO_BUDGET_APPLIES) <= TARGET_NO_BUDGET_US
+        and max(added[name] for name in ONE_APPLIES) <= TARGET_APPLIES_US,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")

@@ -39,7 +39,7 @@ def test_import_costline_loads_neither_the_sdk_nor_llm_sdks() -> None:
     probe = (
         "import sys, costline;"
         "heavy = [m for m in ('opentelemetry.sdk', 'openai', 'anthropic', 'google.genai', 'wrapt',"
-        " 'costline.instrumentor')"
+        " 'costline.instrumentor', 'costline._budget_guard', 'urllib.request')"
         " if m in sys.modules];"
         "print(heavy)"
     )
