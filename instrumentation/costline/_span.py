@@ -83,6 +83,10 @@ class Surface:
     # for module functions (LiteLLM's), whose `read_request` writes the endpoint from the call's arguments.
     client_attribute: str | None = "_client"
     detect_endpoint: Detector = detect
+    # False where the wrapped code writes its own record of the call onto whatever span is current, often
+    # after the call has ended (LiteLLM's OTel callback): the call's span is then current only by its
+    # context (a non-recording span), so those writes neither change costline's span nor warn that it ended.
+    current_span_writable: bool = True
     all_stream_types: tuple[type, ...] = field(init=False)
 
     def __post_init__(self) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
-from opentelemetry.trace import SpanKind, Tracer
+from opentelemetry.trace import NonRecordingSpan, SpanKind, Tracer
 
 from costline import _budget_guard
 from costline import attributes as a
@@ -182,7 +182,8 @@ def activate(call: Call) -> tuple[object, contextvars.Token[bool]]:
             context = with_hidden_attribution(call.attribution or {}, context)
     except Exception as exc:  # the SDK call must run even if hiding fails
         report_internal_error("outbound.hide", exc)
-    token = otel_context.attach(trace.set_span_in_context(call.span, context))
+    span = call.span if call.surface.current_span_writable else NonRecordingSpan(call.span.get_span_context())
+    token = otel_context.attach(trace.set_span_in_context(span, context))
     return token, IN_COSTLINE_CALL.set(True)
 
 

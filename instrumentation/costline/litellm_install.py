@@ -57,7 +57,7 @@ def _stream_types() -> tuple[type, ...]:
 
 def _surfaces() -> dict[str, Surface]:
     streams = _stream_types()
-    common: dict[str, Any] = {"client_attribute": None}
+    common: dict[str, Any] = {"client_attribute": None, "current_span_writable": False}
     return {
         "completion": Surface(
             "litellm.completion",

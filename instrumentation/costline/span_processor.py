@@ -39,6 +39,10 @@ class AttributionSpanProcessor(SpanProcessor):
                     span.set_attribute(key, value)
             if _mirrors.is_framework_span(span):
                 _mirrors.opened(span)
+            elif _mirrors.is_late_framework_span(span):
+                _mirrors.late_span_started(span)
+            elif _mirrors.records_late(span):
+                _mirrors.call_started(span)
 
     def on_end(self, span: ReadableSpan) -> None:
         with guard("span_processor.on_end"):

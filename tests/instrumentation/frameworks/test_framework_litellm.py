@@ -4,15 +4,24 @@ LiteLLM sends these over its own HTTP code (Anthropic, Gemini) or `OpenAI.post()
 methods costline wraps, so costline wraps LiteLLM's entry points: one span per call, never a second one when
 LiteLLM does go through a wrapped SDK method (embeddings with `encoding_format`). LiteLLM's own price
 (`response_cost`) is never used: the processor prices the span.
+
+With LiteLLM's OTel callback on, LiteLLM records each call a second time, after the fact: as its own span
+(a stream, or `USE_OTEL_LITELLM_REQUEST_SPAN=true`), in another trace when the call was a stream, or as
+attributes on the span current at the call. Its spans are marked mirrors of costline's, so every call is
+one ledger row at list price whatever LiteLLM recorded (it reports no cache reads for Gemini).
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
+from pathlib import Path
 from typing import Any
 
 import pytest
-from framework_checks import one_span_per_request
+from framework_checks import assert_counted_once, costline_spans, ledger_calls, one_span_per_request
+from opentelemetry import trace
+from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 import costline
@@ -109,3 +118,79 @@ def test_batch_completion_thread_pool_keeps_the_workflow(
                                            **targets(provider)["openai"])  # fmt: skip
     assert len(answers) == 3
     one_span_per_request(instrumented, provider, WORKFLOW, USAGE)
+
+
+LITELLM_CALLBACK_LISTS = (
+    "callbacks", "input_callback", "success_callback", "failure_callback", "_async_success_callback",
+    "_async_failure_callback",
+)  # fmt: skip
+
+
+def _litellm_spans(exporter: InMemorySpanExporter) -> list[ReadableSpan]:
+    return [
+        span
+        for span in exporter.get_finished_spans()
+        if span.instrumentation_scope is not None and span.instrumentation_scope.name == "litellm"
+    ]
+
+
+@pytest.fixture(params=["own span when no span is current", "USE_OTEL_LITELLM_REQUEST_SPAN"])
+def litellm_otel(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> bool:
+    """LiteLLM's own OTel callback on the test's tracer provider; True when it always makes its own span."""
+    from litellm.integrations.opentelemetry import OpenTelemetry
+
+    always = request.param == "USE_OTEL_LITELLM_REQUEST_SPAN"
+    monkeypatch.setenv("USE_OTEL_LITELLM_REQUEST_SPAN", "true" if always else "false")
+    callback = OpenTelemetry(tracer_provider=trace.get_tracer_provider())
+    # LiteLLM copies `callbacks` into its per-event lists on the first call: each is restored afterwards
+    for name in LITELLM_CALLBACK_LISTS:
+        monkeypatch.setattr(litellm, name, [callback] if name == "callbacks" else [])
+    return always
+
+
+def _wait_for_litellm_spans(exporter: InMemorySpanExporter, count: int) -> list[ReadableSpan]:
+    """LiteLLM logs each call from a background thread or task: wait (bounded) until `count` call spans."""
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        calls = [span for span in _litellm_spans(exporter) if span.name == "litellm_request"]
+        if len(calls) >= count:
+            return calls
+        time.sleep(0.05)
+    raise AssertionError(f"LiteLLM recorded {len(calls)} of {count} calls: {_litellm_spans(exporter)}")
+
+
+def test_litellm_otel_callback_spans_count_once(
+    instrumented: InMemorySpanExporter,
+    provider: MockProvider,
+    litellm_otel: bool,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def in_tasks(calls: dict[str, dict[str, Any]]) -> None:
+        await asyncio.gather(
+            *(litellm.acompletion(messages=MESSAGES, api_key="test", **call) for call in calls.values())
+        )
+        stream = await litellm.acompletion(messages=MESSAGES, api_key="test", stream=True, **calls["gemini"])
+        assert [chunk async for chunk in stream]
+
+    with costline.workflow(WORKFLOW):
+        for call in targets(provider).values():
+            litellm.completion(messages=MESSAGES, api_key="test", **call)
+            assert list(litellm.completion(messages=MESSAGES, api_key="test", stream=True, **call))
+        asyncio.run(in_tasks(targets(provider)))
+
+    ours = one_span_per_request(instrumented, provider, WORKFLOW, USAGE)
+    assert len(ours) == 10
+    # LiteLLM makes a span of its own for each stream (no span is current when a stream ends), and for
+    # every call when told to
+    theirs = _wait_for_litellm_spans(instrumented, len(ours) if litellm_otel else 4)
+    time.sleep(0.5)  # any late extra span of LiteLLM's would be counted below
+    assert {(s.attributes or {}).get("gen_ai.usage.input_tokens") for s in theirs} == {USAGE.input_tokens}
+    ids = {format(span.context.span_id, "016x") for span in costline_spans(instrumented)}
+    assert {(s.attributes or {}).get(a.LLM_MIRRORED_BY) for s in theirs} <= ids
+    rows = ledger_calls(list(instrumented.get_finished_spans()), tmp_path)
+    assert_counted_once(rows, instrumented, WORKFLOW, USAGE)
+    # LiteLLM writes its record onto the span current at the call, often after the call: never costline's
+    assert not [r.getMessage() for r in caplog.records if "ended span" in r.getMessage()]
+    for span in ours:
+        assert "gen_ai.cost.total_cost" not in (span.attributes or {})
