@@ -1,5 +1,5 @@
 """The previous SDK majors (openai 2.x, anthropic 1.x), the oldest google-genai 3.x and boto3 1.40 run the
-suite too.
+suite too; so does aiobotocore, in a venv of its own.
 
 The main venv holds the current majors (openai 3.x, anthropic 2.x) and the newest google-genai 3.x and boto3.
 This builds a second venv with the newest releases of the previous majors, google-genai 3.0.0 and boto3
@@ -26,11 +26,14 @@ SUITE = (
     "tests/instrumentation/test_gemini.py",
     "tests/instrumentation/test_bedrock.py",
 )
+# aiobotocore pins botocore to a few releases behind boto3's newest, so it cannot share the main venv.
+AIOBOTOCORE = ("aiobotocore==3.10.0", "openai>=3,<4", "anthropic>=2,<3", "google-genai>=3,<4")
+AIOBOTOCORE_SUITE = ("tests/instrumentation/aiobotocore_cases.py",)
 # test_privacy.py is left out: it drives the httpx2 instrumentation, and these SDK majors still use httpx.
 
 
-@pytest.mark.e2e
-def test_instrumentation_suite_passes_on_previous_sdk_majors(tmp_path: Path) -> None:
+def _venv(tmp_path: Path, packages: tuple[str, ...]) -> Path:
+    """A venv with costline (editable), `packages` and the test tools; its python."""
     venv = tmp_path / "venv"
     uv = Path(sys.executable).with_name("uv")
     subprocess.run([str(uv), "venv", "-q", "--python", sys.executable, str(venv)], check=True, timeout=120)
@@ -39,9 +42,24 @@ def test_instrumentation_suite_passes_on_previous_sdk_majors(tmp_path: Path) -> 
     # compile-time warning the suite's warnings-as-errors would otherwise turn into an import error.
     install = [
         str(uv), "pip", "install", "-q", "--compile-bytecode", "--python", str(python), "-e", str(ROOT),
-        *PREVIOUS_MAJORS, "opentelemetry-sdk", "pytest", "pytest-asyncio", "pytest-timeout",
+        *packages, "opentelemetry-sdk", "pytest", "pytest-asyncio", "pytest-timeout",
     ]  # fmt: skip
     subprocess.run(install, check=True, timeout=300)
+    return python
+
+
+def _run_suite(python: Path, suite: tuple[str, ...], sdks: str) -> None:
+    result = subprocess.run(
+        [str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", *suite],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, f"{sdks}:\n{result.stdout[-4000:]}"
+    assert " passed" in result.stdout.splitlines()[-1]
+
+
+@pytest.mark.e2e
+def test_instrumentation_suite_passes_on_previous_sdk_majors(tmp_path: Path) -> None:
+    python = _venv(tmp_path, PREVIOUS_MAJORS)
     versions = subprocess.run(
         [str(python), "-c", "import openai, anthropic, google.genai as g, boto3;"
          " print(openai.__version__, anthropic.__version__, g.__version__, boto3.__version__)"],
@@ -51,10 +69,17 @@ def test_instrumentation_suite_passes_on_previous_sdk_majors(tmp_path: Path) -> 
     assert versions[1].startswith("1.")
     assert versions[2] == "3.0.0"
     assert versions[3] == "1.40.0"
-    result = subprocess.run(
-        [str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", *SUITE],
-        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
     sdks = f"openai {versions[0]}, anthropic {versions[1]}, google-genai {versions[2]}, boto3 {versions[3]}"
-    assert result.returncode == 0, f"{sdks}:\n{result.stdout[-4000:]}"
-    assert " passed" in result.stdout.splitlines()[-1]
+    _run_suite(python, SUITE, sdks)
+
+
+@pytest.mark.e2e
+def test_aiobotocore_bedrock_calls_are_traced(tmp_path: Path) -> None:
+    python = _venv(tmp_path, AIOBOTOCORE)
+    versions = subprocess.run(
+        [str(python), "-c",
+         "import aiobotocore, botocore; print(aiobotocore.__version__, botocore.__version__)"],
+        check=True, capture_output=True, text=True, timeout=60,
+    ).stdout.split()  # fmt: skip
+    assert versions[0] == "3.10.0"
+    _run_suite(python, AIOBOTOCORE_SUITE, f"aiobotocore {versions[0]}, botocore {versions[1]}")

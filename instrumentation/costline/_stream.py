@@ -9,6 +9,7 @@ exception inside `with`, or garbage collection of an abandoned stream (`weakref.
 
 from __future__ import annotations
 
+import inspect
 import weakref
 from collections.abc import Awaitable, Callable
 from types import TracebackType
@@ -113,10 +114,16 @@ def _async_step(
 class AsyncStreamProxy(wrapt.ObjectProxy[Any]):
     """The async twin of `SyncStreamProxy` (openai.AsyncStream, anthropic.AsyncStream, async generators)."""
 
-    def __init__(self, wrapped: Any, call: Call, state: StreamState) -> None:
+    def __init__(
+        self,
+        wrapped: Any,
+        call: Call,
+        state: StreamState,
+        next_item: Callable[[], Awaitable[Any]] | None = None,
+    ) -> None:
         super().__init__(wrapped)
         self._self_call = call
-        self._self_step = _async_step(wrapped.__anext__, state.observe, call)
+        self._self_step = _async_step(next_item or wrapped.__anext__, state.observe, call)
         _register_abandon(self, call)
 
     def __aiter__(self) -> AsyncStreamProxy:
@@ -137,7 +144,9 @@ class AsyncStreamProxy(wrapt.ObjectProxy[Any]):
 
     async def close(self) -> None:
         try:
-            await self.__wrapped__.close()
+            closing = self.__wrapped__.close()
+            if inspect.isawaitable(closing):  # aiobotocore's event stream closes synchronously
+                await closing
         finally:
             self._self_call.end_stream(complete=False)
 
@@ -243,7 +252,9 @@ class AsyncRawProxy(_RawBase):
 
     async def close(self) -> None:
         try:
-            await self.__wrapped__.close()
+            closing = self.__wrapped__.close()
+            if inspect.isawaitable(closing):  # aiobotocore's event stream closes synchronously
+                await closing
         finally:
             await self._self_end_with_body()
 

@@ -8,6 +8,9 @@ opentelemetry-instrumentation-botocore does, and traces only the `bedrock-runtim
 `ConverseStream`, `InvokeModel` and `InvokeModelWithResponseStream`: any other AWS call costs one dict lookup
 of its operation name before it goes through untouched.
 
+aiobotocore's `AioBaseClient` overrides `_make_api_call` with a coroutine that does not call botocore's, so
+costline wraps that one too (`async_api_call_wrapper`); its event streams are iterated with `async for`.
+
 Streams: the response dict's `stream` (ConverseStream) or `body` (InvokeModelWithResponseStream) is a botocore
 `EventStream`; costline puts a transparent proxy of it in its place (still an `EventStream` to `isinstance`),
 and the span ends once, when the stream is read to its end, closed, fails, or is dropped.
@@ -36,7 +39,7 @@ from costline._patching import Patch, custom_patch, resolve
 from costline._providers import detect_bedrock
 from costline._safety import report_internal_error
 from costline._span import IN_COSTLINE_CALL, Call, StreamState, Surface
-from costline._stream import SyncStreamProxy
+from costline._stream import AsyncStreamProxy, SyncStreamProxy
 from costline._wrapper import Starter, Wrapper, activate
 
 SERVICE: Final = "bedrock-runtime"
@@ -76,14 +79,17 @@ def _surfaces() -> dict[str, Surface]:
 OPERATIONS: Final = frozenset(_surfaces())
 
 
-def _stream_returned(call: Call, state: StreamState, result: Any) -> Any:
+def _stream_returned(call: Call, state: StreamState, result: Any, *, awaited: bool = False) -> Any:
     """Put a proxy of the response dict's event stream in its place; the proxy ends the call."""
     try:
         key = next(key for key in _STREAM_KEYS if key in result)
         stream = result[key]
         if isinstance(state, converse.ConverseStreamState | invoke.InvokeStreamState):
             state.request_id = converse.request_id(result)
-        result[key] = SyncStreamProxy(stream, call, state, iter(stream).__next__)
+        if awaited:  # aiobotocore's AioEventStream: `__aiter__` hands out its async generator
+            result[key] = AsyncStreamProxy(stream, call, state, stream.__aiter__().__anext__)
+        else:
+            result[key] = SyncStreamProxy(stream, call, state, iter(stream).__next__)
     except Exception as exc:
         report_internal_error(f"{call.surface.name}.returned", exc)
         call.end_response(None)
@@ -122,6 +128,37 @@ def api_call_wrapper(starters: dict[str, Starter]) -> Wrapper:
     return traced
 
 
+def async_api_call_wrapper(starters: dict[str, Starter]) -> Wrapper:
+    """aiobotocore's `AioBaseClient._make_api_call`: the same four operations, awaited."""
+
+    async def traced(
+        wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        starter = starters.get(args[0]) if args else None
+        if starter is None or instance.meta.service_model.service_name != SERVICE:
+            return await wrapped(*args, **kwargs)
+        params = args[1] if len(args) > 1 else kwargs.get("api_params")
+        started = starter.start(instance, params if isinstance(params, dict) else {})
+        if started is None:
+            return await wrapped(*args, **kwargs)
+        call, request = started
+        token, flag = activate(call)
+        try:
+            result = await wrapped(*args, **kwargs)
+        except BaseException as exc:
+            call.end_error(exc)
+            raise
+        finally:
+            IN_COSTLINE_CALL.reset(flag)
+            otel_context.detach(token)  # type: ignore[arg-type]
+        if request.state is None:
+            call.end_response(result)
+            return result
+        return _stream_returned(call, request.state, result, awaited=True)
+
+    return traced
+
+
 def _defer_to_costline(
     wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> Any:
@@ -139,6 +176,9 @@ def patches(tracer: Tracer, settings: Settings) -> list[Patch]:
     starters = {operation: Starter(tracer, settings, surface) for operation, surface in _surfaces().items()}
     found = [
         custom_patch(client, "_make_api_call", api_call_wrapper(starters)),
+        custom_patch(
+            resolve("aiobotocore.client", "AioBaseClient"), "_make_api_call", async_api_call_wrapper(starters)
+        ),
         custom_patch(
             resolve(_EXTENSION_MODULE, "_BedrockRuntimeExtension"),
             "should_trace_service_call",
