@@ -29,11 +29,17 @@ SUITE = (
 # aiobotocore pins botocore to a few releases behind boto3's newest, so it cannot share the main venv.
 AIOBOTOCORE = ("aiobotocore==3.10.0", "openai>=3,<4", "anthropic>=2,<3", "google-genai>=3,<4")
 AIOBOTOCORE_SUITE = ("tests/instrumentation/aiobotocore_cases.py",)
+# llama-index-llms-openai pins openai<3: LlamaIndex runs on the previous openai major.
+LLAMAINDEX = (
+    "llama-index-core>=0.14,<0.15", "llama-index-llms-openai", "llama-index-embeddings-openai",
+    "openai>=2,<3", "anthropic>=2,<3", "google-genai>=3,<4", "hypothesis",
+)  # fmt: skip
+LLAMAINDEX_SUITE = ("tests/instrumentation/frameworks/llamaindex_cases.py",)
 # test_privacy.py is left out: it drives the httpx2 instrumentation, and these SDK majors still use httpx.
 
 
 def _venv(tmp_path: Path, packages: tuple[str, ...]) -> Path:
-    """A venv with costline (editable), `packages` and the test tools; its python."""
+    """A venv with costline and its processor (editable), `packages` and the test tools; its python."""
     venv = tmp_path / "venv"
     uv = Path(sys.executable).with_name("uv")
     subprocess.run([str(uv), "venv", "-q", "--python", sys.executable, str(venv)], check=True, timeout=120)
@@ -41,8 +47,9 @@ def _venv(tmp_path: Path, packages: tuple[str, ...]) -> Path:
     # Bytecode compiled at install: google-genai 3.0.0's types.py has an invalid escape sequence, whose
     # compile-time warning the suite's warnings-as-errors would otherwise turn into an import error.
     install = [
-        str(uv), "pip", "install", "-q", "--compile-bytecode", "--python", str(python), "-e", str(ROOT),
-        *packages, "opentelemetry-sdk", "pytest", "pytest-asyncio", "pytest-timeout",
+        str(uv), "pip", "install", "-q", "--compile-bytecode", "--python", str(python),
+        "-e", f"{ROOT}[processor]", *packages,
+        "opentelemetry-sdk", "pytest", "pytest-asyncio", "pytest-timeout",
     ]  # fmt: skip
     subprocess.run(install, check=True, timeout=300)
     return python
@@ -83,3 +90,15 @@ def test_aiobotocore_bedrock_calls_are_traced(tmp_path: Path) -> None:
     ).stdout.split()  # fmt: skip
     assert versions[0] == "3.10.0"
     _run_suite(python, AIOBOTOCORE_SUITE, f"aiobotocore {versions[0]}, botocore {versions[1]}")
+
+
+@pytest.mark.e2e
+def test_llamaindex_on_the_previous_openai_major(tmp_path: Path) -> None:
+    python = _venv(tmp_path, LLAMAINDEX)
+    versions = subprocess.run(
+        [str(python), "-c",
+         "import llama_index.core as li, openai; print(li.__version__, openai.__version__)"],
+        check=True, capture_output=True, text=True, timeout=60,
+    ).stdout.split()  # fmt: skip
+    assert versions[1].startswith("2.")
+    _run_suite(python, LLAMAINDEX_SUITE, f"llama-index-core {versions[0]}, openai {versions[1]}")
