@@ -29,12 +29,15 @@ SUITE = (
 # aiobotocore pins botocore to a few releases behind boto3's newest, so it cannot share the main venv.
 AIOBOTOCORE = ("aiobotocore==3.10.0", "openai>=3,<4", "anthropic>=2,<3", "google-genai>=3,<4")
 AIOBOTOCORE_SUITE = ("tests/instrumentation/aiobotocore_cases.py",)
-# llama-index-llms-openai pins openai<3: LlamaIndex runs on the previous openai major.
-LLAMAINDEX = (
-    "llama-index-core>=0.14,<0.15", "llama-index-llms-openai", "llama-index-embeddings-openai",
-    "openai>=2,<3", "anthropic>=2,<3", "google-genai>=3,<4", "hypothesis",
+# CrewAI and llama-index-llms-openai pin openai<3: they run on the previous openai major, in one venv.
+OPENAI_2_FRAMEWORKS = (
+    "crewai>=1.15,<2", "llama-index-core>=0.14,<0.15", "llama-index-llms-openai",
+    "llama-index-embeddings-openai", "openai>=2,<3", "anthropic>=2,<3", "google-genai>=3,<4", "hypothesis",
 )  # fmt: skip
-LLAMAINDEX_SUITE = ("tests/instrumentation/frameworks/llamaindex_cases.py",)
+OPENAI_2_FRAMEWORKS_SUITE = (
+    "tests/instrumentation/frameworks/crewai_cases.py",
+    "tests/instrumentation/frameworks/llamaindex_cases.py",
+)
 # test_privacy.py is left out: it drives the httpx2 instrumentation, and these SDK majors still use httpx.
 
 
@@ -93,12 +96,13 @@ def test_aiobotocore_bedrock_calls_are_traced(tmp_path: Path) -> None:
 
 
 @pytest.mark.e2e
-def test_llamaindex_on_the_previous_openai_major(tmp_path: Path) -> None:
-    python = _venv(tmp_path, LLAMAINDEX)
+def test_crewai_and_llamaindex_on_the_previous_openai_major(tmp_path: Path) -> None:
+    python = _venv(tmp_path, OPENAI_2_FRAMEWORKS)
     versions = subprocess.run(
-        [str(python), "-c",
-         "import llama_index.core as li, openai; print(li.__version__, openai.__version__)"],
+        [str(python), "-c", "import crewai, llama_index.core as li, openai;"
+         " print(crewai.__version__, li.__version__, openai.__version__)"],
         check=True, capture_output=True, text=True, timeout=60,
     ).stdout.split()  # fmt: skip
-    assert versions[1].startswith("2.")
-    _run_suite(python, LLAMAINDEX_SUITE, f"llama-index-core {versions[0]}, openai {versions[1]}")
+    assert versions[2].startswith("2.")
+    frameworks = f"crewai {versions[0]}, llama-index-core {versions[1]}, openai {versions[2]}"
+    _run_suite(python, OPENAI_2_FRAMEWORKS_SUITE, frameworks)
