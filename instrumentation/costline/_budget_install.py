@@ -34,3 +34,14 @@ def uninstall() -> None:
     if _refresher is not None:
         _refresher.stop()
         _refresher = None
+
+
+def read_now() -> None:
+    """Read the budgets once, now, in the calling thread (no-op without a guard).
+
+    For `costline demo` only: it replays weeks of traffic in seconds, so before a call it gives the guard the
+    read that real time would have given it. Apps rely on the refresher.
+    """
+    refresher = _refresher
+    if refresher is not None:
+        refresher.read_once()

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from costline_processor.demo import budget as demo_budget
 from costline_processor.demo.scenario import (
     PERIOD_DAYS,
     POWER_USERS,
@@ -50,14 +51,20 @@ LIST_PRICES = {
     "o4-mini": ("1.10", "0.275", "0", "4.40"),
     "gpt-4.1": ("2", "0.50", "0", "8"),
     "text-embedding-3-small": ("0.02", "0", "0", "0"),
+    # Google's list price; thinking tokens are billed as output (they are inside the planned output count)
+    "gemini-2.5-flash": ("0.30", "0.03", "0", "2.50"),
+    # AWS's price for Claude Haiku 4.5 through a geographic (`us.`) inference profile: 10 % above `global.`
+    "us.anthropic.claude-haiku-4-5-20251001-v1:0": ("1.10", "0.11", "1.375", "5.50"),
 }
+# The payroll assistant's last calls of the last day, which its daily budget's stop sends to Claude Haiku
+DOWNGRADED = demo_budget.downgraded_seqs(plan(SEED, END), END)
 
 
 def _list_price(call: PlannedCall, model: str | None = None, *, uncached_less: int = 0) -> Decimal:
-    """The planned usage at `model`'s list price (default: its own), `uncached_less` uncached tokens fewer."""
-    rate_in, rate_read, rate_write, rate_out = (
-        Decimal(r) / 1_000_000 for r in LIST_PRICES[model or call.model]
-    )
+    """The planned usage at `model`'s list price (default: the one it was sent to), `uncached_less` uncached
+    tokens fewer."""
+    sent_to = demo_budget.DOWNGRADE_TO if call.seq in DOWNGRADED else call.model
+    rate_in, rate_read, rate_write, rate_out = (Decimal(r) / 1_000_000 for r in LIST_PRICES[model or sent_to])
     usage = call.usage
     uncached = usage.input_tokens - usage.cache_read_tokens - usage.cache_write_tokens - uncached_less
     return (
@@ -144,6 +151,46 @@ def test_table_names_workflows_and_the_hidden_drivers(demo_run: tuple[Path, str]
     assert "[unattributed]" in stdout
 
 
+def test_the_budget_stop_downgrades_exactly_the_calls_after_the_crossing(demo_run: tuple[Path, str]) -> None:
+    workdir, stdout = demo_run
+    assert (
+        f"Budget guardrail: {demo_budget.WORKFLOW} reached its daily stop (budgets.yaml); the guard sent"
+        f" its last {demo_budget.CALLS_AFTER_STOP} calls of the day to {demo_budget.DOWNGRADE_TO} instead"
+    ) in stdout
+    with sqlite3.connect(workdir / "ledger.sqlite3") as db:
+        models = [
+            row[0]
+            for row in db.execute(
+                "SELECT request_model FROM calls WHERE workflow_id = ? ORDER BY time_ns",
+                (demo_budget.WORKFLOW,),
+            )
+        ]
+    mine = [c for c in plan(SEED, END) if c.workflow_id == demo_budget.WORKFLOW]
+    assert len(models) == len(mine)
+    expected = [demo_budget.DOWNGRADE_TO if c.seq in DOWNGRADED else c.model for c in mine]
+    assert models == expected
+    assert len(DOWNGRADED) == demo_budget.CALLS_AFTER_STOP
+    # the stop line: what the calls before the last ones of the month cost, so the next one is downgraded
+    budgets = (workdir / "budgets.yaml").read_text()
+    assert f"period: daily, limit_usd: {demo_budget.daily_limit(plan(SEED, END), END)}," in budgets
+    assert "on_stop: downgrade, downgrade_to: claude-haiku-4-5" in budgets
+
+
+def test_gemini_and_bedrock_workflows_are_priced_at_their_list_prices(demo_run: tuple[Path, str]) -> None:
+    workdir, _ = demo_run
+    with sqlite3.connect(workdir / "ledger.sqlite3") as db:
+        rows = db.execute(
+            "SELECT workflow_id, provider, count(*) FROM calls"
+            " WHERE workflow_id IN ('guest_review_translator', 'supplier_invoice_extractor') GROUP BY 1, 2"
+        ).fetchall()
+    planned = defaultdict(int)
+    for call in plan(SEED, END):
+        if call.provider in {"gcp.gemini", "aws.bedrock"}:
+            planned[(call.workflow_id, call.provider)] += 1
+    assert {(w, p): n for w, p, n in rows} == planned
+    assert any(c.usage.reasoning_tokens for c in plan(SEED, END) if c.provider == "gcp.gemini")
+
+
 def _comparison(workdir: Path) -> dict[str, object]:
     report = subprocess.run(
         [
@@ -178,7 +225,10 @@ def test_the_bill_rose_47_percent_and_the_report_says_why(demo_run: tuple[Path, 
             before[workflow],
             after[workflow],
         )
-        assert Decimal(row["price_mix_usd"]) == 0  # the same models at the same list prices
+        if workflow != demo_budget.WORKFLOW:  # the same models at the same list prices
+            assert Decimal(row["price_mix_usd"]) == 0, workflow
+    # the payroll assistant's budget stop moved its last calls to a cheaper model
+    assert Decimal(rows[demo_budget.WORKFLOW]["price_mix_usd"]) < 0
     # The concierge and the copilot made as many calls as before: all their change is usage per request.
     for workflow in ("front_desk_concierge", "revenue_management_copilot"):
         assert Decimal(rows[workflow]["volume_usd"]) == 0
@@ -232,7 +282,7 @@ def test_each_planted_driver_is_named_with_its_amount(demo_run: tuple[Path, str]
     assert Decimal("0.2") <= share <= Decimal("0.25")
 
 
-def test_what_if_savings_are_list_prices_and_trimming_the_prompt_cuts_two_thirds(
+def test_what_if_savings_are_list_prices_and_trimming_the_prompt_cuts_nearly_three_quarters(
     demo_run: tuple[Path, str],
 ) -> None:
     workdir, stdout = demo_run
@@ -256,7 +306,7 @@ def test_what_if_savings_are_list_prices_and_trimming_the_prompt_cuts_two_thirds
     now = sum((_list_price(c) for c in copilot), Decimal(0))
     trimmed = sum((_list_price(c, uncached_less=shared) for c in copilot), Decimal(0))
     assert (Decimal(trim["current_cost_usd"]), Decimal(trim["repriced_cost_usd"])) == (now, trimmed)
-    assert round((now - trimmed) / now, 2) == Decimal("0.65")  # about two thirds of that workflow
+    assert round((now - trimmed) / now, 2) == Decimal("0.73")  # nearly three quarters of that workflow
     assert "Quality is not measured" in stdout
 
 
@@ -354,7 +404,9 @@ def test_html_report_renders_in_headless_chromium(demo_run: tuple[Path, str], tm
     ):
         assert re.search(rf"\({re.escape(label)}: \$\d+\.\d\d\)", findings), findings
     # the second fortnight against the first: the paragraph, the waterfalls, the drivers and the what-if
-    assert page.text("comparison-summary").startswith("Spend rose $3.09 (+47.0%)")
+    before, after = _expected_spend(before=SECOND), _expected_spend(since=SECOND)
+    rise = sum(after.values(), Decimal(0)) - sum(before.values(), Decimal(0))
+    assert page.text("comparison-summary").startswith(f"Spend rose {_cent(rise)} (+47.0%)")
     for chart in ("waterfall-drivers", "waterfall-groups"):
         assert chart in page.ids()
     changes = page.text("changes")

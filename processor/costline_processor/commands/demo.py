@@ -80,6 +80,7 @@ def demo(workdir: Path, seed: int, end: str | None) -> None:
     click.echo(
         f"{result.calls_recorded:,} of {result.calls_planned:,} calls recorded in {result.ledger_path}"
     )
+    click.echo(result.budget_note)
     click.echo(f"HTML report: {html_path}")
     click.echo(f"Explore: costline report --ledger {result.ledger_path} --since 60d --by workflow_id,model")
     from costline_processor.demo.scenario import PERIOD_DAYS  # noqa: PLC0415

@@ -21,7 +21,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import IO, Final
 
-from costline_processor.demo import app
+from costline_processor.demo import app, budget
 from costline_processor.demo.diagnosis import RunFacts, explain_shortfall, recorded_calls, scrape_counters
 from costline_processor.demo.scenario import DAYS, plan
 from costline_processor.mock_provider import MockProvider
@@ -55,6 +55,7 @@ class DemoResult:
     since: datetime
     until: datetime
     shortfall: str | None  # why calls_recorded < calls_planned, from what each part saw; None if all arrived
+    budget_note: str = ""  # what the demo's budget guardrail did (demo/budget.py)
 
 
 def _peer_instrumentors() -> str:
@@ -79,13 +80,14 @@ def _inherited_env() -> dict[str, str]:
 
 
 @contextmanager
-def _serve(workdir: Path, ledger: Path) -> Iterator[tuple[int, int]]:
+def _serve(workdir: Path, ledger: Path, budgets: Path, end: date) -> Iterator[tuple[int, int]]:
     log_path = workdir / SERVE_LOG
     command = [
         sys.executable, "-c", "from costline_processor.cli import main; main()", "serve",
         "--grpc-port=0", "--http-port=0", "--metrics-port=0", f"--ledger-url={ledger}", "--log-level=info",
+        f"--budgets={budgets}",
     ]  # fmt: skip
-    env = _inherited_env()
+    env = _inherited_env() | budget.serve_env(end)
     with log_path.open("wb") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
     try:
@@ -111,10 +113,18 @@ def _wait_ready(process: subprocess.Popen[bytes], log_path: Path) -> tuple[int, 
     raise DemoError(f"costline serve did not start:\n{log_path.read_text(errors='replace')}")
 
 
-def _check_installed() -> None:
+def _missing(module: str) -> bool:
     from importlib.util import find_spec  # noqa: PLC0415
 
-    missing = [name for name in ("openai", "anthropic", "opentelemetry.distro") if find_spec(name) is None]
+    try:
+        return find_spec(module) is None
+    except ModuleNotFoundError:  # a dotted name whose parent package is missing
+        return True
+
+
+def _check_installed() -> None:
+    sdks = ("openai", "anthropic", "google.genai", "boto3", "opentelemetry.distro")
+    missing = [name for name in sdks if _missing(name)]
     if missing:
         raise DemoError(f"the demo needs {', '.join(missing)}: pip install 'costline[processor,sdks]'")
 
@@ -183,15 +193,17 @@ def run_demo(
     ledger = workdir / LEDGER_FILE
     for stale in workdir.glob(f"{LEDGER_FILE}*"):
         stale.unlink()
-    planned = len(plan(seed, end))
+    calls = plan(seed, end)
+    planned = len(calls)
+    budgets = budget.write_budgets(workdir, calls, end)
     app_log_path = workdir / APP_LOG
     with (
         MockProvider(host=MOCK_HOST) as mock,
-        _serve(workdir, ledger) as (http_port, metrics_port),
+        _serve(workdir, ledger, budgets, end) as (http_port, metrics_port),
         app_log_path.open("w") as app_log,
     ):
         openai_url = mock.url.replace(MOCK_HOST, OPENAI_HOST, 1)
-        env = _app_env(http_port, mock.url, openai_url, seed, end)
+        env = _app_env(http_port, mock.url, openai_url, seed, end) | budget.app_env(metrics_port)
         made = _run_app(command, env, on_progress, app_log)
         _wait_recorded(ledger, planned)
         # serve's counters are read before it stops; they are only needed to explain missing calls
@@ -200,4 +212,5 @@ def run_demo(
     facts = RunFacts(ledger, planned, made, app_log_path, workdir / SERVE_LOG, counters)
     shortfall = explain_shortfall(facts) if recorded < planned else None
     since = datetime.combine(end - timedelta(days=DAYS - 1), datetime.min.time(), tzinfo=UTC)
-    return DemoResult(workdir, ledger, planned, recorded, since, since + timedelta(days=DAYS), shortfall)
+    until = since + timedelta(days=DAYS)
+    return DemoResult(workdir, ledger, planned, recorded, since, until, shortfall, budget.note(ledger))

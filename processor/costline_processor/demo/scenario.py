@@ -1,4 +1,4 @@
-"""The demo's traffic plan: a 24-property hotel group with six LLM workflows over two fortnights.
+"""The demo's traffic plan: a 24-property hotel group with eight LLM workflows over two fortnights.
 
 Pure and seeded: the same seed and end date always give the same calls, so the demo's numbers are testable.
 The first fortnight is the baseline; in the second the bill rises by about half, for reasons the report's
@@ -6,12 +6,14 @@ comparison must name:
 
 - a retry loop: from day 17 the housekeeping dispatcher re-asks the model up to ten times for one property
   whose room feed is malformed (many calls per trace, one tenant);
-- a 3,800-token system prompt, sent uncached, that the revenue-management copilot ships with from day 14
-  (trimming it would cut that workflow's spend by about two thirds);
+- a 5,770-token system prompt, sent uncached, that the revenue-management copilot ships with from day 14
+  (trimming it would cut that workflow's spend in the second fortnight by nearly three quarters);
 - a debug mode left on in the front-desk concierge from day 22, which makes every call about 2.4x as large
   (its prompt and its answer);
 - three procurement power users who join in the second fortnight (about a fifth of that workflow's spend).
 Some calls run outside any workflow (a nightly script nobody tagged), so the unattributed line is visible.
+Two steady workflows run on Gemini (google-genai) and on Bedrock (boto3); they are planned with a random
+stream of their own, so adding them left the other workflows' calls as they were.
 """
 
 from __future__ import annotations
@@ -22,12 +24,13 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Final, Literal
 
-Api = Literal["chat", "responses", "messages", "embeddings"]
+Api = Literal["chat", "responses", "messages", "embeddings", "generate_content", "converse"]
+Provider = Literal["openai", "anthropic", "gcp.gemini", "aws.bedrock"]
 
 PROPERTIES: Final = tuple(f"property-{n:02d}" for n in range(1, 25))
 MALFORMED_PROPERTY: Final = "property-17"
 POWER_USERS: Final = ("night-auditor-ana", "payroll-lead-raj", "gm-chen")
-VERBOSE_SYSTEM_PROMPT_TOKENS: Final = 3800
+VERBOSE_SYSTEM_PROMPT_TOKENS: Final = 5770
 DEBUG_FACTOR: Final = 2.4  # the concierge's debug mode: prompts and answers this many times as long
 DAYS: Final = 28
 PERIOD_DAYS: Final = 14  # two consecutive periods: the baseline, then the one whose bill rose
@@ -57,7 +60,7 @@ class PlannedCall:
     feature_id: str | None
     tenant_id: str | None
     user_id: str | None
-    provider: Literal["openai", "anthropic"]
+    provider: Provider
     api: Api
     model: str
     stream: bool
@@ -71,7 +74,7 @@ class PlannedCall:
 class _Workflow:
     workflow_id: str
     feature_id: str
-    provider: Literal["openai", "anthropic"]
+    provider: Provider
     api: Api
     model: str
     calls_per_day: int
@@ -164,6 +167,37 @@ WORKFLOWS: Final = (
         "payroll_question_answered",
     ),
 )
+# Planned from their own random stream (STEADY_STREAM): the workflows above keep the calls they had before.
+STEADY_WORKFLOWS: Final = (
+    _Workflow(
+        "guest_review_translator",
+        "review_translation",
+        "gcp.gemini",
+        "generate_content",
+        "gemini-2.5-flash",
+        12,
+        (1200, 2600),
+        (400, 900),
+        0.3,
+        0.3,
+        "review_translated",
+        reasoning_share=0.5,
+    ),
+    _Workflow(
+        "supplier_invoice_extractor",
+        "invoice_capture",
+        "aws.bedrock",
+        "converse",
+        "us.anthropic.claude-haiku-4-5-20251001-v1:0",
+        8,
+        (2500, 5000),
+        (200, 450),
+        0.4,
+        0.3,
+        "invoice_posted",
+    ),
+)
+STEADY_STREAM: Final = "steady"
 UNATTRIBUTED_JOB: Final = _Workflow(
     "", "", "openai", "embeddings", "text-embedding-3-small", 4, (6000, 12000), (0, 0), 0.0, 0.0, None
 )
@@ -172,15 +206,17 @@ UNATTRIBUTED_JOB: Final = _Workflow(
 def plan(seed: int = 7, end: date = date(2026, 11, 22)) -> list[PlannedCall]:
     """Every call of the two fortnights that end on `end` (inclusive), in time order."""
     rng = random.Random(seed)
+    steady = random.Random(f"{seed}-{STEADY_STREAM}")
     start = datetime.combine(end - timedelta(days=DAYS - 1), time(), tzinfo=UTC)
     calls: list[PlannedCall] = []
     groups = iter(range(1_000_000_000))
     for day in range(DAYS):
         day_start = start + timedelta(days=day)
-        for workflow in (*WORKFLOWS, UNATTRIBUTED_JOB):
-            for power_user in _senders(workflow, day, rng):
-                at = day_start + timedelta(seconds=rng.randrange(6 * 3600, 23 * 3600))
-                calls.extend(_calls_for(workflow, day, at, rng, next(groups), power_user))
+        for workflows, stream in (((*WORKFLOWS, UNATTRIBUTED_JOB), rng), (STEADY_WORKFLOWS, steady)):
+            for workflow in workflows:
+                for power_user in _senders(workflow, day, stream):
+                    at = day_start + timedelta(seconds=stream.randrange(6 * 3600, 23 * 3600))
+                    calls.extend(_calls_for(workflow, day, at, stream, next(groups), power_user))
     calls.sort(key=lambda call: (call.at, call.trace_group))
     return [_with_seq(call, seq) for seq, call in enumerate(calls)]
 
@@ -248,7 +284,7 @@ def _usage_for(workflow: _Workflow, rng: random.Random) -> PlannedUsage:
     # Anthropic writes the cached prefix when it is missing; OpenAI caches implicitly (no write charge).
     cache_write = (
         int(input_tokens * workflow.cached_share)
-        if workflow.provider == "anthropic" and not cache_read
+        if workflow.provider in {"anthropic", "aws.bedrock"} and not cache_read  # Bedrock here serves Claude
         else 0
     )
     reasoning = int(output_tokens * workflow.reasoning_share)

@@ -61,11 +61,14 @@ def table(rows: Sequence[WhatIf], *, width: int = 120) -> str:
         console.print(f"{TITLE}: no cheaper candidate for any workflow in this window.")
         return buffer.getvalue()
     grid_table = Table(title=TITLE)
-    grid_table.add_column(WORKFLOW_ID, no_wrap=True)
+    # Money is never cut; a long name (a Bedrock inference-profile id) is folded onto a second line instead.
+    grid_table.add_column(WORKFLOW_ID, overflow="fold")
     for heading in HEADINGS:
         if heading not in TERMINAL_LEAVES_OUT:
-            text = heading in TEXT_HEADINGS
-            grid_table.add_column(heading, justify="left" if text else "right", no_wrap=True)
+            if heading in TEXT_HEADINGS:
+                grid_table.add_column(heading, overflow="fold")
+            else:
+                grid_table.add_column(heading, justify="right", no_wrap=True)
     for row in rows:
         grid_table.add_row(
             *(
