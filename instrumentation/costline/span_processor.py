@@ -64,6 +64,19 @@ def register(tracer_provider: Any = None) -> bool:
     if not isinstance(provider, TracerProvider):
         return False
     if provider not in _registered_on:
-        provider.add_span_processor(AttributionSpanProcessor())
+        if not _has_attribution_processor(provider):  # the app may have added its own (docs/app-api.md)
+            provider.add_span_processor(AttributionSpanProcessor())
         _registered_on.add(provider)
     return True
+
+
+def _has_attribution_processor(provider: TracerProvider) -> bool:
+    """Whether the app already added an `AttributionSpanProcessor` to `provider`.
+
+    The SDK keeps its processors in a private tuple (`_active_span_processor._span_processors`, the same in
+    every 1.x); if a later SDK moves it, this says no and one more processor is added, which only costs time:
+    it never overwrites an attribute a span already has.
+    """
+    multi = getattr(provider, "_active_span_processor", None)
+    processors = getattr(multi, "_span_processors", ())
+    return isinstance(processors, tuple) and any(isinstance(p, AttributionSpanProcessor) for p in processors)

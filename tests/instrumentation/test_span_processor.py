@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from opentelemetry import baggage, context, trace
 from opentelemetry.baggage.propagation import W3CBaggagePropagator
 from opentelemetry.sdk.trace import TracerProvider
@@ -102,3 +104,25 @@ def test_register_adds_one_processor_to_sdk_providers_only() -> None:
     assert sum(isinstance(p, AttributionSpanProcessor) for p in processors) == 1
     assert register(trace.NoOpTracerProvider()) is False
     provider.shutdown()
+
+
+def test_the_manual_setup_of_the_docs_registers_one_processor(
+    set_global_tracer_provider: Callable[[TracerProvider], None],
+) -> None:
+    """docs/app-api.md's own SDK setup, as written: the app adds the processor, then instruments."""
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    from costline.instrumentor import CostlineInstrumentor
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(costline.AttributionSpanProcessor())
+    provider.add_span_processor(BatchSpanProcessor(exporter))
+    set_global_tracer_provider(provider)
+    instrumentor = CostlineInstrumentor()
+    instrumentor.instrument()
+    try:
+        processors = provider._active_span_processor._span_processors
+        assert sum(isinstance(p, AttributionSpanProcessor) for p in processors) == 1
+    finally:
+        instrumentor.uninstrument()
