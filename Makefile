@@ -40,7 +40,7 @@ format: $(STAMP)
 
 bench: install
 	mkdir -p bench/results
-	for b in instrumentation budget_guard pricing ledger processor; do \
+	for b in instrumentation peers budget_guard pricing ledger processor; do \
 	  $(BIN)/python bench/bench_$$b.py --out bench/results/$$b.json || exit 1; done
 
 # Regenerate dashboards/*.json, the rule file and provisioning from dashboards/*.py (tests check they match).

@@ -17,6 +17,7 @@ from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerPro
 
 from costline import _mirrors
 from costline._safety import guard
+from costline.attributes import INSTRUMENTATION_SCOPE
 from costline.baggage import read_attribution
 
 _registered_on: weakref.WeakSet[TracerProvider] = weakref.WeakSet()
@@ -32,6 +33,12 @@ class AttributionSpanProcessor(SpanProcessor):
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         with guard("span_processor.on_start"):
+            scope = span.instrumentation_scope
+            if scope is not None and scope.name == INSTRUMENTATION_SCOPE:
+                # costline's own spans start with the attribution already read: no second baggage read
+                if _mirrors.records_late(span):
+                    _mirrors.call_started(span)
+                return
             # parent_context is the `context` given to start_span: None means "the current context".
             existing = span.attributes or {}
             for key, value in read_attribution(parent_context).span_attributes().items():
@@ -41,8 +48,6 @@ class AttributionSpanProcessor(SpanProcessor):
                 _mirrors.opened(span)
             elif _mirrors.is_late_framework_span(span):
                 _mirrors.late_span_started(span)
-            elif _mirrors.records_late(span):
-                _mirrors.call_started(span)
 
     def on_end(self, span: ReadableSpan) -> None:
         with guard("span_processor.on_end"):
