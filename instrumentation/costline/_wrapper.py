@@ -169,19 +169,36 @@ def _raw(call: Call, request: Request, result: Any) -> Any:
     return SyncRawProxy(result, call, request.state)
 
 
+# The last context hidden: (context, attribution, the context with its attribution hidden). Calls made one
+# after another in one context (an app's loop, a framework's steps) hide it once; a pure function of the two.
+_last_hidden: tuple[object, object, object] | None = None
+
+
+def _hidden(context: Any, attribution: dict[str, str] | None) -> Any:
+    """`context` with its attribution out of the baggage (also when no value was valid or trusted:
+    attribution baggage never goes to the provider)."""
+    global _last_hidden  # noqa: PLW0603 - a one-entry cache, swapped whole
+    last = _last_hidden
+    if last is not None and last[0] is context and last[1] is attribution:
+        return last[2]
+    hidden = context
+    try:
+        if attribution_in_baggage(context):
+            hidden = with_hidden_attribution(attribution or {}, context)
+    except Exception as exc:  # the SDK call must run even if hiding fails
+        report_internal_error("outbound.hide", exc)
+        return context
+    _last_hidden = (context, attribution, hidden)
+    return hidden
+
+
 def activate(call: Call) -> tuple[object, contextvars.Token[bool]]:
     """Make the call's span current, with the attribution hidden from outbound propagation.
 
     This is `costline.outbound.hide_attribution_from_propagation()` fused with `use_span`: one context
     attach instead of two on the hot path (same helpers, same resulting context).
     """
-    context = otel_context.get_current()
-    try:
-        # Also when no value was valid or trusted: attribution baggage never goes to the provider.
-        if attribution_in_baggage(context):
-            context = with_hidden_attribution(call.attribution or {}, context)
-    except Exception as exc:  # the SDK call must run even if hiding fails
-        report_internal_error("outbound.hide", exc)
+    context = _hidden(otel_context.get_current(), call.attribution)
     span = call.span if call.surface.current_span_writable else NonRecordingSpan(call.span.get_span_context())
     token = otel_context.attach(trace.set_span_in_context(span, context))
     return token, IN_COSTLINE_CALL.set(True)

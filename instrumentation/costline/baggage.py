@@ -22,7 +22,7 @@ from types import MappingProxyType
 from typing import Final
 
 from opentelemetry import baggage as otel_baggage
-from opentelemetry.context import Context, create_key, get_value, set_value
+from opentelemetry.context import Context, create_key, get_current, get_value, set_value
 from opentelemetry.util.types import AttributeValue
 
 from costline import attributes
@@ -55,13 +55,34 @@ class Attribution:
         return found
 
 
+# The last read: (context, trusted, its attribution). An app makes many calls, and starts many spans, in one
+# context, and a read depends on nothing else, so reading that context again costs one identity check. It
+# holds that one context (and so its span) alive until the next read in another context.
+_last_read: tuple[Context, bool, Attribution] | None = None
+
+
 def read_attribution(context: Context | None = None) -> Attribution:
-    """The attribution in force in `context` (default: the current context); see the module docstring."""
+    """The attribution in force in `context` (default: the current context); see the module docstring.
+
+    Callers must not change what it returns: the last read is returned again for the same context.
+    """
+    global _last_read  # noqa: PLW0603 - a one-entry cache; a tuple is swapped whole, so threads are safe
+    current = get_current() if context is None else context
+    trusted = trust_inbound_baggage()
+    last = _last_read
+    if last is not None and last[0] is current and last[1] is trusted:
+        return last[2]
+    attribution = _read(current, trusted)
+    _last_read = (current, trusted, attribution)
+    return attribution
+
+
+def _read(context: Context, trusted: bool) -> Attribution:
     found: dict[str, str] = {}
     hidden = get_value(_HIDDEN_ATTRIBUTION, context)
     if isinstance(hidden, Mapping):
         found.update(hidden)
-    if not trust_inbound_baggage():
+    if not trusted:
         own = get_value(_IN_PROCESS_ATTRIBUTION, context)
         if isinstance(own, Mapping):
             found.update(own)
@@ -87,7 +108,7 @@ def current_attribution(context: Context | None = None) -> dict[str, str]:
     Only keys that are set appear. A propagated value `costline.workflow()` would refuse is left out; with
     `COSTLINE_TRUST_INBOUND_BAGGAGE=false` only what `costline.workflow()` set in this process counts.
     """
-    return read_attribution(context).values  # a new dict on every call: the caller may keep or change it
+    return dict(read_attribution(context).values)  # a new dict on every call: the caller may change it
 
 
 def with_workflow_attribution(values: Mapping[str, str], context: Context) -> Context:
