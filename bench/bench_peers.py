@@ -5,9 +5,13 @@
 Each variant runs in a fresh process (`--worker VARIANT`): the real `openai` and `anthropic` clients on an
 in-process `httpx2.MockTransport` (canned JSON and SSE, the same bytes as bench_instrumentation.py), an SDK
 `TracerProvider` with one `BatchSpanProcessor` (a no-op exporter, flushed inside the measured block so the
-export thread's work is counted), W3C baggage with a `workflow_id` current. The worker measures process CPU
-time (all threads) over `--calls` non-streamed OpenAI chat calls, as many Anthropic messages calls, and
-OpenAI chat streams of two lengths, after a warm-up. Variants:
+export thread's work is counted), W3C baggage with a `workflow_id` current, and the anthropic SDK's own
+span off (`ANTHROPIC_OPEN_TELEMETRY=false`: costline stands it down while it traces a call, the others do
+not). The worker measures process CPU time (all threads) over `--calls` non-streamed OpenAI chat calls, as
+many Anthropic messages calls, and OpenAI chat streams of two lengths, after a warm-up. The per-chunk slope
+here includes the SDK's own SSE parsing (~70 us a chunk) and so is noisy; bench_instrumentation.py times
+costline's per-chunk work alone.
+Variants:
 
 - `none`: no instrumentation, the baseline every other variant is measured against (added = variant - none);
 - `floor`: a hand-made wrapper that starts one CLIENT span with 8 attributes (operation, provider, request
@@ -138,6 +142,9 @@ def _process_ns(function: Callable[[], Any], repeat: int, flush: Callable[[], An
 
 def worker(variant: str, calls: int) -> dict[str, float]:
     os.environ.setdefault("TRACELOOP_TELEMETRY", "false")
+    # The anthropic SDK makes a span of its own per call when an SDK TracerProvider is set; costline stands it
+    # down during its call and the others do not, which would charge every other variant for it.
+    os.environ["ANTHROPIC_OPEN_TELEMETRY"] = "false"
     import anthropic
     import httpx2
     import openai
@@ -179,8 +186,8 @@ def worker(variant: str, calls: int) -> dict[str, float]:
         _process_ns(function, max(calls // 4, 20), flush)  # warm-up: caches, the specializing interpreter
     chat_ns = _process_ns(chat, calls, flush)
     message_ns = _process_ns(message, calls, flush)
-    short_ns = _process_ns(stream(STREAM_LENGTHS[0]), max(calls // 4, 20), flush)
-    long_ns = _process_ns(stream(STREAM_LENGTHS[1]), max(calls // 4, 20), flush)
+    short_ns = _process_ns(stream(STREAM_LENGTHS[0]), calls, flush)
+    long_ns = _process_ns(stream(STREAM_LENGTHS[1]), calls, flush)
     context.detach(token)
     provider.shutdown()
     chunks = STREAM_LENGTHS[1] - STREAM_LENGTHS[0]
