@@ -38,7 +38,7 @@ from costline._config import Settings
 from costline._patching import Patch, custom_patch, resolve
 from costline._providers import detect_bedrock
 from costline._safety import report_internal_error
-from costline._span import IN_COSTLINE_CALL, Call, StreamState, Surface
+from costline._span import IN_COSTLINE_CALL, Call, Request, StreamState, Surface
 from costline._stream import AsyncStreamProxy, SyncStreamProxy
 from costline._wrapper import Starter, Wrapper, activate
 
@@ -96,17 +96,24 @@ def _stream_returned(call: Call, state: StreamState, result: Any, *, awaited: bo
     return result
 
 
+def _start(
+    starters: dict[str, Starter], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> tuple[Call, Request] | None:
+    """The call's span, for the four Bedrock Runtime operations; None for any other AWS call."""
+    starter = starters.get(args[0]) if args else None
+    if starter is None or instance.meta.service_model.service_name != SERVICE:
+        return None
+    params = args[1] if len(args) > 1 else kwargs.get("api_params")
+    return starter.start(instance, params if isinstance(params, dict) else {})
+
+
 def api_call_wrapper(starters: dict[str, Starter]) -> Wrapper:
     """`BaseClient._make_api_call(operation_name, api_params)`, traced for the four Bedrock operations."""
 
     def traced(
         wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
-        starter = starters.get(args[0]) if args else None
-        if starter is None or instance.meta.service_model.service_name != SERVICE:
-            return wrapped(*args, **kwargs)
-        params = args[1] if len(args) > 1 else kwargs.get("api_params")
-        started = starter.start(instance, params if isinstance(params, dict) else {})
+        started = _start(starters, instance, args, kwargs)
         if started is None:
             return wrapped(*args, **kwargs)
         call, request = started
@@ -134,11 +141,7 @@ def async_api_call_wrapper(starters: dict[str, Starter]) -> Wrapper:
     async def traced(
         wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
-        starter = starters.get(args[0]) if args else None
-        if starter is None or instance.meta.service_model.service_name != SERVICE:
-            return await wrapped(*args, **kwargs)
-        params = args[1] if len(args) > 1 else kwargs.get("api_params")
-        started = starter.start(instance, params if isinstance(params, dict) else {})
+        started = _start(starters, instance, args, kwargs)
         if started is None:
             return await wrapped(*args, **kwargs)
         call, request = started
