@@ -6,11 +6,13 @@ normalise (pure) turns a span of any source into an `LlmCall`; pricing (pure) tu
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from decimal import Decimal
 
+from costline_processor.value_class import value_class
 
-@dataclass(frozen=True, slots=True)
+
+@value_class
 class Usage:
     """Provider-reported usage in the semconv (inclusive) model.
 
@@ -30,7 +32,7 @@ class Usage:
         return self.input_tokens - self.cache_read_tokens - self.cache_write_tokens
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class LlmCall:
     """One LLM call as seen on one span, normalised from whichever instrumentation emitted it."""
 
@@ -65,7 +67,7 @@ class LlmCall:
         return self.response_model or self.request_model
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class Cost:
     """A priced call. `total` equals the sum of the parts exactly."""
 
@@ -80,13 +82,13 @@ class Cost:
         return self.input + self.cache_read + self.cache_write + self.output
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class Unpriced:
     reason: str  # one of metric_names.UNPRICED_REASONS
     detail: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class PricedCall:
     """What the ledger stores: a call and its price (or why it has none)."""
 
@@ -94,7 +96,7 @@ class PricedCall:
     result: Cost | Unpriced
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class Outcome:
     """A business outcome recorded by app code with `costline.record_outcome` (an outcome span)."""
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Final, Literal
 
 from costline_processor.model import Outcome, PricedCall
+from costline_processor.value_class import value_class
 
 RecordStatus = Literal["new", "redelivered", "duplicate_call"]
 STATUS_NEW: Final = "new"
@@ -13,7 +13,7 @@ STATUS_REDELIVERED: Final = "redelivered"
 STATUS_DUPLICATE_CALL: Final = "duplicate_call"
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class RecordedItem:
     """What the ledger did with one priced call; `canonical_span_id` is the span carrying its cost.
 
@@ -27,7 +27,7 @@ class RecordedItem:
     start_time_out_of_range: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class RecordResult:
     items: list[RecordedItem]  # same order as the `priced` argument
     new_outcomes: list[Outcome]
@@ -37,7 +37,7 @@ class RecordResult:
     received_ns: int = 0  # when the request arrived: where a call whose start time is out of range is placed
 
 
-@dataclass(frozen=True, slots=True)
+@value_class
 class PurgeResult:
     calls: int
     outcomes: int
