@@ -70,7 +70,8 @@ def _kv(key: str, value: str | int) -> KeyValue:
 
 
 def make_batches(count: int, spans_per_batch: int) -> list[bytes]:
-    """`count` requests of distinct, realistic LLM spans (as costline's instrumentation emits them).
+    """`count` requests of distinct, realistic LLM spans (as costline's instrumentation emits them): 12
+    workflows, 97 users, token counts that differ from span to span.
 
     Every id holds the marker `~0000`; `variant()` replaces it to make another `count` distinct requests
     in microseconds (same length, so the protobuf stays valid).
@@ -93,8 +94,7 @@ def make_batches(count: int, spans_per_batch: int) -> list[bytes]:
             _kv(attr.USER_ID, "u-1"),
         ]
     )
-    response_id = next(i for i, kv in enumerate(template.attributes) if kv.key == attr.GEN_AI_RESPONSE_ID)
-    workflow = next(i for i, kv in enumerate(template.attributes) if kv.key == attr.WORKFLOW_ID)
+    at = {kv.key: i for i, kv in enumerate(template.attributes)}
     now = time.time_ns()
     run = secrets.token_bytes(4)  # this run's calls are new to a ledger that earlier runs filled
     batches = []
@@ -114,8 +114,17 @@ def make_batches(count: int, spans_per_batch: int) -> list[bytes]:
             span.span_id = MARKER + serial.to_bytes(3, "big")
             span.start_time_unix_nano = now + serial
             span.end_time_unix_nano = now + serial + 900_000_000
-            span.attributes[response_id].value.string_value = f"chatcmpl-{MARKER.decode()}-{serial:08x}"
-            span.attributes[workflow].value.string_value = f"workflow-{n % 12}"
+            attributes = span.attributes
+            attributes[at[attr.GEN_AI_RESPONSE_ID]].value.string_value = f"chatcmpl-{MARKER.decode()}-{serial:08x}"
+            attributes[at[attr.WORKFLOW_ID]].value.string_value = f"workflow-{n % 12}"
+            attributes[at[attr.USER_ID]].value.string_value = f"u-{serial % 97}"
+            # Token counts vary as real calls' do (a scrambled serial: no two neighbours alike).
+            input_tokens = 100 + serial * 7919 % 19_900
+            attributes[at[attr.GEN_AI_USAGE_INPUT_TOKENS]].value.int_value = input_tokens
+            attributes[at[attr.GEN_AI_USAGE_OUTPUT_TOKENS]].value.int_value = 1 + serial * 104_729 % 2_000
+            attributes[at[attr.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS]].value.int_value = min(
+                input_tokens, serial * 131 % 8 * 1_024
+            )
         batches.append(request.SerializeToString())
     return batches
 

@@ -29,7 +29,8 @@ from costline_processor.forwarder import DownstreamUnavailable, Forwarder
 from costline_processor.ledger import STATUS_NEW, LedgerStore, LedgerUnavailableError, RecordResult
 from costline_processor.metrics import CostMetrics, SelfTelemetry
 from costline_processor.model import LlmCall, Outcome, PricedCall
-from costline_processor.normalize import extract_outcome, normalize_in_scope, scope_view
+from costline_processor.normalize import normalize_in_scope, outcome_in_scope, wire_scope_view
+from costline_processor.normalize.wire import lean_request
 from costline_processor.pricing import Pricer
 from costline_processor.unpriced_log import UnpricedLog
 
@@ -73,28 +74,35 @@ class BatchReport:
     new_calls: int
 
 
-def extract(request: ExportTraceServiceRequest) -> Extracted:
-    """Normalise every span of the request; a span whose normaliser fails is forwarded as a plain span."""
+def extract(request: ExportTraceServiceRequest, raw: bytes | None = None) -> Extracted:
+    """Normalise every span of the request; a span whose normaliser fails is forwarded as a plain span.
+
+    `raw` is the request's encoding, when the caller has it: the normaliser reads the spans from a lean
+    decoding of it (normalize.wire), the enrichment writes onto the spans of `request`.
+    """
     spans: list[Span] = []
     calls: list[LlmCall] = []
     outcomes: list[Outcome] = []
     blocked: list[tuple[str, str]] = []
     count = 0
-    for resource_spans in request.resource_spans:
-        resource = resource_spans.resource
-        for scope_spans in resource_spans.scope_spans:
+    lean = lean_request(request.SerializeToString() if raw is None else raw)
+    for resource_spans, wire_resource_spans in zip(request.resource_spans, lean.resource_spans, strict=True):
+        wire_resource = wire_resource_spans.resource.attributes
+        for scope_spans, wire_scope_spans in zip(
+            resource_spans.scope_spans, wire_resource_spans.scope_spans, strict=True
+        ):
             try:
-                view = scope_view(resource, scope_spans.scope)  # shared by the scope's spans: read once
+                view = wire_scope_view(wire_resource, wire_scope_spans.scope.name)  # read once per scope
             except Exception as exc:
                 report_internal_error("pipeline.extract", exc)
                 count += len(scope_spans.spans)
                 continue
-            for span in scope_spans.spans:
+            for span, wire_span in zip(scope_spans.spans, wire_scope_spans.spans, strict=True):
                 count += 1
                 try:
-                    call = normalize_in_scope(span, view)
+                    call = normalize_in_scope(wire_span, view)
                     if call is None:
-                        outcome = extract_outcome(span, resource)
+                        outcome = outcome_in_scope(wire_span, view)
                         if outcome is not None:
                             outcomes.append(outcome)
                         continue
@@ -163,22 +171,26 @@ class Pipeline:
         with self.admit():
             return self.export_admitted(request, raw)
 
-    def export_admitted(self, request: ExportTraceServiceRequest, raw: bytes | None = None) -> BatchReport:
+    def export_admitted(
+        self, request: ExportTraceServiceRequest, raw: bytes | None = None, *, raw_is_protobuf: bool = True
+    ) -> BatchReport:
         """`export` for a caller already inside `admit()`; raise `Unavailable` when the sender must retry.
 
         `raw` is the request as received, if the receiver has it: a quick scan of it saves looking for
-        processor attributes to strip span by span.
+        processor attributes to strip span by span, and its protobuf encoding is what the normaliser reads
+        (OTLP/JSON is encoded again for that).
         """
-        return self._export(request, raw is None or may_carry_processor_attributes(raw))
+        strip = raw is None or may_carry_processor_attributes(raw)
+        return self._export(request, raw if raw_is_protobuf else None, strip)
 
     def _track_inflight(self, delta: int) -> None:
         with self._inflight_lock:
             self._inflight += delta
             self._telemetry.set_gauge(names.SELF_INFLIGHT_BATCHES, self._inflight)
 
-    def _export(self, request: ExportTraceServiceRequest, strip: bool) -> BatchReport:
+    def _export(self, request: ExportTraceServiceRequest, raw: bytes | None, strip: bool) -> BatchReport:
         with self._work_lock:
-            found = extract(request)
+            found = extract(request, raw)
             priced = [PricedCall(call, self._pricer.price(call)) for call in found.calls]
             self._unpriced_log.note(priced)
         result = self._record(priced, found.outcomes)

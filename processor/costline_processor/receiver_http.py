@@ -192,7 +192,7 @@ class HttpReceiver:
             # The slot is taken before the body is read: at most max_inflight bodies are in memory.
             with self._pipeline.admit():
                 request, body = self._read(handler, length)
-                self._pipeline.export_admitted(request, body)
+                self._pipeline.export_admitted(request, body, raw_is_protobuf=not as_json)
         except BadRequest as exc:
             self._telemetry.inc(names.SELF_REQUESTS_INVALID, reason=exc.reason)
             self._reply_error(handler, exc.status, str(exc), as_json)

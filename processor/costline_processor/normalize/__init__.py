@@ -9,6 +9,7 @@ of the same call (in another trace, and often the framework's span has no respon
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final
 
@@ -22,14 +23,7 @@ from costline._validation import is_valid_value
 from costline_processor.model import LlmCall, Outcome, Usage
 from costline_processor.normalize import bedrock, gemini
 from costline_processor.normalize import foreign_names as fn
-from costline_processor.normalize._values import (
-    Attributes,
-    BadUsage,
-    flag,
-    label,
-    text,
-    to_dict,
-)
+from costline_processor.normalize._values import Attributes, BadUsage, flag, label, text
 from costline_processor.normalize.attribution import read_attribution
 from costline_processor.normalize.providers import normalize_provider, provider_from_host, provider_from_scope
 from costline_processor.normalize.sources import (
@@ -44,8 +38,18 @@ from costline_processor.normalize.sources import (
     keys_for,
     read_usage,
 )
+from costline_processor.normalize.wire import AttributeDecoder, WireSpan, lean_resource_attributes, lean_span
 
-__all__ = ["SOURCES", "ScopeView", "extract_outcome", "normalize_in_scope", "normalize_span", "scope_view"]
+__all__ = [
+    "SOURCES",
+    "ScopeView",
+    "extract_outcome",
+    "normalize_in_scope",
+    "normalize_span",
+    "outcome_in_scope",
+    "scope_view",
+    "wire_scope_view",
+]
 
 # Operations that are one billable model call; agent/tool/workflow spans aggregate or cost nothing.
 LLM_OPERATIONS: Final = frozenset(
@@ -119,6 +123,7 @@ _SPAN_KEYS: Final = frozenset(
     }
 )
 _RESOURCE_KEYS: Final = frozenset({fn.SERVICE_NAME, fn.SERVICE_INSTANCE_ID, fn.TELEMETRY_SDK_NAME})
+_ATTRIBUTES: Final = AttributeDecoder(_SPAN_KEYS | _RESOURCE_KEYS)
 _OTHER_ERROR: Final = "_OTHER"
 _MAX_OUTCOME_COUNT: Final = 1_000_000
 _OUTCOME_KEYS: Final = (attr.WORKFLOW_ID,)  # the only attribution an outcome is recorded with
@@ -135,9 +140,14 @@ class ScopeView:
 
 
 def scope_view(resource: Resource, scope: InstrumentationScope) -> ScopeView:
-    res = to_dict(resource.attributes, _RESOURCE_KEYS)
+    return wire_scope_view(lean_resource_attributes(resource), scope.name)
+
+
+def wire_scope_view(resource_attributes: Iterable[bytes], scope_name: str) -> ScopeView:
+    """`scope_view` of a lean-decoded request (normalize.wire): the batch path."""
+    res = _ATTRIBUTES.decode(resource_attributes, _RESOURCE_KEYS)
     return ScopeView(
-        scope_name=scope.name,
+        scope_name=scope_name,
         sdk_name=text(res, fn.TELEMETRY_SDK_NAME),
         service_name=label(text(res, fn.SERVICE_NAME) or "unknown_service"),
         service_instance_id=text(res, fn.SERVICE_INSTANCE_ID),
@@ -148,14 +158,15 @@ def normalize_span(span: Span, resource: Resource, scope: InstrumentationScope) 
     """The LLM call `span` records, or None when it is not one. Never raises on hostile input."""
     try:
         view = scope_view(resource, scope)
+        wire_span = lean_span(span)
     except Exception as exc:  # a bug here must not drop the whole batch (re-raised under pytest)
         report_internal_error("normalize_span", exc)
         return None
-    return normalize_in_scope(span, view)
+    return normalize_in_scope(wire_span, view)
 
 
-def normalize_in_scope(span: Span, view: ScopeView) -> LlmCall | None:
-    """`normalize_span` for a span of the scope `view` was read from (the batch path: one view per scope)."""
+def normalize_in_scope(span: WireSpan, view: ScopeView) -> LlmCall | None:
+    """`normalize_span` for a lean-decoded span of the scope `view` was read from (the batch path)."""
     try:
         return _normalize(span, view)
     except Exception as exc:  # a bug here must not drop the whole batch (re-raised under pytest)
@@ -163,11 +174,11 @@ def normalize_in_scope(span: Span, view: ScopeView) -> LlmCall | None:
         return None
 
 
-def _normalize(span: Span, view: ScopeView) -> LlmCall | None:
+def _normalize(span: WireSpan, view: ScopeView) -> LlmCall | None:
     name = span.name
     if name == attr.OUTCOME_SPAN_NAME:
         return None
-    attrs = to_dict(span.attributes, _SPAN_KEYS)
+    attrs = _ATTRIBUTES.decode(span.attributes, _SPAN_KEYS)
     source = detect(view.scope_name, attrs, view.sdk_name)
     if source != SOURCE_COSTLINE and attr.LLM_MIRRORED_BY in attrs:
         return None
@@ -284,7 +295,14 @@ def extract_outcome(span: Span, resource: Resource) -> Outcome | None:
     """The business outcome a `costline.outcome` span records; None for any other (or a malformed) span."""
     if span.name != attr.OUTCOME_SPAN_NAME:
         return None
-    attrs = to_dict(span.attributes, _SPAN_KEYS)
+    return outcome_in_scope(lean_span(span), scope_view(resource, InstrumentationScope()))
+
+
+def outcome_in_scope(span: WireSpan, view: ScopeView) -> Outcome | None:
+    """`extract_outcome` for a lean-decoded span of the scope `view` was read from (the batch path)."""
+    if span.name != attr.OUTCOME_SPAN_NAME:
+        return None
+    attrs = _ATTRIBUTES.decode(span.attributes, _SPAN_KEYS)
     outcome = text(attrs, attr.LLM_OUTCOME_NAME)
     count = attrs.get(attr.LLM_OUTCOME_COUNT, 1)
     # The name follows the rule record_outcome() enforces in the app; anything else is not an outcome of ours.
@@ -300,8 +318,6 @@ def extract_outcome(span: Span, resource: Resource) -> Outcome | None:
         workflow_id=attribution.get(attr.WORKFLOW_ID, attr.UNATTRIBUTED),
         outcome=outcome,
         count=count,
-        service_name=label(
-            text(to_dict(resource.attributes, _RESOURCE_KEYS), fn.SERVICE_NAME) or "unknown_service"
-        ),
+        service_name=view.service_name,
         rejected_attribution=rejected,
     )

@@ -1,12 +1,10 @@
-"""OTLP attribute values as plain Python, and strict token-count reading (hostile input never raises)."""
+"""Reading normalised attribute values: strict token counts (hostile input never raises), text, flags."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
-
-from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 
 from costline_processor.pricing import MAX_TOKENS
 
@@ -16,36 +14,6 @@ MAX_LABEL_CHARS = 256  # attribution values are bounded before they reach metric
 
 class BadUsage(ValueError):
     """A token attribute that cannot be a provider-reported count (wrong type, negative, NaN, absurd)."""
-
-
-def to_dict(pairs: Iterable[KeyValue], wanted: frozenset[str]) -> dict[str, Any]:
-    """The `wanted` scalar and array attributes as Python values; nested maps and bytes are skipped.
-
-    Filtering first matters: prompt/completion content attributes can be large, and every value read from a
-    protobuf message is a copy.
-    """
-    out: dict[str, Any] = {}
-    for pair in pairs:
-        key = pair.key  # every field read from a protobuf message makes a new Python object: read once
-        if key not in wanted:
-            continue
-        value = pair.value
-        string = value.string_value
-        if string:  # most attributes are strings: a non-empty one is the oneof's value, no need to ask
-            out[key] = string
-            continue
-        kind = value.WhichOneof("value")
-        if kind == "string_value":
-            out[key] = string
-        elif kind == "int_value":
-            out[key] = value.int_value
-        elif kind == "double_value":
-            out[key] = value.double_value
-        elif kind == "bool_value":
-            out[key] = value.bool_value
-        elif kind == "array_value":
-            out[key] = [item.string_value for item in value.array_value.values]
-    return out
 
 
 def token_count(attrs: Attributes, keys: tuple[str, ...]) -> int | None:
