@@ -9,8 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
+from types import TracebackType
 
 logger = logging.getLogger("costline")
 
@@ -35,10 +34,25 @@ def report_internal_error(where: str, exc: BaseException) -> None:
     )
 
 
-@contextmanager
-def guard(where: str) -> Iterator[None]:
-    """Run a block of costline's own code; an exception in it is reported, never propagated."""
-    try:
-        yield
-    except Exception as exc:
-        report_internal_error(where, exc)
+class guard:  # lower case: it reads as the function it replaced, `with guard("where"):`
+    """Run a block of costline's own code; an exception in it is reported, never propagated.
+
+    A class, not a `@contextmanager` generator: span processors enter it twice per span; a generator
+    context manager costs ~0.7 µs each time, this ~0.15 µs.
+    """
+
+    __slots__ = ("where",)
+
+    def __init__(self, where: str) -> None:
+        self.where = where
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, _tb: TracebackType | None
+    ) -> bool:
+        if exc is None or not isinstance(exc, Exception):
+            return False  # nothing raised, or KeyboardInterrupt/SystemExit: never swallowed
+        report_internal_error(self.where, exc)
+        return True
