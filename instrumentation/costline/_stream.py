@@ -28,13 +28,9 @@ def _register_abandon(proxy: object, call: Call) -> weakref.finalize[Any, Any]:
     return finalizer
 
 
-def _observed_and_hidden(observe: Callable[[Any], bool], item: Any, call: Call) -> bool:
-    """Feed one item to the stream state; True when the caller must not see it (an injected usage chunk)."""
-    try:
-        return observe(item)
-    except Exception as exc:  # a bug of ours must not break the app's stream
-        report_internal_error(f"{call.surface.name}.observe", exc)
-        return False
+def _report_observe_error(call: Call, exc: Exception) -> None:
+    """A bug of ours in feeding an item to the stream state: reported; the app still gets the item."""
+    report_internal_error(f"{call.surface.name}.observe", exc)
 
 
 def _sync_step(next_item: Callable[[], Any], observe: Callable[[Any], bool], call: Call) -> Callable[[], Any]:
@@ -50,7 +46,11 @@ def _sync_step(next_item: Callable[[], Any], observe: Callable[[Any], bool], cal
             except BaseException as exc:
                 call.end_stream(complete=False, error=exc)
                 raise
-            if not _observed_and_hidden(observe, item, call):
+            try:  # inlined, not a helper: this runs for every chunk of every stream
+                if not observe(item):  # True: an injected usage chunk the caller must not see
+                    return item
+            except Exception as exc:
+                _report_observe_error(call, exc)
                 return item
 
     return step
@@ -105,7 +105,11 @@ def _async_step(
             except BaseException as exc:
                 call.end_stream(complete=False, error=exc)
                 raise
-            if not _observed_and_hidden(observe, item, call):
+            try:  # inlined, not a helper: this runs for every chunk of every stream
+                if not observe(item):  # True: an injected usage chunk the caller must not see
+                    return item
+            except Exception as exc:
+                _report_observe_error(call, exc)
                 return item
 
     return step
