@@ -112,3 +112,13 @@ def test_the_common_encodings_never_build_a_message(monkeypatch: pytest.MonkeyPa
     keys = [f"k{n}" for n in range(len(values))]
     got = AttributeDecoder(keys).decode(pairs, frozenset(keys))
     assert got == {"k0": "gpt-4o-mini", "k1": 1_200, "k2": 0, "k3": True, "k4": ""}
+
+
+def test_per_call_values_are_decoded_but_never_memoised() -> None:
+    decoder = AttributeDecoder(("id", "model"), unique_keys=("id",))
+    pairs = [
+        KeyValue(key="id", value=AnyValue(string_value="chatcmpl-1")).SerializeToString(),
+        KeyValue(key="model", value=AnyValue(string_value="gpt-4o")).SerializeToString(),
+    ]
+    assert decoder.decode(pairs, frozenset({"id", "model"})) == {"id": "chatcmpl-1", "model": "gpt-4o"}
+    assert [key for key, _ in decoder._memo.values()] == ["model"]

@@ -123,7 +123,9 @@ _SPAN_KEYS: Final = frozenset(
     }
 )
 _RESOURCE_KEYS: Final = frozenset({fn.SERVICE_NAME, fn.SERVICE_INSTANCE_ID, fn.TELEMETRY_SDK_NAME})
-_ATTRIBUTES: Final = AttributeDecoder(_SPAN_KEYS | _RESOURCE_KEYS)
+_ATTRIBUTES: Final = AttributeDecoder(
+    _SPAN_KEYS | _RESOURCE_KEYS, unique_keys=(attr.GEN_AI_RESPONSE_ID, attr.AWS_REQUEST_ID)
+)
 _OTHER_ERROR: Final = "_OTHER"
 _MAX_OUTCOME_COUNT: Final = 1_000_000
 _OUTCOME_KEYS: Final = (attr.WORKFLOW_ID,)  # the only attribution an outcome is recorded with

@@ -109,10 +109,15 @@ def lean_resource_attributes(resource: Message) -> Iterable[bytes]:
 
 
 class AttributeDecoder:
-    """Encoded attributes -> {key: value} for the keys asked for, memoising each distinct encoding."""
+    """Encoded attributes -> {key: value} for the keys asked for, memoising each distinct encoding.
 
-    def __init__(self, keys: Iterable[str]) -> None:
+    `unique_keys`: keys whose values differ from call to call (response ids): never memoised, so the memo
+    holds what repeats and is not flushed by them.
+    """
+
+    def __init__(self, keys: Iterable[str], unique_keys: Iterable[str] = ()) -> None:
         self._keys: dict[bytes, str] = {key.encode(): key for key in keys}
+        self._unique = frozenset(unique_keys)
         self._memo: dict[bytes, tuple[str, Any]] = {}
 
     def decode(self, encoded: Iterable[bytes], wanted: frozenset[str]) -> dict[str, Any]:
@@ -147,7 +152,7 @@ class AttributeDecoder:
         value = _scalar(pair[key_end + 2 :])
         if value is _SKIP:
             return None
-        if type(value) is not list:  # a list is mutable: never share one between spans
+        if type(value) is not list and key not in self._unique:  # a list is mutable: never shared
             self._remember(pair, (key, value))
         return key, value
 
