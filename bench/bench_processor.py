@@ -115,7 +115,8 @@ def make_batches(count: int, spans_per_batch: int) -> list[bytes]:
             span.start_time_unix_nano = now + serial
             span.end_time_unix_nano = now + serial + 900_000_000
             attributes = span.attributes
-            attributes[at[attr.GEN_AI_RESPONSE_ID]].value.string_value = f"chatcmpl-{MARKER.decode()}-{serial:08x}"
+            response_id = f"chatcmpl-{MARKER.decode()}-{serial:08x}"
+            attributes[at[attr.GEN_AI_RESPONSE_ID]].value.string_value = response_id
             attributes[at[attr.WORKFLOW_ID]].value.string_value = f"workflow-{n % 12}"
             attributes[at[attr.USER_ID]].value.string_value = f"u-{serial % 97}"
             # Token counts vary as real calls' do (a scrambled serial: no two neighbours alike).
