@@ -29,6 +29,8 @@ from costline_processor.ledger.rows import (
     LabelKey,
     call_row,
     label_key,
+    reason_of,
+    status_of,
 )
 from costline_processor.ledger.same_call import (
     SHAPE_COLUMNS,
@@ -39,8 +41,7 @@ from costline_processor.ledger.same_call import (
     usage_key,
 )
 from costline_processor.ledger.sql import INSERT_CALL, INSERT_OUTCOME, lookup, mark_received, outcome_upsert
-from costline_processor.metric_names import STATUS_ERROR, STATUS_OK
-from costline_processor.model import Outcome, PricedCall, Unpriced
+from costline_processor.model import Outcome, PricedCall
 
 TotalsKey: TypeAlias = tuple[LabelKey, str, str]  # labels, status, unpriced reason ("" when priced)
 Pending: TypeAlias = dict[TotalsKey, Aggregate]
@@ -77,12 +78,7 @@ def record_calls(
         call = p.call
         span_key = call.trace_id + call.span_id
         call_key = call.trace_id + call.response_id.encode() if call.response_id else None
-        result = p.result  # status_of() and reason_of(), inlined
-        key = (
-            label_key(p),
-            STATUS_ERROR if call.error_type else STATUS_OK,
-            result.reason if type(result) is Unpriced else "",
-        )
+        key = (label_key(p), status_of(p), reason_of(p))
         placed = place(call.start_time_ns, call.end_time_ns)
         if placed is None:
             prepared.out_of_range.add(len(rows))

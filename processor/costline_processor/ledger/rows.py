@@ -240,15 +240,13 @@ def call_row(
     return (
         seq, times[0], times[1], bytearray(span_key),
         bytearray(call_key) if call_key is not None else None, *labels,
-        call.attribution.get(USER_ID),
-        # The nullable TEXT values (usually NULL) bind SQL_NULL for NULL (sql.NULLIF_ZERO_COLUMNS), inline:
-        # a helper call per value was ~4% of the row.
-        SQL_NULL if call.service_instance_id is None else call.service_instance_id,
-        call.request_model, call.operation,
-        SQL_NULL if call.service_tier is None else call.service_tier,
-        1 if call.batch else 0, status, *tokens, *costs,
-        SQL_NULL if call.usage_error is None else call.usage_error,
-        1 if call.estimated else 0,
-        SQL_NULL if call.error_type is None else call.error_type,
-        call.source, times[2], SQL_NULL if shared_call_key is None else bytearray(shared_call_key),
+        call.attribution.get(USER_ID), _text(call.service_instance_id), call.request_model, call.operation,
+        _text(call.service_tier), int(call.batch), status, *tokens, *costs,
+        _text(call.usage_error), int(call.estimated), _text(call.error_type), call.source,
+        times[2], SQL_NULL if shared_call_key is None else bytearray(shared_call_key),
     )  # fmt: skip
+
+
+def _text(value: str | None) -> str | int:
+    """A nullable TEXT value of a call row (usually NULL): SQL_NULL for NULL, see sql.NULLIF_ZERO_COLUMNS."""
+    return SQL_NULL if value is None else value
