@@ -188,7 +188,7 @@ def worker(variant: str, calls: int) -> dict[str, float]:
     # The heap of imports (~200k objects) is moved out of the collector's reach in every variant, as
     # `costline serve` does with its own: otherwise where each variant's allocations fall in the collector's
     # cycle decides its figure (the floor's Anthropic call measured +49 us in one session and +344 us in the
-    # next, with the same code and packages; with the heap frozen a bare span measures the same in both SDKs).
+    # next, with the same code and packages; with the heap frozen it measures +45 us, +42 us on OpenAI).
     gc.collect()
     gc.freeze()
     chat_ns = _process_ns(chat, calls, flush)

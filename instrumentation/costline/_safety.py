@@ -52,7 +52,7 @@ class guard:  # lower case: it reads as the function it replaced, `with guard("w
     def __exit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, _tb: TracebackType | None
     ) -> bool:
-        if exc is None or not isinstance(exc, Exception):
+        if not isinstance(exc, Exception):
             return False  # nothing raised, or KeyboardInterrupt/SystemExit: never swallowed
         report_internal_error(self.where, exc)
         return True
