@@ -53,6 +53,7 @@ EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 SERVICE = "opentelemetry.proto.collector.trace.v1.TraceService"
 TARGET_SPANS_PER_S = 20_000
 MARKER = b"~0000"
+SPAN_SPACING_NS = 30_000  # start times as of spans sent at ~33k/s
 BASE_BATCHES = 32
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -71,10 +72,11 @@ def _kv(key: str, value: str | int) -> KeyValue:
 
 def make_batches(count: int, spans_per_batch: int) -> list[bytes]:
     """`count` requests of distinct, realistic LLM spans (as costline's instrumentation emits them): 12
-    workflows, 97 users, token counts that differ from span to span.
+    workflows, 97 users, token counts that differ from span to span, random trace ids (as the OTel SDK
+    makes them: a ledger's dedupe indexes see no order in them) and start times that advance.
 
     Every id holds the marker `~0000`; `variant()` replaces it to make another `count` distinct requests
-    in microseconds (same length, so the protobuf stays valid).
+    (same length, so the protobuf stays valid) and moves their start times on.
     """
     template = Span(name="chat gpt-4o-mini", kind=Span.SPAN_KIND_CLIENT)
     template.attributes.extend(
@@ -96,7 +98,6 @@ def make_batches(count: int, spans_per_batch: int) -> list[bytes]:
     )
     at = {kv.key: i for i, kv in enumerate(template.attributes)}
     now = time.time_ns()
-    run = secrets.token_bytes(4)  # this run's calls are new to a ledger that earlier runs filled
     batches = []
     for b in range(count):
         request = ExportTraceServiceRequest()
@@ -110,10 +111,10 @@ def make_batches(count: int, spans_per_batch: int) -> list[bytes]:
             serial = b * spans_per_batch + n
             span = scope_spans.spans.add()
             span.CopyFrom(template)
-            span.trace_id = MARKER + run + serial.to_bytes(7, "big")
-            span.span_id = MARKER + serial.to_bytes(3, "big")
-            span.start_time_unix_nano = now + serial
-            span.end_time_unix_nano = now + serial + 900_000_000
+            span.trace_id = secrets.token_bytes(11) + MARKER  # new to a ledger that earlier runs filled
+            span.span_id = secrets.token_bytes(3) + MARKER
+            span.start_time_unix_nano = now + serial * SPAN_SPACING_NS
+            span.end_time_unix_nano = span.start_time_unix_nano + 900_000_000
             attributes = span.attributes
             response_id = f"chatcmpl-{MARKER.decode()}-{serial:08x}"
             attributes[at[attr.GEN_AI_RESPONSE_ID]].value.string_value = response_id
@@ -142,8 +143,14 @@ def write_budgets(count: int, path: Path) -> Path | None:
 
 
 def variant(batch: bytes, number: int) -> bytes:
-    """The same request with every id changed: new calls for the ledger."""
-    return batch.replace(MARKER, b"~%04x" % number)
+    """The same request with every id changed and its start times moved past the earlier variants'."""
+    request = ExportTraceServiceRequest.FromString(batch.replace(MARKER, b"~%04x" % number))
+    spans = [span for rs in request.resource_spans for ss in rs.scope_spans for span in ss.spans]
+    shift = number * BASE_BATCHES * len(spans) * SPAN_SPACING_NS
+    for span in spans:
+        span.start_time_unix_nano += shift
+        span.end_time_unix_nano += shift
+    return request.SerializeToString()
 
 
 # --- roles run in subprocesses ---------------------------------------------------------------------------

@@ -45,7 +45,7 @@ def test_an_old_ledger_is_upgraded_with_its_totals_exact(v1_path: Path) -> None:
         assert ledger.verify() == []
         rows = {row["seq"]: row for row in ledger.iter_calls()}
         version = ledger.conn.execute("PRAGMA user_version").fetchone()[0]
-    assert version == SCHEMA_VERSION == 2
+    assert version == SCHEMA_VERSION == 3
     assert (totals.requests, totals.unpriced) == (12, 1)
     assert totals.cost == {kind: Decimal(value) for kind, value in TOTAL_COST.items()}
     assert totals.tokens == TOTAL_TOKENS
@@ -59,6 +59,9 @@ def test_an_old_ledger_is_upgraded_with_its_totals_exact(v1_path: Path) -> None:
     assert rows[9]["time_ns"] == rows[9]["received_ns"] == rows[9]["end_time_ns"]
     assert before_ns // 10**9 * 10**9 <= int(str(rows[9]["received_ns"])) <= time.time_ns()
     assert rows[13]["response_id"] == "chatcmpl-v1-11"
+    # version 3 put each row's start time in front of its span key; the ids read back unchanged
+    assert rows[13]["trace_id"] == (1000 + 11).to_bytes(16, "big")
+    assert rows[13]["span_id"] == (12).to_bytes(8, "big")
 
 
 def test_an_upgraded_ledger_recognises_its_calls_and_tells_new_ones_apart(v1_path: Path) -> None:
@@ -84,3 +87,23 @@ def test_a_reader_does_not_read_an_old_ledger_it_cannot_upgrade(v1_path: Path) -
         assert reader.totals().requests == 12
         assert reader.totals().unpriced == 1
         assert names.REASON_NO_USAGE in {a.reason for a in reader.iter_aggregates()}
+
+
+def test_a_version_2_ledger_upgrades_its_span_keys_and_still_recognises_its_calls(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.sqlite3"
+    calls = [make_call(n, trace=7) for n in range(3)]
+    with Ledger(path) as ledger:
+        ledger.record([priced(c) for c in calls])
+    with closing(sqlite3.connect(path)) as conn:  # back to version 2's keys: trace id || span id
+        conn.execute("UPDATE calls SET span_key = substr(span_key, 9)")
+        conn.execute("PRAGMA user_version=2")
+        conn.commit()
+    without_ids = [replace(c, response_id=None) for c in calls]  # only the span key can recognise them
+    with Ledger(path) as ledger:
+        again = ledger.record([priced(c) for c in without_ids])
+        assert [item.status for item in again.items] == ["redelivered"] * 3
+        assert {(row["trace_id"], row["span_id"]) for row in ledger.iter_calls()} == {
+            (c.trace_id, c.span_id) for c in calls
+        }
+        assert ledger.totals().requests == 3
+        assert ledger.verify() == []

@@ -196,6 +196,24 @@ def test_a_newer_or_foreign_schema_is_refused(pg_database: str, postgres: Postgr
     postgres.drop_database("foreign_app")
 
 
+def test_a_version_1_ledger_upgrades_its_span_keys_and_still_recognises_its_calls(pg_database: str) -> None:
+    calls = [make_call(n, trace=7) for n in range(3)]
+    with open_writer(pg_database, replica_id="a") as writer:
+        writer.record([priced(c) for c in calls])
+    with psycopg.connect(pg_database, autocommit=True) as conn:  # back to version 1's keys: trace || span
+        conn.execute("UPDATE calls SET span_key = substr(span_key, 9)")
+        conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+    result = CliRunner().invoke(ledger_command, ["migrate", "--ledger-url", pg_database])
+    assert result.exit_code == 0, result.output
+    assert f"upgraded from schema version 1 to {SCHEMA_VERSION}" in result.output
+    without_ids = [replace(c, response_id=None) for c in calls]  # only the span key can recognise them
+    with open_writer(pg_database, replica_id="b") as writer:
+        again = writer.record([priced(c) for c in without_ids])
+        assert [item.status for item in again.items] == ["redelivered"] * 3
+        stored = {(row["trace_id"], row["span_id"]) for row in writer.iter_calls()}
+    assert stored == {(c.trace_id, c.span_id) for c in calls}
+
+
 def test_an_unreachable_database_is_unavailable_and_never_shows_the_password(
     postgres: PostgresServer,
 ) -> None:

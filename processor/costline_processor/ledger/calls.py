@@ -30,6 +30,7 @@ from costline_processor.ledger.rows import (
     call_row,
     label_key,
     reason_of,
+    span_key_of,
     status_of,
 )
 from costline_processor.ledger.same_call import (
@@ -76,7 +77,7 @@ def record_calls(
     seq = next_seq
     for p in priced:  # one pass, no helper lists: this loop runs for every LLM span received
         call = p.call
-        span_key = call.trace_id + call.span_id
+        span_key = span_key_of(call)
         call_key = call.trace_id + call.response_id.encode() if call.response_id else None
         key = (label_key(p), status_of(p), reason_of(p))
         placed = place(call.start_time_ns, call.end_time_ns)

@@ -14,7 +14,7 @@ from typing import Final
 
 from costline.attributes import FEATURE_ID, TENANT_ID, UNATTRIBUTED, USER_ID, WORKFLOW_ID
 from costline_processor import metric_names as names
-from costline_processor.model import Cost, PricedCall, Unpriced, Usage
+from costline_processor.model import Cost, LlmCall, PricedCall, Unpriced, Usage
 
 # Money is summed in a context wide enough for any realistic total; Inexact is trapped so a sum that
 # would round raises instead of silently losing a fraction of a cent.
@@ -24,6 +24,15 @@ NS_PER_DAY: Final = 86_400 * 1_000_000_000
 # A span may start at most this far after it arrived (clocks disagree by seconds, not a day).
 MAX_START_AHEAD_NS: Final = NS_PER_DAY
 SQL_NULL: Final = 0  # NULL in a NULLIF(?, 0) column of sql.INSERT_CALL: binds faster than None
+
+# A span's dedupe key: its start time as sent (8 bytes, big-endian), trace id, span id; a redelivered span
+# repeats all three. Time first puts each new key at the end of the UNIQUE index (spans arrive roughly in
+# start order): with the random trace id first, every insert landed on its own page of an index that
+# outgrows the page cache as the ledger grows, and the insert cost grew with it (bench/bench_ledger.py).
+SPAN_KEY_TIME_BYTES: Final = 8
+_U64: Final = (1 << 64) - 1
+TRACE_ID_SQL: Final = f"substr(span_key, {SPAN_KEY_TIME_BYTES + 1}, 16)"  # trace ids are 16 bytes
+SPAN_ID_SQL: Final = f"substr(span_key, {SPAN_KEY_TIME_BYTES + 17})"
 
 # (workflow_id, feature_id, tenant_id, service_name, provider, model): the labels every call metric shares.
 LabelKey = tuple[str, str, str, str, str, str]
@@ -41,6 +50,16 @@ def label_key(priced: PricedCall) -> LabelKey:
         call.provider or "unknown",
         call.model or names.UNKNOWN_MODEL,
     )
+
+
+def span_key_of(call: LlmCall) -> bytes:
+    """The call's span's dedupe key (see SPAN_KEY_TIME_BYTES)."""
+    return time_prefixed(call.start_time_ns, call.trace_id + call.span_id)
+
+
+def time_prefixed(start_ns: int, trace_and_span_id: bytes) -> bytes:
+    # a fixed64 on the wire: the mask only keeps a value no decoder produces from failing the batch
+    return (start_ns & _U64).to_bytes(SPAN_KEY_TIME_BYTES, "big") + trace_and_span_id
 
 
 def status_of(priced: PricedCall) -> str:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from costline_processor import metric_names as names
+from costline_processor.ledger.rows import SPAN_ID_SQL
 from costline_processor.model import LlmCall
 
 OUTPUT_TOKENS_TOLERANCE: Final = 1
@@ -73,7 +74,7 @@ def shape_of_row(row: Sequence[object]) -> CallShape:
 
 # The `calls` columns shape_of_row() reads.
 SHAPE_COLUMNS: Final = (
-    "seq, substr(span_key, 17), time_ns, end_time_ns, model, request_model,"
+    f"seq, {SPAN_ID_SQL}, time_ns, end_time_ns, model, request_model,"
     " tokens_input, tokens_cache_read, tokens_cache_write, tokens_output"
 )
 

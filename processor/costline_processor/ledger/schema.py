@@ -20,11 +20,19 @@ from decimal import Decimal
 from typing import Final
 
 from costline_processor.ledger.errors import LedgerLockedError, LedgerSchemaError
-from costline_processor.ledger.rows import MAX_START_AHEAD_NS, MONEY_CONTEXT, ZERO, money
+from costline_processor.ledger.rows import (
+    MAX_START_AHEAD_NS,
+    MONEY_CONTEXT,
+    SPAN_ID_SQL,
+    TRACE_ID_SQL,
+    ZERO,
+    money,
+    time_prefixed,
+)
 
 __all__ = ["LedgerLockedError", "LedgerSchemaError", "connect", "migrate", "read_meta", "version_of"]
 
-SCHEMA_VERSION: Final = 2
+SCHEMA_VERSION: Final = 3
 CACHE_KIB: Final = 64 * 1024  # SQLite page cache per connection (default 2 MiB)
 WAL_CHECKPOINT_PAGES: Final = 10_000  # ~40 MiB of WAL between automatic checkpoints (default 1000 pages)
 
@@ -39,9 +47,9 @@ CALL_COLUMNS: Final = (
     "unpriced_reason", "unpriced_detail", "usage_error", "estimated", "error_type", "source",
     "received_ns", "shared_call_key",
 )  # fmt: skip
-# What reports read: the ids split out of the keys (trace_id || span_id, trace_id || response_id).
+# What reports read: the ids split out of the keys (rows.span_key_of, trace_id || response_id).
 CALL_VIEW_COLUMNS: Final = (
-    "substr(span_key, 1, 16) AS trace_id", "substr(span_key, 17) AS span_id",
+    f"{TRACE_ID_SQL} AS trace_id", f"{SPAN_ID_SQL} AS span_id",
     "CAST(substr(COALESCE(call_key, shared_call_key), 17) AS TEXT) AS response_id",
 )  # fmt: skip
 
@@ -131,7 +139,13 @@ UPDATE outcomes SET received_ns = {_RECEIVED_ESTIMATE};
 UPDATE outcomes SET time_ns = received_ns WHERE time_ns > received_ns + {MAX_START_AHEAD_NS};
 """
 
-MIGRATIONS: Final = {1: _V1, 2: _V2}
+# Version 3: a call's span_key starts with its span's start time (rows.span_key_of), so that inserts land
+# at the end of its UNIQUE index instead of all over it. A stored row's start time as sent is its `time_ns`
+# unless that was out of range (then `time_ns` is its arrival): such a span, if redelivered after the
+# upgrade, is not recognised by its span_key; its call_key (response id) still recognises it when it has one.
+_V3: Final = "UPDATE calls SET span_key = time_prefixed(time_ns, span_key)"
+
+MIGRATIONS: Final = {1: _V1, 2: _V2, 3: _V3}
 
 
 def _dec_add(left: str, right: str) -> str:
@@ -167,6 +181,7 @@ def connect(path: str, *, synchronous: str) -> sqlite3.Connection:
     conn.execute("PRAGMA foreign_keys=OFF")
     conn.create_function("dec_add", 2, _dec_add, deterministic=True)
     conn.create_aggregate("dec_sum", 1, _DecSum)  # type: ignore[arg-type]  # typeshed wants a protocol
+    conn.create_function("time_prefixed", 2, time_prefixed, deterministic=True)  # migration 3
     return conn
 
 

@@ -35,7 +35,7 @@ from costline_processor.ledger.results import (
     RecordedItem,
     RecordStatus,
 )
-from costline_processor.ledger.rows import MONEY_CONTEXT, Arrival, call_row, label_key, status_of
+from costline_processor.ledger.rows import MONEY_CONTEXT, Arrival, call_row, label_key, span_key_of, status_of
 from costline_processor.ledger.same_call import (
     SHAPE_COLUMNS,
     CallShape,
@@ -124,7 +124,7 @@ def record_calls(
     batch = _Batch(priced, [], [], replica, received)
     for p in priced:
         call = p.call
-        span_key = call.trace_id + call.span_id
+        span_key = span_key_of(call)
         call_key = call.trace_id + call.response_id.encode() if call.response_id else None
         placed = arrival.place(call.start_time_ns, call.end_time_ns)
         times = (received, received, received) if placed is None else (placed[0], placed[1], received)

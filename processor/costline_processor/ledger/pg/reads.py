@@ -10,13 +10,21 @@ from decimal import Decimal
 from typing import Final
 
 from costline_processor.ledger.pg.sql import ROLLUP_SELECT, TOTALS_COLUMNS
-from costline_processor.ledger.rows import NS_PER_DAY, Aggregate, OutcomeAggregate, Totals, totals_of
+from costline_processor.ledger.rows import (
+    NS_PER_DAY,
+    SPAN_ID_SQL,
+    TRACE_ID_SQL,
+    Aggregate,
+    OutcomeAggregate,
+    Totals,
+    totals_of,
+)
 from costline_processor.ledger.schema import CALL_COLUMNS
 from costline_processor.ledger.sql import aggregate_from_row
 from costline_processor.ledger.url import redact
 
 _VIEW_COLUMNS: Final = (
-    "substr(span_key, 1, 16) AS trace_id", "substr(span_key, 17) AS span_id",
+    f"{TRACE_ID_SQL} AS trace_id", f"{SPAN_ID_SQL} AS span_id",
     "convert_from(substr(COALESCE(call_key, shared_call_key), 17), 'UTF8') AS response_id",
     "replica AS replica",
 )  # fmt: skip

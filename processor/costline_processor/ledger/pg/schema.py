@@ -6,8 +6,9 @@ The tables mirror the SQLite ledger's (schema.py), with three differences:
 - money is NUMERIC (exact decimal, summed exactly by the database), not decimal text;
 - the totals are updated in the same transaction as the rows (no checkpoint to replay after a crash).
 
-The UNIQUE keys `span_key` (trace id || span id) and `call_key` (trace id || response id) are what makes a
-redelivered span, or a call seen on two spans, count once across every replica.
+The UNIQUE keys `span_key` (start time || trace id || span id: rows.span_key_of) and `call_key` (trace id
+|| response id) are what makes a redelivered span, or a call seen on two spans, count once across every
+replica.
 
 Migrations only ever append: `MIGRATIONS[n]` turns a version n-1 ledger into version n; a new ledger runs
 them all. They run at start-up (or by `costline ledger migrate`) under a transaction-level advisory lock,
@@ -26,7 +27,7 @@ from costline_processor.ledger.errors import LedgerSchemaError
 from costline_processor.ledger.pg.locks import MIGRATE_LOCK
 from costline_processor.ledger.schema import TOTALS_KEY
 
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
 
 CALL_COLUMN_TYPES: Final = {
     "seq": "BIGINT PRIMARY KEY",
@@ -88,7 +89,10 @@ CREATE TABLE outcome_totals {_OUTCOME_TOTALS_BODY};
 CREATE TABLE purged_outcome_totals {_OUTCOME_TOTALS_BODY}
 """
 
-MIGRATIONS: Final = {1: _V1}
+# Version 2: a call's span_key starts with its span's start time, as on SQLite (schema.py, version 3).
+_V2: Final = "UPDATE calls SET span_key = int8send(time_ns) || span_key"  # time_ns >= 0: unsigned bytes
+
+MIGRATIONS: Final = {1: _V1, 2: _V2}
 
 
 def schema_version(conn: psycopg.Connection[tuple[object, ...]]) -> int:
