@@ -33,13 +33,28 @@ def _report_observe_error(call: Call, exc: Exception) -> None:
     report_internal_error(f"{call.surface.name}.observe", exc)
 
 
-def _sync_step(next_item: Callable[[], Any], observe: Callable[[Any], bool], call: Call) -> Callable[[], Any]:
-    """The per-item hot path as a closure over locals (no attribute lookups per chunk)."""
+def _sync_step(
+    next_item: Callable[[], Any],
+    observe: Callable[[Any], bool],
+    call: Call,
+    first_item: Callable[[], Any] | None = None,
+) -> Callable[[], Any]:
+    """The per-item hot path as a closure over locals (no attribute lookups per chunk).
+
+    `first_item`, if given, fetches the first item instead of `next_item` (google-genai's generator sends
+    its request at its first step, which must run in the call's context); later items skip it.
+    """
+    first = first_item
 
     def step() -> Any:
+        nonlocal first
         while True:
             try:
-                item = next_item()
+                if first is None:
+                    item = next_item()
+                else:
+                    fetch, first = first, None
+                    item = fetch()
             except StopIteration:
                 call.end_stream(complete=True)
                 raise
@@ -58,15 +73,20 @@ def _sync_step(next_item: Callable[[], Any], observe: Callable[[Any], bool], cal
 
 class SyncStreamProxy(wrapt.ObjectProxy[Any]):
     """A sync SDK stream (openai.Stream, anthropic.Stream, a google-genai generator) that reports its items
-    to a `StreamState`. `next_item` replaces the stream's own `__next__` (a generator's first `next()` is
-    where it sends its request, which must run in the call's context)."""
+    to a `StreamState`. `next_item` replaces the stream's own `__next__`; `first_item` fetches the first
+    item only (see `_sync_step`)."""
 
     def __init__(
-        self, wrapped: Any, call: Call, state: StreamState, next_item: Callable[[], Any] | None = None
+        self,
+        wrapped: Any,
+        call: Call,
+        state: StreamState,
+        next_item: Callable[[], Any] | None = None,
+        first_item: Callable[[], Any] | None = None,
     ) -> None:
         super().__init__(wrapped)
         self._self_call = call
-        self._self_step = _sync_step(next_item or wrapped.__next__, state.observe, call)
+        self._self_step = _sync_step(next_item or wrapped.__next__, state.observe, call, first_item)
         _register_abandon(self, call)
 
     def __iter__(self) -> SyncStreamProxy:

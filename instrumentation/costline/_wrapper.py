@@ -282,15 +282,10 @@ def async_wrapper(starter: Starter) -> Wrapper:
     return traced
 
 
-def _first_in_context(call: Call, next_item: Callable[[], Any]) -> Callable[[], Any]:
-    """`next_item` whose first call runs like the SDK call itself (span current, attribution hidden)."""
-    first = True
+def _in_call_context(call: Call, next_item: Callable[[], Any]) -> Callable[[], Any]:
+    """`next_item` run like the SDK call itself (span current, attribution hidden)."""
 
     def step() -> Any:
-        nonlocal first
-        if not first:
-            return next_item()
-        first = False
         token, flag = activate(call)
         try:
             return next_item()
@@ -313,8 +308,8 @@ def generator_wrapper(starter: Starter) -> Wrapper:
         call, request = started
         generator = run_sync(call, wrapped, *args, **request.kwargs)
         try:
-            first = _first_in_context(call, generator.__next__)
-            return SyncStreamProxy(generator, call, request.state or StreamState(), first)
+            first = _in_call_context(call, generator.__next__)  # the step that sends the request
+            return SyncStreamProxy(generator, call, request.state or StreamState(), first_item=first)
         except Exception as exc:
             report_internal_error(f"{call.surface.name}.returned", exc)
             call.end_response(None)
