@@ -14,9 +14,10 @@ the service's own CPU time, read from /proc by the sender over the measured wind
 Last, `in_process_llm_spans_per_s`: `Pipeline.export` called in the driver, one thread, no network.
 `--budgets N` runs both with a budgets file of N budgets over the sent workflows and tenant (daily and
 monthly), whose spend `costline serve` keeps up to date with every commit.
-`--ledger-url postgresql://...` runs both on that PostgreSQL ledger instead of a SQLite file (the
-database's own CPU is not in `llm_spans_per_cpu_s`: it is per replica core). Every run's trace ids are
-new (a random prefix), so a reused database never sees a redelivery.
+`--ledger-rows N` fills the served ledger with N older calls first (a ledger in use for a while: its dedupe
+indexes no longer fit the page cache). `--ledger-url postgresql://...` runs both on that PostgreSQL ledger
+instead of a SQLite file (the database's own CPU is not in `llm_spans_per_cpu_s`: it is per replica core).
+Every run's trace ids are new (random), so a reused database never sees a redelivery.
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ def _kv(key: str, value: str | int) -> KeyValue:
     return kv
 
 
-def make_batches(count: int, spans_per_batch: int) -> list[bytes]:
+def make_batches(count: int, spans_per_batch: int, start_ns: int | None = None) -> list[bytes]:
     """`count` requests of distinct, realistic LLM spans (as costline's instrumentation emits them): 12
     workflows, 97 users, token counts that differ from span to span, random trace ids (as the OTel SDK
     makes them: a ledger's dedupe indexes see no order in them) and start times that advance.
@@ -97,7 +98,7 @@ def make_batches(count: int, spans_per_batch: int) -> list[bytes]:
         ]
     )
     at = {kv.key: i for i, kv in enumerate(template.attributes)}
-    now = time.time_ns()
+    now = time.time_ns() if start_ns is None else start_ns
     batches = []
     for b in range(count):
         request = ExportTraceServiceRequest()
@@ -364,6 +365,27 @@ def measure_in_process(batches: int, spans_per_batch: int, ledger_url: str, budg
     return (batches - warmup) * spans_per_batch / elapsed
 
 
+def prefill(rows: int, spans_per_batch: int, ledger_url: str) -> float:
+    """Fill the ledger with `rows` older calls (a ledger in use for a while), in-process; returns seconds.
+
+    Their start times end a minute before the run's: time-first keys land below the run's, as old rows do.
+    """
+    batches = -(-rows // spans_per_batch)
+    start_ns = time.time_ns() - batches * spans_per_batch * SPAN_SPACING_NS - 60 * 10**9
+    base = make_batches(BASE_BATCHES, spans_per_batch, start_ns)
+    telemetry = SelfTelemetry()
+    began = time.monotonic()
+    with open_ledger(ledger_url, read_only=False, replica_id="bench-prefill") as ledger:
+        pipeline = Pipeline(
+            pricer=Pricer.load(None), ledger=ledger, metrics=CostMetrics(telemetry=telemetry),
+            telemetry=telemetry, forwarder=_SerializingSink(), max_inflight=1,
+        )  # fmt: skip
+        for i in range(batches):
+            raw = variant(base[i % BASE_BATCHES], 1 + i // BASE_BATCHES)
+            pipeline.export(ExportTraceServiceRequest.FromString(raw), raw)
+    return time.monotonic() - began
+
+
 def _rounded(value: float | None) -> int | None:
     return round(value) if value is not None else None
 
@@ -377,6 +399,9 @@ def main() -> None:
     parser.add_argument("--in-process-batches", type=int, default=64)
     parser.add_argument("--budgets", type=int, default=0, help="run with a budgets file of N budgets")
     parser.add_argument("--ledger-url", default=None, help="a postgresql:// ledger (default: SQLite files)")
+    parser.add_argument(
+        "--ledger-rows", type=int, default=0, help="fill the served ledger with N older calls first"
+    )
     parser.add_argument("--role", choices=("driver", "sender", "baseline"), default="driver")
     parser.add_argument("--target", default="")
     parser.add_argument("--result", type=Path, default=None)
@@ -392,6 +417,10 @@ def main() -> None:
         workdir = Path(tmp)
         args.budgets_file = write_budgets(args.budgets, workdir / "budgets.yaml")
         baseline = measure_baseline(args, workdir)
+        if args.ledger_rows:
+            served_ledger = args.ledger_url or str(workdir / "ledger.sqlite3")
+            print(f"filling the ledger with {args.ledger_rows:,} calls ...", file=sys.stderr, flush=True)
+            print(f"  {prefill(args.ledger_rows, args.batch, served_ledger):.0f} s", file=sys.stderr)
         costline, counted, pinned = measure_costline(args, workdir)
         in_process_ledger = args.ledger_url or str(workdir / "in-process.sqlite3")
         in_process = measure_in_process(
@@ -418,6 +447,7 @@ def main() -> None:
         "batch_spans": args.batch,
         "concurrency": args.concurrency,
         "budgets": args.budgets,
+        "ledger_rows_before": args.ledger_rows,
         "seconds": args.seconds,
         "pinned_to_one_core": pinned,
         "cpu_count": os.cpu_count(),
