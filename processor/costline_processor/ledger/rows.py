@@ -28,7 +28,8 @@ SQL_NULL: Final = 0  # NULL in a NULLIF(?, 0) column of sql.INSERT_CALL: binds f
 # A span's dedupe key: its start time as sent (8 bytes, big-endian), trace id, span id; a redelivered span
 # repeats all three. Time first puts each new key at the end of the UNIQUE index (spans arrive roughly in
 # start order): with the random trace id first, every insert landed on its own page of an index that
-# outgrows the page cache as the ledger grows, and the insert cost grew with it (bench/bench_ledger.py).
+# outgrows the page cache as the ledger grows, and the insert cost grew with it (bench_processor.py
+# --ledger-rows: docs/serve.md, Performance).
 SPAN_KEY_TIME_BYTES: Final = 8
 _U64: Final = (1 << 64) - 1
 TRACE_ID_SQL: Final = f"substr(span_key, {SPAN_KEY_TIME_BYTES + 1}, 16)"  # trace ids are 16 bytes
