@@ -52,7 +52,9 @@ from costline_processor.pricing import Pricer
 
 EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 SERVICE = "opentelemetry.proto.collector.trace.v1.TraceService"
-TARGET_SPANS_PER_S = 20_000
+# LLM spans per core: SQLite, and per replica core with PostgreSQL on the same machine (the database's own
+# CPU not counted), both per second of the service's CPU time.
+TARGET_SPANS_PER_CPU_S = {"sqlite": 50_000, "postgresql": 20_000}
 MARKER = b"~0000"
 SPAN_SPACING_NS = 30_000  # start times as of spans sent at ~33k/s
 BASE_BATCHES = 32
@@ -427,6 +429,7 @@ def main() -> None:
             args.in_process_batches, args.batch, in_process_ledger, args.budgets_file
         )
     backend = "PostgreSQL, synchronous_commit=on" if args.ledger_url else "SQLite synchronous=FULL"
+    target = TARGET_SPANS_PER_CPU_S["postgresql" if args.ledger_url else "sqlite"]
     report = {
         "benchmark": f"costline serve: sustained LLM spans/s on one core, ledger on ({backend})",
         "ledger": str(parse_ledger_url(args.ledger_url)) if args.ledger_url else "sqlite",
@@ -438,8 +441,8 @@ def main() -> None:
         "baseline_decode_ack_spans_per_cpu_s": _rounded(baseline.get("spans_per_cpu_s")),
         # Pipeline.export in the driver, one thread on the same core, no gRPC: what the network adds
         "in_process_llm_spans_per_s": round(in_process),
-        "target_spans_per_s": TARGET_SPANS_PER_S,
-        "meets_target": costline["spans_per_s"] >= TARGET_SPANS_PER_S,
+        "target_spans_per_cpu_s": target,
+        "meets_target": costline.get("spans_per_cpu_s", 0.0) >= target,
         "refused_batches": costline["refused"],
         "calls_counted_by_service": counted,
         "calls_acked": costline["acked_batches"] * args.batch,
