@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import platform
+import random
 import sqlite3
 import tempfile
 import time
@@ -36,10 +37,12 @@ T0 = time.time_ns() - 3_600 * 1_000_000_000
 
 def make_calls(count: int, workflows: int) -> list[PricedCall]:
     calls = []
+    rng = random.Random(7)  # trace ids are random, as the OTel SDK makes them (the same ones every run)
+    trace_ids = [rng.randbytes(16) for _ in range(count // 3 + 1)]
     for n in range(count):
         usage = Usage(input_tokens=1200 + n % 500, output_tokens=300 + n % 97, cache_read_tokens=n % 400)
         call = LlmCall(
-            trace_id=(n // 3).to_bytes(16, "big"),  # three LLM calls per trace
+            trace_id=trace_ids[n // 3],  # three LLM calls per trace
             span_id=(n + 1).to_bytes(8, "big"),
             start_time_ns=T0 + n * 1000,
             end_time_ns=T0 + n * 1000 + 900,
