@@ -29,6 +29,7 @@ from costline_processor.ledger import (
     RecordResult,
     open_ledger,
 )
+from costline_processor.ledger.pg.locks import lock_key
 from costline_processor.ledger.pg.schema import SCHEMA_VERSION
 from costline_processor.ledger.pg.store import PostgresLedger
 from costline_processor.model import LlmCall, PricedCall, Usage
@@ -212,6 +213,26 @@ def test_a_version_1_ledger_upgrades_its_span_keys_and_still_recognises_its_call
         assert [item.status for item in again.items] == ["redelivered"] * 3
         stored = {(row["trace_id"], row["span_id"]) for row in writer.iter_calls()}
     assert stored == {(c.trace_id, c.span_id) for c in calls}
+
+
+def test_the_span_key_upgrade_waits_until_no_replica_of_the_previous_release_writes(pg_database: str) -> None:
+    """Such a replica would key its rows the old way: a span it records would not be recognised."""
+    with open_writer(pg_database, replica_id="a") as writer:
+        writer.record([priced(make_call(1))])
+    with psycopg.connect(pg_database, autocommit=True) as conn:  # back to version 1
+        conn.execute("UPDATE calls SET span_key = substr(span_key, 9)")
+        conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+    with psycopg.connect(pg_database, autocommit=True) as previous_release:  # holds replica a's lease
+        previous_release.execute("SELECT pg_advisory_lock(%s)", (lock_key("replica:a"),))
+        result = CliRunner().invoke(ledger_command, ["migrate", "--ledger-url", pg_database])
+        assert result.exit_code == 1
+        assert "still writing it (a): stop every replica of the previous costline" in result.output
+        with pytest.raises(LedgerSchemaError, match=r"still writing it \(a\)"):
+            open_writer(pg_database, replica_id="b")
+        row = previous_release.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        assert row == ("1",)  # nothing changed
+    result = CliRunner().invoke(ledger_command, ["migrate", "--ledger-url", pg_database])
+    assert result.exit_code == 0, result.output
 
 
 def test_an_unreachable_database_is_unavailable_and_never_shows_the_password(

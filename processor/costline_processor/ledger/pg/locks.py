@@ -52,16 +52,34 @@ def take_replica_lease(
     )
 
 
+def _lock_ids(key: int) -> tuple[int, int]:
+    """(classid, objid): how `pg_locks` shows the advisory lock of a 64-bit key."""
+    unsigned = key & 0xFFFF_FFFF_FFFF_FFFF
+    return unsigned >> 32, unsigned & 0xFFFF_FFFF
+
+
 def _holder(conn: psycopg.Connection[tuple[object, ...]], key: int) -> str:
     """The session holding advisory lock `key`, as `pg_stat_activity` names it (its application_name)."""
-    unsigned = key & 0xFFFF_FFFF_FFFF_FFFF
     row = conn.execute(
         "SELECT a.application_name, host(a.client_addr) FROM pg_locks l JOIN pg_stat_activity a USING (pid)"
         " WHERE l.locktype = 'advisory' AND l.classid = %s::oid AND l.objid = %s::oid AND l.objsubid = 1"
         " AND l.granted",
-        (unsigned >> 32, unsigned & 0xFFFF_FFFF),
+        _lock_ids(key),
     ).fetchone()
     if row is None:
         return "another session"
     name, address = row
     return f"{name or 'another session'} (from {address or 'a local socket'})"
+
+
+def live_replicas(conn: psycopg.Connection[tuple[object, ...]]) -> list[str]:
+    """The ids of the ledger's replicas whose lease another session holds now (sorted)."""
+    held = {
+        (int(str(classid)), int(str(objid)))
+        for classid, objid in conn.execute(
+            "SELECT classid, objid FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 1 AND granted"
+            " AND pid <> pg_backend_pid()"
+        ).fetchall()
+    }
+    replicas = conn.execute("SELECT replica FROM replicas ORDER BY replica").fetchall()
+    return [str(replica) for (replica,) in replicas if _lock_ids(lock_key(f"replica:{replica}")) in held]

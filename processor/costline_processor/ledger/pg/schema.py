@@ -24,7 +24,7 @@ from typing import Final
 import psycopg
 
 from costline_processor.ledger.errors import LedgerSchemaError
-from costline_processor.ledger.pg.locks import MIGRATE_LOCK
+from costline_processor.ledger.pg.locks import MIGRATE_LOCK, live_replicas
 from costline_processor.ledger.schema import TOTALS_KEY
 
 SCHEMA_VERSION: Final = 2
@@ -93,6 +93,10 @@ CREATE TABLE purged_outcome_totals {_OUTCOME_TOTALS_BODY}
 _V2: Final = "UPDATE calls SET span_key = int8send(time_ns) || span_key"  # time_ns >= 0: unsigned bytes
 
 MIGRATIONS: Final = {1: _V1, 2: _V2}
+# Upgrades to these versions change how a row is keyed: a replica of the previous release still writing
+# would key its rows the old way, and a span it records would not be recognised by this release (nor the
+# other way round). They run only while no other replica is connected.
+NEEDS_WRITERS_STOPPED: Final = frozenset({2})
 
 
 def schema_version(conn: psycopg.Connection[tuple[object, ...]]) -> int:
@@ -121,6 +125,8 @@ def migrate(conn: psycopg.Connection[tuple[object, ...]]) -> tuple[int, int]:
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATE_LOCK,))  # one migrator at a time
         version = schema_version(conn)  # read under the lock: another replica may have just migrated
+        if version and NEEDS_WRITERS_STOPPED.intersection(range(version + 1, SCHEMA_VERSION + 1)):
+            _refuse_while_replicas_write(conn, version)
         for target in range(version + 1, SCHEMA_VERSION + 1):
             for statement in MIGRATIONS[target].split(";"):
                 if statement.strip():
@@ -135,6 +141,16 @@ def migrate(conn: psycopg.Connection[tuple[object, ...]]) -> tuple[int, int]:
             (str(SCHEMA_VERSION),),
         )
     return version, SCHEMA_VERSION
+
+
+def _refuse_while_replicas_write(conn: psycopg.Connection[tuple[object, ...]], version: int) -> None:
+    live = live_replicas(conn)
+    if live:
+        raise LedgerSchemaError(
+            f"upgrading the ledger from schema version {version} to {SCHEMA_VERSION} changes how calls are"
+            f" keyed, and replicas are still writing it ({', '.join(live)}): stop every replica of the"
+            " previous costline, then start this one (or run `costline ledger migrate` first)"
+        )
 
 
 def require_current(conn: psycopg.Connection[tuple[object, ...]], location: str) -> None:
