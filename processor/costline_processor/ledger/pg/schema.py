@@ -149,7 +149,7 @@ def _refuse_while_replicas_write(conn: psycopg.Connection[tuple[object, ...]], v
         raise LedgerSchemaError(
             f"upgrading the ledger from schema version {version} to {SCHEMA_VERSION} changes how calls are"
             f" keyed, and replicas are still writing it ({', '.join(live)}): stop every replica of the"
-            " previous costline, then start this one (or run `costline ledger migrate` first)"
+            " previous costline first, then start this one (or run `costline ledger migrate`)"
         )
 
 
