@@ -45,7 +45,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span
 from costline import attributes as attr
 from costline_processor.budgets import Budgets, load_budgets
 from costline_processor.commands.serve import tune_gc
-from costline_processor.ledger import open_ledger, parse_ledger_url
+from costline_processor.ledger import LedgerStore, open_ledger, parse_ledger_url
 from costline_processor.metrics import CostMetrics, SelfTelemetry
 from costline_processor.pipeline import Pipeline
 from costline_processor.pricing import Pricer
@@ -343,19 +343,23 @@ class _SerializingSink:
         pass
 
 
+def _pipeline(ledger: LedgerStore, budgets: Budgets) -> Pipeline:
+    """The parts `costline serve` builds, forwarding to `_SerializingSink`."""
+    telemetry = SelfTelemetry()
+    return Pipeline(
+        pricer=Pricer.load(None), ledger=ledger, metrics=CostMetrics(telemetry=telemetry, budgets=budgets),
+        telemetry=telemetry, forwarder=_SerializingSink(), max_inflight=1,
+    )  # fmt: skip
+
+
 def measure_in_process(batches: int, spans_per_batch: int, ledger_url: str, budgets: Path | None) -> float:
     """LLM spans/s of `Pipeline.export` in this process: one thread, the parts `costline serve` builds."""
     if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
         os.sched_setaffinity(0, {0})
     base = make_batches(BASE_BATCHES, spans_per_batch)
     payloads = [variant(base[i % BASE_BATCHES], 1 + i // BASE_BATCHES) for i in range(batches)]
-    telemetry = SelfTelemetry()
     with open_ledger(ledger_url, read_only=False, replica_id="bench-in-process") as ledger:
-        pipeline = Pipeline(
-            pricer=Pricer.load(None), ledger=ledger,
-            metrics=CostMetrics(telemetry=telemetry, budgets=load_budgets(budgets) if budgets else Budgets()),
-            telemetry=telemetry, forwarder=_SerializingSink(), max_inflight=1,
-        )  # fmt: skip
+        pipeline = _pipeline(ledger, load_budgets(budgets) if budgets else Budgets())
         tune_gc()
         warmup = 4
         for raw in payloads[:warmup]:
@@ -375,13 +379,9 @@ def prefill(rows: int, spans_per_batch: int, ledger_url: str) -> float:
     batches = -(-rows // spans_per_batch)
     start_ns = time.time_ns() - batches * spans_per_batch * SPAN_SPACING_NS - 60 * 10**9
     base = make_batches(BASE_BATCHES, spans_per_batch, start_ns)
-    telemetry = SelfTelemetry()
     began = time.monotonic()
     with open_ledger(ledger_url, read_only=False, replica_id="bench-prefill") as ledger:
-        pipeline = Pipeline(
-            pricer=Pricer.load(None), ledger=ledger, metrics=CostMetrics(telemetry=telemetry),
-            telemetry=telemetry, forwarder=_SerializingSink(), max_inflight=1,
-        )  # fmt: skip
+        pipeline = _pipeline(ledger, Budgets())
         for i in range(batches):
             raw = variant(base[i % BASE_BATCHES], 1 + i // BASE_BATCHES)
             pipeline.export(ExportTraceServiceRequest.FromString(raw), raw)
