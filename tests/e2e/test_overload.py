@@ -13,18 +13,15 @@ tokens); client `i`'s call `n` has 1,000 + i input and 100 + n output tokens, so
 
 from __future__ import annotations
 
-import http.client
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
-import grpc
 import pytest
-from google.rpc.error_details_pb2 import RetryInfo
-from google.rpc.status_pb2 import Status
+from otlp_clients import GIVE_UP_AFTER_S, ClientLog, grpc_client, http_client
 from serve_process import ServeProcess, total
 
 from costline import attributes as attr
@@ -35,23 +32,8 @@ from otlp_grpc_capture import GrpcTraceCapture
 
 pytestmark = pytest.mark.e2e
 
-EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 CLIENTS = 500
 CALLS_PER_EXPORT = 10
-GIVE_UP_AFTER_S = 45.0
-# What the Collector's OTLP/gRPC exporter retries without a RetryInfo (RESOURCE_EXHAUSTED needs one).
-RETRYABLE_CODES = frozenset(
-    {
-        grpc.StatusCode.CANCELLED,
-        grpc.StatusCode.DEADLINE_EXCEEDED,
-        grpc.StatusCode.ABORTED,
-        grpc.StatusCode.OUT_OF_RANGE,
-        grpc.StatusCode.UNAVAILABLE,
-        grpc.StatusCode.DATA_LOSS,
-    }
-)
-RETRYABLE_HTTP = frozenset({429, 502, 503, 504})  # the Collector's otlphttp exporter
-BACKOFF_WITHOUT_DELAY_S = 0.5  # the Collector backs off on its own when no delay was given
 # Measured peak RSS of the serve process in this test: 81-89 MiB (gRPC), 78-82 MiB (HTTP); idle it is
 # ~73 MiB. The bound leaves room for the machine, not for buffers that grow with the clients.
 RSS_BOUND_BYTES = 160 * 1024 * 1024
@@ -74,18 +56,6 @@ def expected_cost() -> Decimal:
 
 
 @dataclass
-class ClientLog:
-    """What one client saw: every refusal (status, retry delay or None) and how it ended."""
-
-    refusals: list[tuple[str, float | None]] = field(default_factory=list)
-    accepted: bool = False
-    dropped: str | None = None
-
-    def refused(self, status: str, delay_s: float | None) -> None:
-        self.refusals.append((status, delay_s))
-
-
-@dataclass
 class Load:
     logs: list[ClientLog]
     max_rss_bytes: int
@@ -105,71 +75,6 @@ class Load:
             f"({[log.dropped for log in self.logs if log.dropped][:3]}), "
             f"max RSS {self.max_rss_bytes / 2**20:.0f} MiB, max threads {self.max_threads}"
         )
-
-
-def retry_delay_s(error: grpc.RpcError) -> float | None:
-    """The RetryInfo delay in the standard status details, as the Collector reads it; None without one."""
-    for key, value in error.trailing_metadata() or ():  # type: ignore[attr-defined]
-        if key == "grpc-status-details-bin":
-            for detail in Status.FromString(value).details:
-                info = RetryInfo()
-                if detail.Unpack(info):
-                    return info.retry_delay.ToTimedelta().total_seconds()
-    return None
-
-
-def grpc_client(target: str, payload: bytes, start: threading.Barrier, log: ClientLog) -> None:
-    with grpc.insecure_channel(target) as channel:
-        grpc.channel_ready_future(channel).result(timeout=30)  # connected before the burst
-        export = channel.unary_unary(EXPORT)
-        start.wait(timeout=60)
-        give_up_at = time.monotonic() + GIVE_UP_AFTER_S
-        while time.monotonic() < give_up_at:
-            try:
-                export(payload, timeout=10)
-            except grpc.RpcError as error:
-                code: grpc.StatusCode = error.code()  # type: ignore[attr-defined]
-                delay = retry_delay_s(error)
-                log.refused(f"{code.name} {error.details()}", delay)  # type: ignore[attr-defined]
-                if delay is None and code not in RETRYABLE_CODES:
-                    log.dropped = f"{code.name}: {error.details()}"  # type: ignore[attr-defined]
-                    return
-                time.sleep(BACKOFF_WITHOUT_DELAY_S if delay is None else delay)
-                continue
-            log.accepted = True
-            return
-        log.dropped = "gave up"
-
-
-def http_client(port: int, payload: bytes, start: threading.Barrier, log: ClientLog) -> None:
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    headers = {"Content-Type": "application/x-protobuf"}
-    start.wait(timeout=60)
-    give_up_at = time.monotonic() + GIVE_UP_AFTER_S
-    try:
-        while time.monotonic() < give_up_at:
-            try:
-                connection.request("POST", "/v1/traces", body=payload, headers=headers)
-                response = connection.getresponse()
-                response.read()
-            except (OSError, http.client.HTTPException) as exc:  # a reset or a close without an answer
-                log.refused(f"connection error {exc!r}", None)
-                connection.close()
-                time.sleep(BACKOFF_WITHOUT_DELAY_S)
-                continue
-            if 200 <= response.status < 300:
-                log.accepted = True
-                return
-            retry_after = response.getheader("Retry-After")
-            delay = float(retry_after) if retry_after is not None else None
-            log.refused(f"HTTP {response.status}", delay)
-            if response.status not in RETRYABLE_HTTP:
-                log.dropped = f"HTTP {response.status}"
-                return
-            time.sleep(BACKOFF_WITHOUT_DELAY_S if delay is None else delay)
-        log.dropped = "gave up"
-    finally:
-        connection.close()
 
 
 def run_clients(serve: ServeProcess, client: Callable[[bytes, threading.Barrier, ClientLog], None]) -> Load:

@@ -1,0 +1,105 @@
+"""Hundreds of exports at once at two `costline serve` replicas on one PostgreSQL ledger.
+
+400 clients start together, each with its own gRPC connection, and follow the Collector's retry rules
+(otlp_clients): 100 batches are each sent to both replicas at once (a retry that reached a second replica),
+50 batches of 400 calls traced by two instrumentations have one half at each replica, the halves listing
+the calls in opposite orders, and 100 batches go to one replica. Two halves recorded at the same moment
+want the same unique keys in opposite orders; when they deadlock (in about one run of two), PostgreSQL
+aborts one transaction and the replica runs it again. Both replicas are overloaded and refuse with a
+retry delay. In the end every call is in the ledger once at its list
+price, each replica's /metrics is its own share, and every copy and second span is counted as a duplicate.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from contextlib import ExitStack
+from pathlib import Path
+
+import pytest
+from otlp_clients import GIVE_UP_AFTER_S, ClientLog, grpc_client
+from replicas import assert_exact, assert_no_password, payload, split_by_scope, start_replicas
+from serve_process import ServeProcess, total
+
+from costline_processor import metric_names as names
+from genai_spans import Call
+
+pytestmark = pytest.mark.e2e
+
+CALLS_PER_EXPORT = 10
+SPLIT_CALLS = 400  # long enough that the two halves' inserts overlap in the database
+TO_BOTH, SPLIT, TO_ONE = 100, 50, 100  # batches of each kind: 200 + 100 + 100 exports at once
+
+
+def batch(kind: str, number: int) -> list[Call]:
+    """Distinct gpt-4o calls: every batch's calls cost differently from every other batch's."""
+    offset = {"both": 0, "split": TO_BOTH, "one": TO_BOTH + SPLIT}[kind] + number
+    size = SPLIT_CALLS if kind == "split" else CALLS_PER_EXPORT
+    return [
+        Call("openai", "gpt-4o", 1_000 + offset, 100 + n, response_id=f"chatcmpl-{kind}-{number}-{n}")
+        for n in range(size)
+    ]
+
+
+def exports(a: ServeProcess, b: ServeProcess) -> tuple[list[tuple[str, bytes]], list[Call]]:
+    """(replica target, request) for every client, and every distinct call among them."""
+    work: list[tuple[str, bytes]] = []
+    calls: list[Call] = []
+    for number in range(TO_BOTH):
+        calls += batch("both", number)
+        request = payload(batch("both", number))
+        work += [(a.grpc_target, request), (b.grpc_target, request)]
+    for number in range(SPLIT):
+        calls += batch("split", number)
+        first, second = split_by_scope(batch("split", number), opposite_orders=True)
+        work += [(a.grpc_target, first), (b.grpc_target, second)]
+    for number in range(TO_ONE):
+        calls += batch("one", number)
+        work.append(((a, b)[number % 2].grpc_target, payload(batch("one", number))))
+    return work, calls
+
+
+def run_at_once(work: list[tuple[str, bytes]]) -> list[ClientLog]:
+    logs = [ClientLog() for _ in work]
+    start = threading.Barrier(len(work) + 1)
+    threads = [
+        threading.Thread(target=grpc_client, args=(target, request, start, log), daemon=True)
+        for (target, request), log in zip(work, logs, strict=True)
+    ]
+    for thread in threads:
+        thread.start()
+    start.wait(timeout=60)
+    for thread in threads:
+        thread.join(timeout=GIVE_UP_AFTER_S + 15)
+    assert not any(thread.is_alive() for thread in threads), "clients did not finish"
+    return logs
+
+
+def summary(logs: list[ClientLog]) -> str:
+    refusals = [status for log in logs for status, _ in log.refusals]
+    kinds = sorted({status.split(" ", 1)[0] for status in refusals})
+    dropped = [log.dropped for log in logs if log.dropped]
+    return f"{len(logs)} clients: {len(refusals)} refusals {kinds}, {len(dropped)} dropped {dropped[:3]}"
+
+
+def sum_over(replicas: list[ServeProcess], read: Callable[[ServeProcess], float]) -> float:
+    return sum(read(replica) for replica in replicas)
+
+
+def test_400_exports_at_once_at_two_replicas_count_every_call_once(tmp_path: Path, pg_database: str) -> None:
+    with ExitStack() as stack:
+        replicas = start_replicas(stack, tmp_path, pg_database, ["replica-a", "replica-b"])
+        work, calls = exports(*replicas)
+        began = time.monotonic()
+        logs = run_at_once(work)
+        print(f"{summary(logs)} in {time.monotonic() - began:.1f} s")  # pytest -s shows it
+        assert all(log.accepted for log in logs), summary(logs)
+        assert [s for log in logs for s, delay in log.refusals if delay is None] == [], summary(logs)
+        overloaded = sum_over(replicas, lambda r: total(r.metrics(), names.SELF_REQUESTS_REFUSED))
+        assert overloaded == sum(len(log.refusals) for log in logs) > 0, summary(logs)
+        assert_exact(pg_database, replicas, calls)
+        duplicates = sum_over(replicas, lambda r: total(r.metrics(), names.SELF_DUPLICATES_IGNORED))
+        assert duplicates == TO_BOTH * CALLS_PER_EXPORT + SPLIT * SPLIT_CALLS
+        assert_no_password(*replicas)
