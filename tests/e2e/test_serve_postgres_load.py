@@ -1,13 +1,13 @@
 """Hundreds of exports at once at two `costline serve` replicas on one PostgreSQL ledger.
 
-400 clients start together, each with its own gRPC connection, and follow the Collector's retry rules
-(otlp_clients): 100 batches are each sent to both replicas at once (a retry that reached a second replica),
-50 batches of 400 calls traced by two instrumentations have one half at each replica, the halves listing
-the calls in opposite orders, and 100 batches go to one replica. Two halves recorded at the same moment
-want the same unique keys in opposite orders; when they deadlock (in about one run of two), PostgreSQL
-aborts one transaction and the replica runs it again. Both replicas are overloaded and refuse with a
-retry delay. In the end every call is in the ledger once at its list
-price, each replica's /metrics is its own share, and every copy and second span is counted as a duplicate.
+400 clients start together, each with its own connection (OTLP/gRPC, then OTLP/HTTP), and follow the
+Collector's retry rules (otlp_clients): 100 batches are each sent to both replicas at once (a retry that
+reached a second replica), 50 batches of 400 calls traced by two instrumentations have one half at each
+replica, the halves listing the calls in opposite orders, and 100 batches go to one replica. Two halves
+recorded at the same moment want the same unique keys in opposite orders; when they deadlock (in about one
+run of two), PostgreSQL aborts one transaction and the replica runs it again. Both replicas are overloaded
+and refuse with a retry delay. In the end every call is in the ledger once at its list price, each replica's
+/metrics is its own share, and every copy and second span is counted as a duplicate.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
-from otlp_clients import GIVE_UP_AFTER_S, ClientLog, grpc_client
+from otlp_clients import GIVE_UP_AFTER_S, ClientLog, grpc_client, http_client
 from replicas import assert_exact, assert_no_password, payload, split_by_scope, start_replicas
 from serve_process import ServeProcess, total
 
@@ -43,30 +43,42 @@ def batch(kind: str, number: int) -> list[Call]:
     ]
 
 
-def exports(a: ServeProcess, b: ServeProcess) -> tuple[list[tuple[str, bytes]], list[Call]]:
-    """(replica target, request) for every client, and every distinct call among them."""
-    work: list[tuple[str, bytes]] = []
+Work = list[tuple[ServeProcess, bytes]]
+
+
+def exports(a: ServeProcess, b: ServeProcess) -> tuple[Work, list[Call]]:
+    """(replica, request) for every client, and every distinct call among them."""
+    work: Work = []
     calls: list[Call] = []
     for number in range(TO_BOTH):
         calls += batch("both", number)
         request = payload(batch("both", number))
-        work += [(a.grpc_target, request), (b.grpc_target, request)]
+        work += [(a, request), (b, request)]
     for number in range(SPLIT):
         calls += batch("split", number)
         first, second = split_by_scope(batch("split", number), opposite_orders=True)
-        work += [(a.grpc_target, first), (b.grpc_target, second)]
+        work += [(a, first), (b, second)]
     for number in range(TO_ONE):
         calls += batch("one", number)
-        work.append(((a, b)[number % 2].grpc_target, payload(batch("one", number))))
+        work.append(((a, b)[number % 2], payload(batch("one", number))))
     return work, calls
 
 
-def run_at_once(work: list[tuple[str, bytes]]) -> list[ClientLog]:
+def client(
+    protocol: str, replica: ServeProcess, request: bytes, start: threading.Barrier, log: ClientLog
+) -> None:
+    if protocol == "grpc":
+        grpc_client(replica.grpc_target, request, start, log)
+    else:
+        http_client(replica.http_port, request, start, log)
+
+
+def run_at_once(protocol: str, work: Work) -> list[ClientLog]:
     logs = [ClientLog() for _ in work]
     start = threading.Barrier(len(work) + 1)
     threads = [
-        threading.Thread(target=grpc_client, args=(target, request, start, log), daemon=True)
-        for (target, request), log in zip(work, logs, strict=True)
+        threading.Thread(target=client, args=(protocol, replica, request, start, log), daemon=True)
+        for (replica, request), log in zip(work, logs, strict=True)
     ]
     for thread in threads:
         thread.start()
@@ -88,12 +100,15 @@ def sum_over(replicas: list[ServeProcess], read: Callable[[ServeProcess], float]
     return sum(read(replica) for replica in replicas)
 
 
-def test_400_exports_at_once_at_two_replicas_count_every_call_once(tmp_path: Path, pg_database: str) -> None:
+@pytest.mark.parametrize("protocol", ["grpc", "http"])
+def test_400_exports_at_once_at_two_replicas_count_every_call_once(
+    tmp_path: Path, pg_database: str, protocol: str
+) -> None:
     with ExitStack() as stack:
         replicas = start_replicas(stack, tmp_path, pg_database, ["replica-a", "replica-b"])
         work, calls = exports(*replicas)
         began = time.monotonic()
-        logs = run_at_once(work)
+        logs = run_at_once(protocol, work)
         print(f"{summary(logs)} in {time.monotonic() - began:.1f} s")  # pytest -s shows it
         assert all(log.accepted for log in logs), summary(logs)
         assert [s for log in logs for s, delay in log.refusals if delay is None] == [], summary(logs)
