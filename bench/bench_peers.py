@@ -64,6 +64,7 @@ METRICS = ("openai_chat_us", "anthropic_messages_us", "per_chunk_us")
 STREAM_LENGTHS = (8, 40)
 TARGET_FLOOR_RATIO = 1.3
 TARGET_PEER_RATIO = 0.3
+# As bench_instrumentation.py's; not imported from it, which imports the SDKs before worker() sets their env.
 TARGET_PER_CHUNK_US = 1.0
 BOOTSTRAP = 2000
 
