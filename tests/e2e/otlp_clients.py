@@ -11,6 +11,7 @@ from __future__ import annotations
 import http.client
 import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import grpc
@@ -57,26 +58,31 @@ def retry_delay_s(error: grpc.RpcError) -> float | None:
     return None
 
 
+def _export_once(channel: grpc.Channel, payload: bytes, log: ClientLog) -> bool:
+    """One export attempt: True when it is over (accepted or dropped), False after waiting to retry."""
+    try:
+        channel.unary_unary(EXPORT)(payload, timeout=10)
+    except grpc.RpcError as error:
+        code: grpc.StatusCode = error.code()  # type: ignore[attr-defined]
+        delay = retry_delay_s(error)
+        log.refused(f"{code.name} {error.details()}", delay)  # type: ignore[attr-defined]
+        if delay is None and code not in RETRYABLE_CODES:
+            log.dropped = f"{code.name}: {error.details()}"  # type: ignore[attr-defined]
+            return True
+        time.sleep(BACKOFF_WITHOUT_DELAY_S if delay is None else delay)
+        return False
+    log.accepted = True
+    return True
+
+
 def grpc_client(target: str, payload: bytes, start: threading.Barrier, log: ClientLog) -> None:
     with grpc.insecure_channel(target) as channel:
         grpc.channel_ready_future(channel).result(timeout=30)  # connected before the burst
-        export = channel.unary_unary(EXPORT)
         start.wait(timeout=60)
         give_up_at = time.monotonic() + GIVE_UP_AFTER_S
         while time.monotonic() < give_up_at:
-            try:
-                export(payload, timeout=10)
-            except grpc.RpcError as error:
-                code: grpc.StatusCode = error.code()  # type: ignore[attr-defined]
-                delay = retry_delay_s(error)
-                log.refused(f"{code.name} {error.details()}", delay)  # type: ignore[attr-defined]
-                if delay is None and code not in RETRYABLE_CODES:
-                    log.dropped = f"{code.name}: {error.details()}"  # type: ignore[attr-defined]
-                    return
-                time.sleep(BACKOFF_WITHOUT_DELAY_S if delay is None else delay)
-                continue
-            log.accepted = True
-            return
+            if _export_once(channel, payload, log):
+                return
         log.dropped = "gave up"
 
 
@@ -109,3 +115,28 @@ def http_client(port: int, payload: bytes, start: threading.Barrier, log: Client
         log.dropped = "gave up"
     finally:
         connection.close()
+
+
+def failover_grpc_client(
+    targets: Callable[[], Sequence[str]], first: int, payload: bytes, start: threading.Barrier, log: ClientLog
+) -> None:
+    """`grpc_client` behind a load balancer: each attempt goes to the next of `targets()` (read again each
+    time, so a restarted replica's new port is used), beginning with the `first`-th."""
+    channels: dict[str, grpc.Channel] = {}
+    start.wait(timeout=60)
+    give_up_at = time.monotonic() + GIVE_UP_AFTER_S
+    attempt = first
+    try:
+        while time.monotonic() < give_up_at:
+            now = targets()
+            target = now[attempt % len(now)]
+            attempt += 1
+            channel = channels.get(target)
+            if channel is None:
+                channel = channels[target] = grpc.insecure_channel(target)
+            if _export_once(channel, payload, log):
+                return
+        log.dropped = "gave up"
+    finally:
+        for channel in channels.values():
+            channel.close()
