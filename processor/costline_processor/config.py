@@ -253,6 +253,10 @@ class ServeConfig:
         _ledger_url))
     ledger_path: Path | None = field(default=None, metadata=_meta(
         "The former name of `ledger_url`, for a SQLite file path (set one of the two).", _optional_path))
+    ledger_wait_s: float = field(default=60.0, metadata=_meta(
+        "At start-up, seconds to wait for a shared (PostgreSQL) ledger whose database does not answer yet"
+        " (down, failing over, still starting); then exit 1. 0: do not wait.",
+        _float_in(0, 86400)))
     retention_days: int = field(default=400, metadata=_meta(
         "Days of per-call rows kept in the ledger (totals are kept).", _int_in(1, 36500)))
     price_overrides: Path | None = field(default=None, metadata=_meta(

@@ -33,6 +33,7 @@ from costline_processor.ledger import (
     LedgerSchemaError,
     LedgerStore,
     LedgerUnavailableError,
+    LedgerUrl,
     open_ledger,
     parse_ledger_url,
 )
@@ -46,6 +47,7 @@ logger = logging.getLogger("costline.serve")
 
 READY_PREFIX: Final = "costline serve ready:"
 PURGE_INTERVAL_S: Final = 3600.0
+LEDGER_RETRY_INTERVAL_S: Final = 2.0  # between attempts to open a shared ledger at start-up
 
 
 class StartupError(Exception):
@@ -214,24 +216,50 @@ def _budgets(config: ServeConfig, pricer: Pricer) -> Budgets | None:
 
 def _open_ledger(config: ServeConfig) -> LedgerStore:
     """The ledger, as a writer: the only one of a SQLite file (a second serve on it would answer every
-    batch 503, read-only), or one replica's share of a PostgreSQL ledger."""
+    batch 503, read-only), or one replica's share of a PostgreSQL ledger.
+
+    A shared database that is down, failing over or still starting is waited for up to `ledger_wait_s`:
+    replicas and their database are often started together. (A replica lease still held by this replica's
+    previous session is waited for inside `open_ledger`, pg/locks.py.)
+    """
     where = parse_ledger_url(config.ledger_url)
-    try:
-        return open_ledger(
-            where.target,
-            retention_days=config.retention_days,
-            read_only=False,
-            replica_id=config.service_instance_id,
-        )
-    except LedgerLockedError as exc:
+    deadline = time.monotonic() + config.ledger_wait_s
+    waited = False
+    while True:
+        try:
+            ledger = open_ledger(
+                where.target,
+                retention_days=config.retention_days,
+                read_only=False,
+                replica_id=config.service_instance_id,
+            )
+        except LedgerUnavailableError as exc:
+            left = deadline - time.monotonic()
+            if where.kind != "postgresql" or left <= 0:
+                raise _ledger_startup_error(exc, where, config.ledger_wait_s if waited else 0.0) from None
+            if not waited:
+                flag = cli_flag("ledger_wait_s")
+                logger.warning("waiting up to %gs (%s) for the ledger: %s", config.ledger_wait_s, flag, exc)
+                waited = True
+            time.sleep(min(LEDGER_RETRY_INTERVAL_S, left))
+            continue
+        except (OSError, sqlite3.Error, LedgerSchemaError, LedgerLockedError) as exc:
+            raise _ledger_startup_error(exc, where, 0.0) from None
+        if waited:
+            logger.info("the ledger %s answers now; starting", where)
+        return ledger
+
+
+def _ledger_startup_error(exc: Exception, where: LedgerUrl, waited_s: float) -> StartupError:
+    if isinstance(exc, LedgerLockedError):
         if where.kind == "postgresql":
-            raise StartupError(str(exc)) from None
-        raise StartupError(
+            return StartupError(str(exc))
+        return StartupError(
             f"{exc}: give each replica its own --ledger-url, or let them share one PostgreSQL ledger"
             " (--ledger-url postgresql://...)"
-        ) from None
-    except (OSError, sqlite3.Error, LedgerSchemaError, LedgerUnavailableError) as exc:
-        raise StartupError(f"cannot open the ledger {where}: {exc}") from None
+        )
+    after = f" (after waiting {waited_s:g}s, {cli_flag('ledger_wait_s')})" if waited_s else ""
+    return StartupError(f"cannot open the ledger {where}: {exc}{after}")
 
 
 @contextmanager

@@ -34,6 +34,7 @@ from costline_processor.config import (
 
 EXIT_CONFIG = 2
 EXIT_STARTUP = 1
+EXIT_INTERRUPTED = 130  # the shell's code for SIGINT
 # Net container allocations between young-generation collections (CPython's default: 700).
 GC_GEN0_THRESHOLD = 50_000
 
@@ -138,6 +139,9 @@ def run(config: ServeConfig) -> int:
     except StartupError as exc:
         click.echo(f"costline serve: cannot start: {exc}", err=True)
         return EXIT_STARTUP
+    except KeyboardInterrupt:  # Ctrl-C while it waits for a shared ledger's database
+        click.echo("costline serve: interrupted before it started", err=True)
+        return EXIT_INTERRUPTED
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
