@@ -25,7 +25,7 @@ logger = logging.getLogger("costline.admin")
 
 RenderMetrics = Callable[[bool], bytes]  # openmetrics? -> exposition
 Readiness = Callable[[], str | None]  # None when ready, else why not
-RenderBudgets = Callable[[], bytes]  # the JSON document of GET /v1/budgets
+RenderBudgets = Callable[[], bytes]  # the JSON document of GET /v1/budgets; may raise BudgetsUnavailable
 
 METRICS: Final = "/metrics"
 HEALTHZ: Final = "/healthz"
@@ -34,12 +34,17 @@ BUDGETS: Final = "/v1/budgets"
 MAX_REQUEST_BODY_BYTES: Final = 64 * 1024  # nothing here takes a body: a larger one closes the connection
 
 
+class BudgetsUnavailable(Exception):
+    """The budgets' state cannot be computed now (a shared ledger's database is down): answered with 503."""
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     render_metrics: RenderMetrics | None
     readiness: Readiness
     render_budgets: RenderBudgets | None
     authorization: bytes | None  # the expected Authorization header, when a bearer token is configured
+    budgets_failing: bool = False  # the last GET /v1/budgets was answered 503 (logged once per outage)
 
 
 class _Handler(PlainTextHandler):
@@ -89,8 +94,17 @@ class _Handler(PlainTextHandler):
         given = self.headers.get("Authorization", "").encode()
         if expected is not None and not hmac.compare_digest(given, expected):
             self._reply(HTTPStatus.UNAUTHORIZED, b"missing or wrong bearer token\n", TEXT)
-        else:
-            self._reply(HTTPStatus.OK, render(), BUDGETS_CONTENT_TYPE)
+            return
+        try:
+            body = render()
+        except BudgetsUnavailable as exc:  # the app's guard then acts on its COSTLINE_BUDGETS_FAIL mode
+            if not self.server.budgets_failing:
+                logger.warning("GET /v1/budgets answered 503 until the ledger answers again: %s", exc)
+            self.server.budgets_failing = True
+            self._reply(HTTPStatus.SERVICE_UNAVAILABLE, f"budgets unavailable: {exc}\n".encode(), TEXT)
+            return
+        self.server.budgets_failing = False
+        self._reply(HTTPStatus.OK, body, BUDGETS_CONTENT_TYPE)
 
     def _reply(self, status: HTTPStatus, body: bytes, content_type: str) -> None:
         self.send_response(status)

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Final
 
-from costline_processor.admin_http import AdminServer
+from costline_processor.admin_http import AdminServer, BudgetsUnavailable
 from costline_processor.bind_errors import bind_failure
 from costline_processor.budgets import (
     Budgets,
@@ -132,9 +132,16 @@ class Service:
                 config.metrics_port,
                 render_metrics=self.metrics.render_prometheus if config.prometheus else None,
                 readiness=self.readiness,
-                render_budgets=lambda: budgets_document(*self.metrics.budgets.statuses()),
+                render_budgets=self._budgets_document,
                 bearer_token=config.bearer_token,
             )
+
+    def _budgets_document(self) -> bytes:
+        """`GET /v1/budgets`: every budget's state on the whole ledger (all replicas of a shared one)."""
+        try:
+            return budgets_document(*self.metrics.budgets.statuses(whole_ledger=True))
+        except LedgerUnavailableError as exc:
+            raise BudgetsUnavailable(f"ledger unavailable: {exc}") from None
 
     def _purge_periodically(self) -> None:
         """Apply the ledger's retention at start and then every PURGE_INTERVAL_S (totals are kept)."""

@@ -113,12 +113,15 @@ class Collector:
             attempt += 1
 
 
-def start_replicas(stack: ExitStack, tmp_path: Path, url: str, names_: Sequence[str]) -> list[ServeProcess]:
+def start_replicas(
+    stack: ExitStack, tmp_path: Path, url: str, names_: Sequence[str], args: Sequence[str] = ()
+) -> list[ServeProcess]:
     replicas = []
     for name in names_:
         workdir = tmp_path / name
         workdir.mkdir()
-        replicas.append(stack.enter_context(ServeProcess(workdir, ledger_url=url, instance_id=name)))
+        replica = ServeProcess(workdir, ledger_url=url, instance_id=name, args=args)
+        replicas.append(stack.enter_context(replica))
     return replicas
 
 

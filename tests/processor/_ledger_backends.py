@@ -35,3 +35,12 @@ def fetch_raw(ledger: LedgerStore, url: str, sql: str) -> list[tuple[object, ...
         return list(ledger.conn.execute(sql).fetchall())
     with psycopg.connect(parse_ledger_url(url).target, autocommit=True) as conn:
         return list(conn.execute(sql).fetchall())  # type: ignore[call-overload]
+
+
+def back_to_version(url: str, version: int) -> None:
+    """Make a current ledger what an earlier release left (its calls as that release stored them)."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("DROP TABLE daily_spend")  # version 3
+        if version < 2:  # version 1's span keys: trace id || span id
+            conn.execute("UPDATE calls SET span_key = substr(span_key, 9)")
+        conn.execute("UPDATE meta SET value = %s WHERE key = 'schema_version'", (str(version),))

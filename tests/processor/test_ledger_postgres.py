@@ -16,7 +16,7 @@ from functools import partial
 
 import psycopg
 import pytest
-from _ledger_backends import open_writer
+from _ledger_backends import back_to_version, open_writer
 from _ledger_factories import make_call, priced
 from click.testing import CliRunner
 
@@ -201,9 +201,7 @@ def test_a_version_1_ledger_upgrades_its_span_keys_and_still_recognises_its_call
     calls = [make_call(n, trace=7) for n in range(3)]
     with open_writer(pg_database, replica_id="a") as writer:
         writer.record([priced(c) for c in calls])
-    with psycopg.connect(pg_database, autocommit=True) as conn:  # back to version 1's keys: trace || span
-        conn.execute("UPDATE calls SET span_key = substr(span_key, 9)")
-        conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+    back_to_version(pg_database, 1)
     result = CliRunner().invoke(ledger_command, ["migrate", "--ledger-url", pg_database])
     assert result.exit_code == 0, result.output
     assert f"upgraded from schema version 1 to {SCHEMA_VERSION}" in result.output
@@ -219,9 +217,7 @@ def test_the_span_key_upgrade_waits_until_no_replica_of_the_previous_release_wri
     """Such a replica would key its rows the old way: a span it records would not be recognised."""
     with open_writer(pg_database, replica_id="a") as writer:
         writer.record([priced(make_call(1))])
-    with psycopg.connect(pg_database, autocommit=True) as conn:  # back to version 1
-        conn.execute("UPDATE calls SET span_key = substr(span_key, 9)")
-        conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+    back_to_version(pg_database, 1)
     with psycopg.connect(pg_database, autocommit=True) as previous_release:  # holds replica a's lease
         previous_release.execute("SELECT pg_advisory_lock(%s)", (lock_key("replica:a"),))
         result = CliRunner().invoke(ledger_command, ["migrate", "--ledger-url", pg_database])

@@ -13,7 +13,7 @@ import decimal
 import operator
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Final
@@ -22,11 +22,13 @@ from costline.attributes import FEATURE_ID, TENANT_ID, UNATTRIBUTED, WORKFLOW_ID
 from costline_processor.budgets.model import SCOPE_KEYS, Budget, Budgets, joined_id
 from costline_processor.budgets.periods import current_period, day_number
 from costline_processor.budgets.status import BudgetStatus, budget_status
-from costline_processor.ledger import NS_PER_DAY, STATUS_NEW, LedgerStore, RecordResult
+from costline_processor.ledger import NS_PER_DAY, STATUS_NEW, LedgerStore, RecordResult, SpendRow
 from costline_processor.ledger.rows import MONEY_CONTEXT, ZERO
 from costline_processor.model import Cost
 
 DAYS_AHEAD: Final = 2  # a call dated up to this many days after today is kept for its day (clock skew)
+# A shared ledger's other replicas' spend, read for `statuses(whole_ledger=True)`, is reused this long.
+OTHERS_MAX_AGE_S: Final = 1.0
 
 SpendKey = tuple[int, str, str, str]  # day, workflow_id, feature_id, tenant_id
 # Per combination of scope keys: a getter of their values from a SpendKey, and values -> budget numbers.
@@ -55,6 +57,9 @@ class BudgetTracker:
         self._blocked = [0 for _ in self.budgets]  # calls the app blocked, from its spans (this process)
         self._blocked_unmatched = 0
         self._lock = threading.Lock()
+        self._others_of: Callable[[int, int], list[SpendRow]] = lambda _first, _end: []
+        self._others: tuple[float, list[dict[int, Decimal]]] | None = None  # (read at, spend per budget)
+        self._others_lock = threading.Lock()  # one read of the other replicas' spend at a time
         self._today = -1
         self._first_day = self._end_day = 0  # the days kept: [start of this month, today + DAYS_AHEAD]
         self._roll(self._now())
@@ -84,7 +89,8 @@ class BudgetTracker:
             self._roll(self._now())
             rows = ledger.spend_by_day(self._first_day * NS_PER_DAY, self._end_day * NS_PER_DAY)
             self._spent = [{} for _ in self.budgets]  # replaced only once the ledger has answered
-            self._add(((day, wf, feature, tenant), cost) for day, wf, feature, tenant, cost in rows)
+            self._add(self._spent, _keyed(rows))
+            self._others_of = ledger.others_spend_by_day
 
     def observe(self, result: RecordResult) -> None:
         """Add the priced calls the ledger just committed as new."""
@@ -107,9 +113,9 @@ class BudgetTracker:
         if groups:
             with self._lock:
                 self._roll(self._now())
-                self._add(groups.items())
+                self._add(self._spent, groups.items())
 
-    def _add(self, groups: Iterable[tuple[SpendKey, Decimal]]) -> None:
+    def _add(self, into: list[dict[int, Decimal]], groups: Iterable[tuple[SpendKey, Decimal]]) -> None:
         first, end = self._first_day, self._end_day
         with decimal.localcontext(MONEY_CONTEXT):  # exact: Inexact raises
             for key, cost in groups:
@@ -118,7 +124,7 @@ class BudgetTracker:
                     continue
                 for values_of, table in self._index:
                     for number in table.get(values_of(key), ()):
-                        spent = self._spent[number]
+                        spent = into[number]
                         spent[day] = spent.get(day, ZERO) + cost
 
     def count_blocked(self, blocked_by: Iterable[tuple[str, str]]) -> None:
@@ -138,16 +144,44 @@ class BudgetTracker:
             return list(self._blocked), self._blocked_unmatched
 
     # --- output --------------------------------------------------------------------------------------------
-    def statuses(self) -> tuple[datetime, list[BudgetStatus]]:
-        """The moment (as_of) and every budget's state at it, in file order."""
+    def statuses(self, *, whole_ledger: bool = False) -> tuple[datetime, list[BudgetStatus]]:
+        """The moment (as_of) and every budget's state at it, in file order.
+
+        This replica's share of the spend (its metrics; summed over replicas in PromQL), or with
+        `whole_ledger` every replica's of a shared ledger (`GET /v1/budgets`): the other replicas' spend is
+        read from the ledger, at most OTHERS_MAX_AGE_S old; LedgerUnavailableError when it cannot be read.
+        """
+        others = self._other_replicas() if whole_ledger else None
         now = self._now()
         result = []
         with self._lock, decimal.localcontext(MONEY_CONTEXT):
             self._roll(now)
-            for budget, spent in zip(self.budgets, self._spent, strict=True):
+            for number, (budget, spent) in enumerate(zip(self.budgets, self._spent, strict=True)):
                 period = current_period(budget.period, now)
-                total = sum(
-                    (cost for day, cost in spent.items() if period.first_day <= day < period.reset_day), ZERO
-                )
+                days = range(period.first_day, period.reset_day)
+                total = sum((cost for day, cost in spent.items() if day in days), ZERO)
+                if others is not None:
+                    total = sum((cost for day, cost in others[number].items() if day in days), total)
                 result.append(budget_status(budget, total, period, now))
         return now, result
+
+    def _other_replicas(self) -> list[dict[int, Decimal]]:
+        """The other replicas' spend per budget and day, read again once OTHERS_MAX_AGE_S old."""
+        with self._others_lock:
+            cached = self._others
+            if cached is not None and time.monotonic() - cached[0] < OTHERS_MAX_AGE_S:
+                return cached[1]
+            read_at = time.monotonic()
+            with self._lock:
+                self._roll(self._now())
+                first, end = self._first_day, self._end_day
+            spent: list[dict[int, Decimal]] = [{} for _ in self.budgets]
+            rows = self._others_of(first, end) if self.budgets else []
+            with self._lock:
+                self._add(spent, _keyed(rows))
+            self._others = (read_at, spent)
+            return spent
+
+
+def _keyed(rows: Iterable[SpendRow]) -> Iterator[tuple[SpendKey, Decimal]]:
+    return (((day, wf, feature, tenant), cost) for day, wf, feature, tenant, cost in rows)

@@ -86,7 +86,12 @@ class LedgerStore(Protocol):
     def time_range(self) -> tuple[int, int] | None:
         """The placement times (ns) of the first and last stored call; None when there is none."""
 
-    def spend_by_day(self, since_ns: int, until_ns: int) -> list[SpendRow]: ...
+    def spend_by_day(self, since_ns: int, until_ns: int) -> list[SpendRow]:
+        """Exact priced spend per UTC day and attribution in [since_ns, until_ns): a writer's own share."""
+
+    def others_spend_by_day(self, first_day: int, end_day: int) -> list[SpendRow]:
+        """What the ledger's other writers spent per UTC day (day numbers) and attribution: [] but for a
+        replica of a shared ledger (its own spend_by_day plus this is the whole ledger's)."""
 
     def verify(self) -> list[str]: ...
 

@@ -378,6 +378,10 @@ class Ledger:
             for day, wf, feat, tenant, cost in rows
         ]
 
+    def others_spend_by_day(self, first_day: int, end_day: int) -> list[tuple[int, str, str, str, Decimal]]:
+        """A SQLite ledger has one writer: no other replica spends into it."""
+        return []
+
     def verify(self) -> list[str]:
         """Check that every cumulative total equals purged + stored rows exactly; return the mismatches."""
         with self._lock:

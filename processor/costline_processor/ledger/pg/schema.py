@@ -25,9 +25,10 @@ import psycopg
 
 from costline_processor.ledger.errors import LedgerSchemaError
 from costline_processor.ledger.pg.locks import MIGRATE_LOCK, live_replicas
+from costline_processor.ledger.rows import NS_PER_DAY
 from costline_processor.ledger.schema import TOTALS_KEY
 
-SCHEMA_VERSION: Final = 2
+SCHEMA_VERSION: Final = 3
 
 CALL_COLUMN_TYPES: Final = {
     "seq": "BIGINT PRIMARY KEY",
@@ -92,11 +93,25 @@ CREATE TABLE purged_outcome_totals {_OUTCOME_TOTALS_BODY}
 # Version 2: a call's span_key starts with its span's start time, as on SQLite (schema.py, version 3).
 _V2: Final = "UPDATE calls SET span_key = int8send(time_ns) || span_key"  # time_ns >= 0: unsigned bytes
 
-MIGRATIONS: Final = {1: _V1, 2: _V2}
-# Upgrades to these versions change how a row is keyed: a replica of the previous release still writing
-# would key its rows the old way, and a span it records would not be recognised by this release (nor the
-# other way round). They run only while no other replica is connected.
-NEEDS_WRITERS_STOPPED: Final = frozenset({2})
+# Version 3: each replica's priced spend per UTC day and attribution (what budgets count), kept by the
+# statement that inserts the calls (sql.INSERT_CALLS), so a replica reads the other replicas' spend for
+# `GET /v1/budgets` from a table of (days x scopes) rows instead of scanning the month's calls.
+_V3: Final = f"""
+CREATE TABLE daily_spend (
+    replica TEXT NOT NULL, day BIGINT NOT NULL,
+    workflow_id TEXT NOT NULL, feature_id TEXT NOT NULL, tenant_id TEXT NOT NULL, cost NUMERIC NOT NULL,
+    PRIMARY KEY (replica, day, workflow_id, feature_id, tenant_id)
+);
+INSERT INTO daily_spend
+SELECT replica, time_ns / {NS_PER_DAY}, workflow_id, feature_id, tenant_id, sum(cost_total) FROM calls
+WHERE cost_total IS NOT NULL GROUP BY 1, 2, 3, 4, 5
+"""
+
+MIGRATIONS: Final = {1: _V1, 2: _V2, 3: _V3}
+# Upgrades to these versions change how a call is recorded: a replica of the previous release still writing
+# would record its calls the old way (2: keyed so that this release would not recognise its spans, nor it
+# this release's; 3: without their daily spend). They run only while no other replica is connected.
+NEEDS_WRITERS_STOPPED: Final = frozenset({2, 3})
 
 
 def schema_version(conn: psycopg.Connection[tuple[object, ...]]) -> int:
@@ -148,7 +163,7 @@ def _refuse_while_replicas_write(conn: psycopg.Connection[tuple[object, ...]], v
     if live:
         raise LedgerSchemaError(
             f"upgrading the ledger from schema version {version} to {SCHEMA_VERSION} changes how calls are"
-            f" keyed, and replicas are still writing it ({', '.join(live)}): stop every replica of the"
+            f" recorded, and replicas are still writing it ({', '.join(live)}): stop every replica of the"
             " previous costline first, then start this one (or run `costline ledger migrate`)"
         )
 

@@ -1,9 +1,9 @@
 """The PostgreSQL ledger's statements.
 
-A request's calls go in as one statement: column arrays unnested, `ON CONFLICT DO NOTHING` on the UNIQUE
-keys, and the replica's cumulative totals upserted from the rows actually inserted, in the same statement
-(data-modifying CTEs), so the totals can never disagree with the rows. The statement returns the span keys
-it inserted; any other span met a key already taken (by this request, by this replica earlier, or by
+A request's calls go in as one statement: column arrays unnested, `ON CONFLICT DO NOTHING` on the UNIQUE keys,
+and the replica's cumulative totals and daily spend upserted from the rows actually inserted, in the same
+statement (data-modifying CTEs), so the totals can never disagree with the rows. The statement returns the
+span keys it inserted; any other span met a key already taken (by this request, by this replica earlier, or by
 another replica) and goes through the careful path (calls.py). A conflicting row of a transaction still in
 progress makes the insert wait for it, so what the careful path reads is committed.
 """
@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Final
 
 from costline_processor.ledger.pg.schema import CALL_COLUMN_TYPES, CALL_COLUMNS
-from costline_processor.ledger.rows import COUNTED_TOKENS_SQL
+from costline_processor.ledger.rows import COUNTED_TOKENS_SQL, NS_PER_DAY
 from costline_processor.ledger.schema import OUTCOME_COLUMNS, TOTALS_KEY, TOTALS_VALUES
 
 # The columns a request supplies (the database assigns `seq`, the ledger adds `replica`).
@@ -66,9 +66,20 @@ WITH new AS (
     INSERT INTO call_totals (replica, {", ".join(TOTALS_COLUMNS)})
     SELECT %(replica)s, {_ROLLUP_KEY}, {ROLLUP_VALUES} FROM new GROUP BY {_ROLLUP_KEY}
     {totals_upsert("call_totals")}
+), daily AS (
+    INSERT INTO daily_spend (replica, day, workflow_id, feature_id, tenant_id, cost)
+    SELECT %(replica)s, time_ns / {NS_PER_DAY}, workflow_id, feature_id, tenant_id, sum(cost_total) FROM new
+    WHERE cost_total IS NOT NULL GROUP BY 2, 3, 4, 5
+    ON CONFLICT (replica, day, workflow_id, feature_id, tenant_id)
+    DO UPDATE SET cost = daily_spend.cost + excluded.cost
 )
 SELECT span_key FROM new
 """
+# The other replicas' spend per day and attribution (schema version 3), for a writer's budgets.
+OTHERS_SPEND_BY_DAY: Final = (
+    "SELECT day, workflow_id, feature_id, tenant_id, sum(cost) FROM daily_spend"
+    " WHERE day >= %s AND day < %s AND replica <> %s GROUP BY 1, 2, 3, 4"
+)
 
 _OUTCOME_TYPES: Final = {
     "time_ns": "BIGINT", "span_key": "BYTEA", "trace_id": "BYTEA", "span_id": "BYTEA", "workflow_id": "TEXT",
