@@ -117,3 +117,15 @@ def test_the_whole_ledgers_budgets_are_unavailable_while_the_database_is(
             assert states(tracker, whole_ledger=False) == [0, 0]  # its own share needs no database
         finally:
             postgres.start()
+
+
+def test_retention_drops_the_daily_spend_of_the_days_it_purges(pg_database: str) -> None:
+    today = time.time_ns() // NS_PER_DAY
+    with open_writer(pg_database, replica_id="a") as a, open_writer(pg_database, replica_id="b") as b:
+        old, recent = (today - 30) * NS_PER_DAY, today * NS_PER_DAY
+        a.record([priced(make_call(1, start_ns=old))], received_ns=old)
+        a.record([priced(make_call(2, start_ns=recent))], received_ns=recent)
+        assert len(b.others_spend_by_day(*ALL_DAYS)) == 2
+        b.purge_older_than((today - 10) * NS_PER_DAY, now_ns=recent)
+        key = (today, "support", "unattributed", "unattributed")
+        assert by_key(b.others_spend_by_day(*ALL_DAYS)) == {key: CALL_USD}

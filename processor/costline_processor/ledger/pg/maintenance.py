@@ -2,7 +2,8 @@
 
 Any replica may purge, all replicas' rows: one at a time (a transaction-level advisory lock; a replica that
 finds it taken leaves the purge to the other). Deleted rows roll into the `purged_*` totals of the replica
-that recorded them, in the same statement as the delete, so `verify()` holds at every commit.
+that recorded them, in the same statement as the delete, so `verify()` holds at every commit. The daily
+spend of the days before the cutoff goes too.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from costline_processor.ledger.consistency import call_total_problems, outcome_t
 from costline_processor.ledger.pg.connection import Connection
 from costline_processor.ledger.pg.locks import PURGE_LOCK
 from costline_processor.ledger.pg.sql import ROLLUP_VALUES, TOTALS_COLUMNS, totals_upsert
-from costline_processor.ledger.rows import MAX_START_AHEAD_NS, Aggregate
+from costline_processor.ledger.rows import MAX_START_AHEAD_NS, NS_PER_DAY, Aggregate
 from costline_processor.ledger.sql import aggregate_from_row
 
 PURGE_CHUNK: Final = 20_000
@@ -66,6 +67,8 @@ def purge_chunk(conn: Connection, cutoff_ns: int) -> tuple[int, int] | None:
     if call_keys:
         conn.execute(_PROMOTE, (call_keys,))
     gone = conn.execute(_PURGE_OUTCOMES, {"cutoff": cutoff_ns}).fetchone()
+    # Budgets read only their current period, which the retention keeps (budgets.retention_problem).
+    conn.execute("DELETE FROM daily_spend WHERE day < %s", (cutoff_ns // NS_PER_DAY,))
     return calls, int(gone[0]) if gone is not None else 0  # type: ignore[call-overload]
 
 
