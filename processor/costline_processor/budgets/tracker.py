@@ -28,7 +28,7 @@ from costline_processor.model import Cost
 
 DAYS_AHEAD: Final = 2  # a call dated up to this many days after today is kept for its day (clock skew)
 # A shared ledger's other replicas' spend, read for `statuses(whole_ledger=True)`, is reused this long.
-OTHERS_MAX_AGE_S: Final = 1.0
+OTHERS_MAX_AGE_S: Final = 0.25
 
 SpendKey = tuple[int, str, str, str]  # day, workflow_id, feature_id, tenant_id
 # Per combination of scope keys: a getter of their values from a SpendKey, and values -> budget numbers.
