@@ -9,7 +9,8 @@ from collections.abc import Iterator, Sequence
 from decimal import Decimal
 from typing import Final
 
-from costline_processor.ledger.pg.sql import ROLLUP_SELECT, TOTALS_COLUMNS
+from costline_processor.ledger.api import SpendRow
+from costline_processor.ledger.pg.sql import OTHERS_SPEND_BY_DAY, ROLLUP_SELECT, TOTALS_COLUMNS
 from costline_processor.ledger.rows import (
     NS_PER_DAY,
     SPAN_ID_SQL,
@@ -102,16 +103,29 @@ class LedgerReads:
     def call_count(self) -> int:
         return int(str(self._read("SELECT count(*) FROM calls")[0][0]))
 
-    def _spend_by_day(
-        self, since_ns: int, until_ns: int, replica: str | None
-    ) -> list[tuple[int, str, str, str, Decimal]]:
+    def spend_by_day(self, since_ns: int, until_ns: int) -> list[SpendRow]:
+        """Exact priced spend per UTC day and attribution in [since_ns, until_ns): a writer's own share, a
+        reader's whole ledger."""
+        replica = self._own()
         sql = (
             "SELECT time_ns / %s, workflow_id, feature_id, tenant_id, sum(cost_total) FROM calls"
             " WHERE time_ns >= %s AND time_ns < %s AND cost_total IS NOT NULL"
             f"{' AND replica = %s' if replica is not None else ''} GROUP BY 1, 2, 3, 4"
         )
         params = (NS_PER_DAY, since_ns, until_ns, *((replica,) if replica is not None else ()))
-        return [
-            (int(day), str(wf), str(feat), str(tenant), Decimal(cost))  # type: ignore[call-overload, arg-type]
-            for day, wf, feat, tenant, cost in self._read(sql, params)
-        ]
+        return _spend_rows(self._read(sql, params))
+
+    def others_spend_by_day(self, first_day: int, end_day: int) -> list[SpendRow]:
+        """A writer's: the other replicas' exact priced spend per UTC day in [first_day, end_day) and
+        attribution (its own share plus this is the whole ledger's). A reader's spend_by_day holds it all."""
+        replica = self._own()
+        if replica is None:
+            return []
+        return _spend_rows(self._read(OTHERS_SPEND_BY_DAY, (first_day, end_day, replica)))
+
+
+def _spend_rows(rows: list[tuple[object, ...]]) -> list[SpendRow]:
+    return [
+        (int(day), str(wf), str(feat), str(tenant), Decimal(cost))  # type: ignore[call-overload, arg-type]
+        for day, wf, feat, tenant, cost in rows
+    ]

@@ -18,7 +18,6 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from decimal import Decimal
 from types import TracebackType
 from typing import Final, TypeVar
 
@@ -37,7 +36,6 @@ from costline_processor.ledger.pg.connection import (
 from costline_processor.ledger.pg.locks import REPLICA_LEASE_WAIT_S, take_replica_lease
 from costline_processor.ledger.pg.reads import LedgerReads
 from costline_processor.ledger.pg.schema import migrate, require_current
-from costline_processor.ledger.pg.sql import OTHERS_SPEND_BY_DAY
 from costline_processor.ledger.results import PurgeResult, RecordResult
 from costline_processor.ledger.rows import NS_PER_DAY, Arrival
 from costline_processor.ledger.store import REDELIVERY_GRACE_NS
@@ -283,21 +281,6 @@ class PostgresLedger(LedgerReads):
     def verify(self) -> list[str]:
         with self._lock:
             return self._run(maintenance.verify, write=False)
-
-    def spend_by_day(self, since_ns: int, until_ns: int) -> list[tuple[int, str, str, str, Decimal]]:
-        """Exact priced spend per UTC day and attribution in [since_ns, until_ns): a writer's own share."""
-        return self._spend_by_day(since_ns, until_ns, self._own())
-
-    def others_spend_by_day(self, first_day: int, end_day: int) -> list[tuple[int, str, str, str, Decimal]]:
-        """A writer's: the other replicas' exact priced spend per UTC day in [first_day, end_day) and
-        attribution (its own share plus this is the whole ledger's). A reader's spend_by_day holds it all."""
-        if self.read_only:
-            return []
-        rows = self._read(OTHERS_SPEND_BY_DAY, (first_day, end_day, self.replica))
-        return [
-            (int(day), str(wf), str(feat), str(tenant), Decimal(cost))  # type: ignore[call-overload, arg-type]
-            for day, wf, feat, tenant, cost in rows
-        ]
 
     def iter_outcomes(self, *, since_ns: int, until_ns: int) -> Iterator[tuple[str, str, int]]:
         sql = "SELECT workflow_id, outcome, count FROM outcomes WHERE time_ns >= %s AND time_ns < %s"
