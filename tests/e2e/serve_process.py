@@ -82,6 +82,20 @@ class ServeProcess:
         self.stop()
         raise RuntimeError(f"costline serve did not start:\n{self.log()}")
 
+    def run_to_exit(self, timeout_s: float) -> tuple[subprocess.CompletedProcess[str], float]:
+        """Run the command to its end (a refused start), stdout and stderr apart: (result, seconds)."""
+        began = time.monotonic()
+        result = subprocess.run(
+            self.command(),
+            capture_output=True,
+            text=True,
+            env=self.env,
+            cwd=self.workdir,
+            timeout=timeout_s,
+            check=False,
+        )
+        return result, time.monotonic() - began
+
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 

@@ -4,8 +4,8 @@
 Collector's retry rules (otlp_clients): 100 batches are each sent to both replicas at once (a retry that
 reached a second replica), 50 batches of 400 calls traced by two instrumentations have one half at each
 replica, the halves listing the calls in opposite orders, and 100 batches go to one replica. Two halves
-recorded at the same moment want the same unique keys in opposite orders; when they deadlock (in about one
-run of two), PostgreSQL aborts one transaction and the replica runs it again. Both replicas are overloaded
+recorded at the same moment want the same unique keys in opposite orders; when they deadlock (in 1 of 4
+runs measured), PostgreSQL aborts one transaction and the replica runs it again. Both replicas are overloaded
 and refuse with a retry delay. In the end every call is in the ledger once at its list price, each replica's
 /metrics is its own share, and every copy and second span is counted as a duplicate.
 

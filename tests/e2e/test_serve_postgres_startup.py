@@ -62,17 +62,7 @@ def test_a_replica_started_before_its_database_waits_and_then_serves(
 def test_a_database_that_never_answers_ends_the_wait_with_one_line(tmp_path: Path, wait_s: int) -> None:
     url = f"postgresql://costline:{PASSWORD}@127.0.0.1:{free_port()}/costline"  # nothing listens there
     replica = ServeProcess(tmp_path, ledger_url=url, args=[f"--ledger-wait-s={wait_s}"])
-    began = time.monotonic()
-    result = subprocess.run(
-        replica.command(),
-        capture_output=True,
-        text=True,
-        env=replica.env,
-        cwd=tmp_path,
-        timeout=60,
-        check=False,
-    )
-    took = time.monotonic() - began
+    result, took = replica.run_to_exit(timeout_s=60)
     assert result.returncode == 1, result.stderr
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("costline serve: cannot start: cannot open the ledger postgresql://costline:***@")

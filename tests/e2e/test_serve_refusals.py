@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import socket
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -28,21 +27,6 @@ REFUSAL_TIMEOUT_S = 30.0  # a refused start takes ~1 s (loading the price data);
 
 def call(number: int) -> Call:
     return Call("openai", "gpt-4o", 1_000, 100, response_id=f"chatcmpl-{number}")
-
-
-def run_refused(serve: ServeProcess) -> tuple[subprocess.CompletedProcess[str], float]:
-    """Run `serve`'s command to its end, stdout and stderr apart; (result, seconds it took)."""
-    began = time.monotonic()
-    result = subprocess.run(
-        serve.command(),
-        capture_output=True,
-        text=True,
-        env=serve.env,
-        cwd=serve.workdir,
-        timeout=REFUSAL_TIMEOUT_S,
-        check=False,
-    )
-    return result, time.monotonic() - began
 
 
 def assert_one_line_refusal(result: subprocess.CompletedProcess[str]) -> str:
@@ -66,7 +50,7 @@ def test_a_second_serve_on_a_held_ledger_refuses_to_start_and_the_first_keeps_wo
         exporter = GrpcSpanExporter(endpoint=first.grpc_target, insecure=True)
         assert exporter.export(make_spans([call(1)])) == SpanExportResult.SUCCESS
 
-        result, seconds = run_refused(ServeProcess(tmp_path / "second", ledger_path=ledger))
+        result, seconds = ServeProcess(tmp_path / "second", ledger_path=ledger).run_to_exit(REFUSAL_TIMEOUT_S)
 
         line = assert_one_line_refusal(result)
         assert f"the ledger {ledger} is in use by pid {first.process.pid} (costline serve on host" in line
@@ -94,7 +78,7 @@ def test_a_taken_port_is_one_line_naming_the_option_and_the_address(tmp_path: Pa
         taken.listen()
         port = taken.getsockname()[1]
         # ServeProcess passes port 0 for every listener: the later option wins.
-        result, _ = run_refused(ServeProcess(tmp_path, args=[f"--{listener}-port={port}"]))
+        result, _ = ServeProcess(tmp_path, args=[f"--{listener}-port={port}"]).run_to_exit(REFUSAL_TIMEOUT_S)
     line = assert_one_line_refusal(result)
     assert line == (
         f"costline serve: cannot start: --{listener}-port: 127.0.0.1:{port} is already in use by another"
