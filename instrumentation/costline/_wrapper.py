@@ -1,4 +1,5 @@
-"""The one generic wrapper: sync, async, streams, raw responses and stream helpers, for every surface.
+"""The one generic wrapper: sync, async, streams and raw responses, for every surface (stream-helper
+managers: `_helper_wrappers`).
 
 Wrapper *factories* capture the tracer, settings and surface once at instrument time and return
 `traced(wrapped, instance, args, kwargs)` for `wrapt.wrap_function_wrapper`. Per call: read the request,
@@ -29,9 +30,7 @@ from costline._providers import EndpointCache
 from costline._safety import report_internal_error
 from costline._span import CALL_SINK, IN_COSTLINE_CALL, AttrDict, Call, Request, StreamState, Surface
 from costline._stream import (
-    AsyncManagerProxy,
     AsyncRawProxy,
-    SyncManagerProxy,
     SyncRawProxy,
     SyncStreamProxy,
     wrap_stream,
@@ -39,12 +38,10 @@ from costline._stream import (
 from costline.baggage import attribution_in_baggage, read_attribution, with_hidden_attribution
 
 Wrapper = Callable[[Callable[..., Any], Any, tuple[Any, ...], dict[str, Any]], Any]
-# Called with the stream a helper's `__enter__` returned, once the call is known (anthropic helpers).
-OnEntered = Callable[[Any, Call, Request], None]
 # A budget check already done for a call: its verdict and the model the app asked for.
 Decided = tuple[Verdict, Any]
 # Returned by the SDK-call step when a provider refused a budget's downgrade model: send the call again.
-_RESEND: Any = object()
+RESEND: Any = object()
 
 
 class Starter:
@@ -245,11 +242,11 @@ def sync_wrapper(starter: Starter) -> Wrapper:
             call.end_error(exc)
             if request.downgraded_to is None or not rejected_downgrade(request, exc):
                 raise
-            result = _RESEND
+            result = RESEND
         finally:
             IN_COSTLINE_CALL.reset(flag)
             otel_context.detach(token)  # type: ignore[arg-type]
-        if result is _RESEND:  # outside the failed call's context: the new call is not its child
+        if result is RESEND:  # outside the failed call's context: the new call is not its child
             return traced(wrapped, instance, args, kwargs)
         return returned(call, request, result)
 
@@ -271,11 +268,11 @@ def async_wrapper(starter: Starter) -> Wrapper:
             call.end_error(exc)
             if request.downgraded_to is None or not rejected_downgrade(request, exc):
                 raise
-            result = _RESEND
+            result = RESEND
         finally:
             IN_COSTLINE_CALL.reset(flag)
             otel_context.detach(token)  # type: ignore[arg-type]
-        if result is _RESEND:  # outside the failed call's context: the new call is not its child
+        if result is RESEND:  # outside the failed call's context: the new call is not its child
             return await traced(wrapped, instance, args, kwargs)
         return returned(call, request, result)
 
@@ -318,120 +315,12 @@ def generator_wrapper(starter: Starter) -> Wrapper:
     return traced
 
 
-def _collect_sync(enter: Callable[[], Any]) -> tuple[Any, Call | None]:
-    sink: list[Call] = []
-    token = CALL_SINK.set(sink)
-    try:
-        stream = enter()
-    finally:
-        CALL_SINK.reset(token)
-    return stream, (sink[-1] if sink else None)
-
-
-async def _collect_async(aenter: Callable[[], Awaitable[Any]]) -> tuple[Any, Call | None]:
-    sink: list[Call] = []
-    token = CALL_SINK.set(sink)
-    try:
-        stream = await aenter()
-    finally:
-        CALL_SINK.reset(token)
-    return stream, (sink[-1] if sink else None)
-
-
-def helper_wrapper(is_async: bool) -> Wrapper:
-    """For helpers whose `__enter__` calls the already-wrapped `create` (openai `.stream()` helpers)."""
-
-    def traced(
-        wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> Any:
-        manager = wrapped(*args, **kwargs)
-        if is_async:
-            return AsyncManagerProxy(manager, _collect_async)
-        return SyncManagerProxy(manager, _collect_sync)
-
-    return traced
-
-
-def deferred_wrapper(starter: Starter, is_async: bool, on_entered: OnEntered) -> Wrapper:
-    """For helpers that send the request themselves in `__enter__` (anthropic `messages.stream()`).
-
-    The helper builds its request when called, so the budget check runs then (`precheck`: a blocked call
-    raises from `stream(...)` itself, a downgraded one is built with the cheaper model); the span starts
-    at `__enter__`, when the request is sent.
-    """
-
-    def traced(
-        wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> Any:
-        decided, sent = starter.precheck(instance, kwargs)
-        proxy: Any = None
-
-        def resend() -> Any:
-            """The provider refused the downgrade model: the app's own request, in a new manager."""
-            replacement = wrapped(*args, **kwargs)
-            proxy.__wrapped__ = replacement  # the proxy's __exit__ now closes this one
-            return replacement
-
-        def enter(real_enter: Callable[[], Any], sent: dict[str, Any], decided: Decided | None) -> Any:
-            started = starter.start(instance, sent, decided)
-            if started is None:
-                return real_enter(), None
-            call, request = started
-            try:
-                stream = run_sync(call, real_enter)
-            except Exception as exc:
-                if not rejected_downgrade(request, exc):
-                    raise
-                stream = _RESEND
-            if stream is _RESEND:
-                return enter(resend().__enter__, kwargs, None)
-            _entered(on_entered, stream, call, request)
-            return stream, call
-
-        async def aenter(
-            real_aenter: Callable[[], Awaitable[Any]], sent: dict[str, Any], decided: Decided | None
-        ) -> Any:
-            started = starter.start(instance, sent, decided)
-            if started is None:
-                return await real_aenter(), None
-            call, request = started
-            try:
-                stream = await run_async(call, real_aenter)
-            except Exception as exc:
-                if not rejected_downgrade(request, exc):
-                    raise
-                stream = _RESEND
-            if stream is _RESEND:
-                return await aenter(resend().__aenter__, kwargs, None)
-            _entered(on_entered, stream, call, request)
-            return stream, call
-
-        manager = wrapped(*args, **sent)
-        if is_async:
-            proxy = AsyncManagerProxy(manager, lambda real: aenter(real, sent, decided))
-        else:
-            proxy = SyncManagerProxy(manager, lambda real: enter(real, sent, decided))
-        return proxy
-
-    return traced
-
-
-def _entered(on_entered: OnEntered, stream: Any, call: Call, request: Request) -> None:
-    try:
-        on_entered(stream, call, request)
-    except Exception as exc:
-        report_internal_error(f"{call.surface.name}.entered", exc)
-
-
 __all__ = [
-    "OnEntered",
     "Starter",
     "StreamState",
     "activate",
     "async_wrapper",
-    "deferred_wrapper",
     "generator_wrapper",
-    "helper_wrapper",
     "returned",
     "run_async",
     "run_sync",

@@ -28,9 +28,10 @@ from opentelemetry.trace import Tracer
 from costline import anthropic_messages
 from costline import attributes as a
 from costline._config import Settings
+from costline._helper_wrappers import deferred_wrapper
 from costline._patching import Patch, custom_patch, method_patch, resolve
 from costline._span import IN_COSTLINE_CALL, Surface
-from costline._wrapper import Starter, deferred_wrapper
+from costline._wrapper import Starter
 
 
 def _types() -> dict[str, Any]:

@@ -15,9 +15,10 @@ from opentelemetry.trace import Tracer
 from costline import attributes as a
 from costline import openai_chat, openai_responses
 from costline._config import Settings
+from costline._helper_wrappers import helper_wrapper
 from costline._patching import Patch, custom_patch, method_patch, resolve
 from costline._span import Surface
-from costline._wrapper import Starter, helper_wrapper
+from costline._wrapper import Starter
 
 
 def _types() -> dict[str, Any]:

@@ -8,24 +8,35 @@ The README's configuration table is generated from this module (`costline serve 
 from __future__ import annotations
 
 import dataclasses
-import math
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
-from urllib.parse import urlsplit
 
 import yaml
 
-from costline_processor.ledger.url import parse_ledger_url, redact
+from costline_processor.config_fields import (
+    choice_meta,
+    option_meta,
+    parse_bool,
+    parse_float_in,
+    parse_headers,
+    parse_int_in,
+    parse_ledger_option,
+    parse_optional_existing_file,
+    parse_optional_path,
+    parse_optional_text,
+    parse_optional_url,
+    parse_positive_float,
+    parse_text,
+)
+from costline_processor.ledger.url import redact
 from costline_processor.yaml_errors import yaml_syntax_problem
 
 ENV_PREFIX: Final = "COSTLINE_"
 DEFAULT_LEDGER: Final = "costline-data/ledger.sqlite3"
 TRACES_PROTOCOLS: Final = ("grpc", "http")
 LOG_LEVELS: Final = ("debug", "info", "warning", "error")
-
-Parser = Callable[[object], object]
 
 
 class ConfigError(Exception):
@@ -36,247 +47,95 @@ class ConfigError(Exception):
         self.errors = errors
 
 
-# --- value parsers: accept a string (CLI, env) or the YAML-typed value -----------------------------------
-
-
-def _text(value: object) -> str:
-    if isinstance(value, bool | int | float | str):
-        return str(value).strip()
-    raise ValueError(f"expected a string, got {type(value).__name__}")
-
-
-def _optional_text(value: object) -> str | None:
-    text = _text(value)
-    return text or None
-
-
-def _int_in(low: int, high: int) -> Parser:
-    def parse(value: object) -> int:
-        if isinstance(value, bool) or not isinstance(value, int | str):
-            raise ValueError(f"expected an integer, got {value!r}")
-        try:
-            number = int(value)
-        except ValueError:
-            raise ValueError(f"expected an integer, got {value!r}") from None
-        if not low <= number <= high:
-            raise ValueError(f"must be between {low} and {high}, got {number}")
-        return number
-
-    return parse
-
-
-def _number(value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise ValueError(f"expected a number, got {value!r}")
-    try:
-        return float(value)
-    except ValueError:
-        raise ValueError(f"expected a number, got {value!r}") from None
-
-
-def _positive_float(value: object) -> float:
-    number = _number(value)
-    if not math.isfinite(number) or number <= 0:
-        raise ValueError(f"must be a positive number, got {value!r}")
-    return number
-
-
-def _float_in(low: float, high: float) -> Parser:
-    def parse(value: object) -> float:
-        number = _number(value)
-        if not low <= number <= high:  # also refuses NaN
-            raise ValueError(f"must be between {low:g} and {high:g}, got {value!r}")
-        return number
-
-    return parse
-
-
-def _bool(value: object) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = _text(value).lower()
-    if text in {"1", "true", "yes", "on"}:
-        return True
-    if text in {"0", "false", "no", "off"}:
-        return False
-    raise ValueError(f"expected true or false, got {value!r}")
-
-
-def _one_of(choices: tuple[str, ...]) -> Parser:
-    def parse(value: object) -> str:
-        text = _text(value).lower()
-        if text not in choices:
-            raise ValueError(f"must be one of {', '.join(choices)}, got {value!r}")
-        return text
-
-    return parse
-
-
-def _optional_path(value: object) -> Path | None:
-    text = _text(value)
-    return Path(text).expanduser() if text else None
-
-
-def _path(value: object) -> Path:
-    path = _optional_path(value)
-    if path is None:
-        raise ValueError("must not be empty")
-    return path
-
-
-def _optional_existing_file(value: object) -> Path | None:
-    path = _optional_path(value)
-    if path is not None and not path.is_file():
-        raise ValueError(f"file not found: {path}")
-    return path
-
-
-def _optional_url(value: object) -> str | None:
-    text = _text(value)
-    if not text:
-        return None
-    parts = urlsplit(text)
-    if parts.scheme not in {"http", "https"} or not parts.hostname:
-        raise ValueError(f"expected an http:// or https:// URL, got {text!r}")
-    try:
-        parts.port  # noqa: B018 - raises ValueError for a bad port
-    except ValueError:
-        raise ValueError(f"bad port in {text!r}") from None
-    return text
-
-
-def _ledger_url(value: object) -> str:
-    """A SQLite path (`~` expanded) or a PostgreSQL URL checked by libpq's parser (password never shown)."""
-    return parse_ledger_url(_text(value)).target
-
-
-def _headers(value: object) -> tuple[tuple[str, str], ...]:
-    """`k1=v1,k2=v2` (the OTEL_EXPORTER_OTLP_HEADERS format) or a YAML mapping."""
-    pairs: dict[str, str] = {}
-    if isinstance(value, Mapping):
-        items = [(str(k), _text(v)) for k, v in value.items()]
-    else:
-        items = []
-        for chunk in _text(value).split(","):
-            if not chunk.strip():
-                continue
-            key, sep, val = chunk.partition("=")
-            if not sep:
-                raise ValueError(f"expected key=value pairs separated by commas, got {chunk.strip()!r}")
-            items.append((key, val))
-    for raw_key, val in items:
-        key = raw_key.strip()
-        if not key or any(ch.isspace() for ch in key):
-            raise ValueError(f"bad header name {key!r}")
-        pairs[key] = val.strip()
-    return tuple(pairs.items())
-
-
-def _meta(help_text: str, parse: Parser, shown_default: str | None = None, secret: bool = False) -> Any:
-    """`shown_default`: what the default means when it is not a value to show (`the ledger's id`)."""
-    return {
-        "help": help_text,
-        "parse": parse,
-        "shown_default": shown_default,
-        "secret": secret,
-        "choices": (),
-    }
-
-
-def _choice_meta(help_text: str, choices: tuple[str, ...]) -> Any:
-    """An option with fixed choices: parsed, shown in `--help` and listed in the README table from here."""
-    return {**_meta(help_text, _one_of(choices)), "choices": choices}
-
-
 @dataclass(frozen=True, slots=True)
 class ServeConfig:
     """Every option of `costline serve`. The defaults here are the only defaults."""
 
     # fmt: off
-    grpc_host: str = field(default="127.0.0.1", metadata=_meta(
-        "Address the OTLP/gRPC trace receiver listens on (`0.0.0.0` in a container).", _text))
-    grpc_port: int = field(default=4327, metadata=_meta(
+    grpc_host: str = field(default="127.0.0.1", metadata=option_meta(
+        "Address the OTLP/gRPC trace receiver listens on (`0.0.0.0` in a container).", parse_text))
+    grpc_port: int = field(default=4327, metadata=option_meta(
         "OTLP/gRPC trace receiver port (not 4317, which a local collector usually holds; 0 picks one).",
-        _int_in(0, 65535)))
-    http_host: str = field(default="127.0.0.1", metadata=_meta(
-        "Address the OTLP/HTTP trace receiver (`POST /v1/traces`) listens on.", _text))
-    http_port: int = field(default=4328, metadata=_meta(
-        "OTLP/HTTP trace receiver port (not 4318; 0 picks one).", _int_in(0, 65535)))
-    metrics_host: str = field(default="127.0.0.1", metadata=_meta(
-        "Address of the admin endpoint: `/metrics`, `/healthz`, `/readyz`, `/v1/budgets`.", _text))
-    metrics_port: int = field(default=9464, metadata=_meta(
+        parse_int_in(0, 65535)))
+    http_host: str = field(default="127.0.0.1", metadata=option_meta(
+        "Address the OTLP/HTTP trace receiver (`POST /v1/traces`) listens on.", parse_text))
+    http_port: int = field(default=4328, metadata=option_meta(
+        "OTLP/HTTP trace receiver port (not 4318; 0 picks one).", parse_int_in(0, 65535)))
+    metrics_host: str = field(default="127.0.0.1", metadata=option_meta(
+        "Address of the admin endpoint: `/metrics`, `/healthz`, `/readyz`, `/v1/budgets`.", parse_text))
+    metrics_port: int = field(default=9464, metadata=option_meta(
         "Port of the admin endpoint: `/metrics`, `/healthz`, `/readyz`, `/v1/budgets` (0 picks one).",
-        _int_in(0, 65535)))
-    tls_cert: Path | None = field(default=None, metadata=_meta(
+        parse_int_in(0, 65535)))
+    tls_cert: Path | None = field(default=None, metadata=option_meta(
         "PEM certificate for both receivers; set together with `tls_key` to serve TLS.",
-        _optional_existing_file))
-    tls_key: Path | None = field(default=None, metadata=_meta(
-        "PEM private key for `tls_cert`.", _optional_existing_file))
-    tls_handshake_timeout_s: float = field(default=10.0, metadata=_meta(
+        parse_optional_existing_file))
+    tls_key: Path | None = field(default=None, metadata=option_meta(
+        "PEM private key for `tls_cert`.", parse_optional_existing_file))
+    tls_handshake_timeout_s: float = field(default=10.0, metadata=option_meta(
         "With TLS, seconds a new connection has to complete its TLS handshake (gRPC: and to send its "
         "HTTP/2 preface); then it is closed, so idle or slow connections cannot hold the receivers.",
-        _float_in(0.1, 3600)))
-    bearer_token: str | None = field(default=None, metadata=_meta(
+        parse_float_in(0.1, 3600)))
+    bearer_token: str | None = field(default=None, metadata=option_meta(
         "When set, the receivers and `GET /v1/budgets` require `Authorization: Bearer <token>` (else"
         " UNAUTHENTICATED / 401).",
-        _optional_text, secret=True))
-    max_message_bytes: int = field(default=16 * 1024 * 1024, metadata=_meta(
+        parse_optional_text, secret=True))
+    max_message_bytes: int = field(default=16 * 1024 * 1024, metadata=option_meta(
         "Largest accepted export request, after decompression (else RESOURCE_EXHAUSTED / 413).",
-        _int_in(1024, 1024 * 1024 * 1024)))
-    max_inflight_batches: int = field(default=16, metadata=_meta(
+        parse_int_in(1024, 1024 * 1024 * 1024)))
+    max_inflight_batches: int = field(default=16, metadata=option_meta(
         "Export requests processed at once; more are refused with RESOURCE_EXHAUSTED / 429 and a retry "
-        "delay, so the collector retries from its queue.", _int_in(1, 4096)))
-    traces_endpoint: str | None = field(default=None, metadata=_meta(
+        "delay, so the collector retries from its queue.", parse_int_in(1, 4096)))
+    traces_endpoint: str | None = field(default=None, metadata=option_meta(
         "Where enriched spans go (Tempo): `http://tempo:4317` for gRPC, `http://tempo:4318` for HTTP "
         "(`/v1/traces` is appended when the URL has no path). Unset: spans are priced, not forwarded.",
-        _optional_url))
-    traces_protocol: str = field(default="grpc", metadata=_choice_meta(
+        parse_optional_url))
+    traces_protocol: str = field(default="grpc", metadata=choice_meta(
         "OTLP protocol for `traces_endpoint` (`http` sends protobuf).", TRACES_PROTOCOLS))
-    traces_headers: tuple[tuple[str, str], ...] = field(default=(), metadata=_meta(
-        "Headers sent with forwarded spans, `k1=v1,k2=v2` (e.g. `X-Scope-OrgID=acme`).", _headers,
+    traces_headers: tuple[tuple[str, str], ...] = field(default=(), metadata=option_meta(
+        "Headers sent with forwarded spans, `k1=v1,k2=v2` (e.g. `X-Scope-OrgID=acme`).", parse_headers,
         shown_default="none", secret=True))
-    traces_timeout_s: float = field(default=10.0, metadata=_meta(
-        "Timeout of one forward to `traces_endpoint`, seconds.", _positive_float))
-    metrics_endpoint: str | None = field(default=None, metadata=_meta(
+    traces_timeout_s: float = field(default=10.0, metadata=option_meta(
+        "Timeout of one forward to `traces_endpoint`, seconds.", parse_positive_float))
+    metrics_endpoint: str | None = field(default=None, metadata=option_meta(
         "OTLP/HTTP metrics URL (Mimir: `http://mimir:9009/otlp/v1/metrics`). Unset: no push.",
-        _optional_url))
-    metrics_headers: tuple[tuple[str, str], ...] = field(default=(), metadata=_meta(
-        "Headers sent with pushed metrics, `k1=v1,k2=v2`.", _headers, shown_default="none", secret=True))
-    metrics_interval_s: float = field(default=15.0, metadata=_meta(
-        "Seconds between metrics pushes to `metrics_endpoint`.", _positive_float))
-    prometheus: bool = field(default=True, metadata=_meta(
+        parse_optional_url))
+    metrics_headers: tuple[tuple[str, str], ...] = field(default=(), metadata=option_meta(
+        "Headers sent with pushed metrics, `k1=v1,k2=v2`.", parse_headers, shown_default="none", secret=True))
+    metrics_interval_s: float = field(default=15.0, metadata=option_meta(
+        "Seconds between metrics pushes to `metrics_endpoint`.", parse_positive_float))
+    prometheus: bool = field(default=True, metadata=option_meta(
         "Serve `/metrics`: the cost metrics and costline's own counters in Prometheus text format "
-        "(OpenMetrics with trace exemplars when the scraper asks for it).", _bool))
-    ledger_url: str = field(default=DEFAULT_LEDGER, metadata=_meta(
+        "(OpenMetrics with trace exemplars when the scraper asks for it).", parse_bool))
+    ledger_url: str = field(default=DEFAULT_LEDGER, metadata=option_meta(
         "Ledger of priced calls, the source of truth for totals: a SQLite file (one per replica) or "
         "`postgresql://user@host/db`, one database shared by every replica (docs/serve.md).",
-        _ledger_url))
-    ledger_path: Path | None = field(default=None, metadata=_meta(
-        "The former name of `ledger_url`, for a SQLite file path (set one of the two).", _optional_path))
-    ledger_wait_s: float = field(default=60.0, metadata=_meta(
+        parse_ledger_option))
+    ledger_path: Path | None = field(default=None, metadata=option_meta(
+        "The former name of `ledger_url`, for a SQLite file path (set one of the two).", parse_optional_path))
+    ledger_wait_s: float = field(default=60.0, metadata=option_meta(
         "At start-up, seconds to wait for a shared (PostgreSQL) ledger whose database does not answer yet"
         " (down, failing over, still starting); then exit 1. 0: do not wait.",
-        _float_in(0, 86400)))
-    retention_days: int = field(default=400, metadata=_meta(
-        "Days of per-call rows kept in the ledger (totals are kept).", _int_in(1, 36500)))
-    price_overrides: Path | None = field(default=None, metadata=_meta(
+        parse_float_in(0, 86400)))
+    retention_days: int = field(default=400, metadata=option_meta(
+        "Days of per-call rows kept in the ledger (totals are kept).", parse_int_in(1, 36500)))
+    price_overrides: Path | None = field(default=None, metadata=option_meta(
         "YAML price overrides (self-hosted models, negotiated rates); see docs/pricing.md.",
-        _optional_existing_file))
-    budgets: Path | None = field(default=None, metadata=_meta(
+        parse_optional_existing_file))
+    budgets: Path | None = field(default=None, metadata=option_meta(
         "YAML budgets per workflow, feature and/or tenant, daily or monthly, with alerts and a stop"
         " (docs/budgets.md): served at `GET /v1/budgets`, exported as `llm_budget_*`.",
-        _optional_existing_file))
-    label_limit: int = field(default=500, metadata=_meta(
+        parse_optional_existing_file))
+    label_limit: int = field(default=500, metadata=option_meta(
         "Distinct values kept per attribution label; more are counted under `__overflow__`.",
-        _int_in(1, 1_000_000)))
-    service_instance_id: str | None = field(default=None, metadata=_meta(
+        parse_int_in(1, 1_000_000)))
+    service_instance_id: str | None = field(default=None, metadata=option_meta(
         "`service.instance.id` of this replica on pushed metrics, and the id of its rows and counters in a "
         "shared PostgreSQL ledger (one per replica); keep it stable across restarts.",
-        _optional_text, shown_default="the SQLite ledger's id; the host name on PostgreSQL"))
-    log_level: str = field(default="info", metadata=_choice_meta(
+        parse_optional_text, shown_default="the SQLite ledger's id; the host name on PostgreSQL"))
+    log_level: str = field(default="info", metadata=choice_meta(
         "Level of costline's own log (stderr).", LOG_LEVELS))
-    shutdown_grace_s: float = field(default=10.0, metadata=_meta(
-        "On SIGTERM, seconds to finish in-flight requests before closing.", _positive_float))
+    shutdown_grace_s: float = field(default=10.0, metadata=option_meta(
+        "On SIGTERM, seconds to finish in-flight requests before closing.", parse_positive_float))
     # fmt: on
 
     def __post_init__(self) -> None:
@@ -416,7 +275,7 @@ def default_text(name: str) -> str | None:
         return None
     if isinstance(f.default, bool):
         return str(f.default).lower()
-    relative_path = isinstance(f.default, Path) or f.metadata["parse"] is _ledger_url
+    relative_path = isinstance(f.default, Path) or f.metadata["parse"] is parse_ledger_option
     if relative_path and not Path(str(f.default)).is_absolute():
         return f"./{f.default}"  # relative to the directory costline runs in: say so
     return str(f.default)
