@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/bench_budget_guard.py --out bench/results/budget_guard.json
 
-A real openai client answers from an `httpx2.MockTransport` (bench_instrumentation's canned bytes); a
+A real openai client answers from an `httpx2.MockTransport` (the canned bytes of sdk_fakes.py); a
 timing shim around the SDK method takes the SDK's own time out, as in bench_instrumentation. Every call
 runs inside `costline.workflow("bench")` under costline's instrumentation, and only the guard differs
 between the variants, alternated in short blocks so load drifts hit all alike:
@@ -46,12 +46,12 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
 import costline
-from bench_instrumentation import CLOCK, MESSAGES, InnerClock, NullExporter, _transport
 from costline import _budget_guard
 from costline._budget_guard import BudgetGuard
 from costline._budget_settings import GuardSettings
 from costline._budget_state import BudgetState
 from costline.instrumentor import CostlineInstrumentor
+from sdk_fakes import CLOCK, MESSAGES, InnerClock, NullExporter, mock_transport
 
 VARIANTS = (
     "no_guard",
@@ -139,7 +139,7 @@ def run(calls: int) -> dict[str, Any]:
     provider.add_span_processor(SimpleSpanProcessor(NullExporter()))
     trace.set_tracer_provider(provider)
     clock = InnerClock()
-    transport = _transport({})
+    transport = mock_transport({})
     client = openai.OpenAI(
         api_key="k", max_retries=0, http_client=openai.DefaultHttpxClient(transport=transport)
     )

@@ -30,15 +30,13 @@ import argparse
 import json
 import platform
 import statistics
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import anthropic
 import boto3
-import httpx2
 import openai
 import wrapt
 from anthropic.resources.messages.messages import Messages
@@ -49,21 +47,28 @@ from google.genai import types as genai_types
 from google.genai.models import Models
 from openai.resources.chat.completions import Completions
 from opentelemetry import trace
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
 from bedrock_fake import MESSAGES as BEDROCK_MESSAGES
 from bedrock_fake import clients as bedrock_clients
 from costline.instrumentor import CostlineInstrumentor
+from sdk_fakes import (
+    CLOCK,
+    MESSAGES,
+    TARGET_PER_CHUNK_US,
+    InnerClock,
+    NullExporter,
+    TimedIterator,
+    chat_sse,
+    gemini_sse,
+    mock_transport,
+)
 
 TARGET_RATIO = 1.3
-TARGET_PER_CHUNK_US = 1.0  # costline's own work per stream chunk (bench_peers.py has the same)
 VARIANTS = ("plain", "bare_span", "costline")
-MESSAGES = [{"role": "user", "content": "hi"}]
-USAGE = {"prompt_tokens": 120, "completion_tokens": 30, "total_tokens": 150}
-CLOCK = time.thread_time_ns
 # Attributes a span gets when the call's response is in (the rest are known when the span starts).
 _END_PREFIXES = (
     "gen_ai.response.",
@@ -74,133 +79,11 @@ _END_PREFIXES = (
 )
 BareSpan = tuple[str, dict[str, Any], dict[str, Any]]
 Target = tuple[Any, str]  # (owner, method name) of a wrapped SDK method
-GEMINI_USAGE = {
-    "promptTokenCount": 120,
-    "cachedContentTokenCount": 40,
-    "candidatesTokenCount": 23,
-    "thoughtsTokenCount": 7,
-    "totalTokenCount": 150,
-}
-
-
-class NullExporter(SpanExporter):
-    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        return SpanExportResult.SUCCESS
-
-
-def _chat_body() -> bytes:
-    message = {"role": "assistant", "content": "Hello!", "refusal": None}
-    choice = {"index": 0, "message": message, "logprobs": None, "finish_reason": "stop"}
-    body = {"id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": "gpt-4o-mini"}
-    return json.dumps({**body, "choices": [choice], "usage": USAGE}).encode()
-
-
-def _chat_sse(chunks: int) -> bytes:
-    base = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1, "model": "gpt-4o-mini"}
-    events = []
-    for index in range(chunks):
-        finish = "stop" if index == chunks - 1 else None
-        choice = {"index": 0, "delta": {"content": "tok"}, "logprobs": None, "finish_reason": finish}
-        events.append({**base, "choices": [choice], "usage": None})
-    events.append({**base, "choices": [], "usage": USAGE})
-    return (
-        b"".join(b"data: " + json.dumps(event).encode() + b"\n\n" for event in events) + b"data: [DONE]\n\n"
-    )
-
-
-def _anthropic_body() -> bytes:
-    split = {"ephemeral_5m_input_tokens": 15, "ephemeral_1h_input_tokens": 5}
-    usage = {"input_tokens": 60, "cache_read_input_tokens": 40, "cache_creation_input_tokens": 20}
-    usage |= {"output_tokens": 30, "cache_creation": split}
-    body = {"id": "msg_1", "type": "message", "role": "assistant", "model": "claude-test-model"}
-    body |= {
-        "content": [{"type": "text", "text": "Hello!"}],
-        "stop_reason": "end_turn",
-        "stop_sequence": None,
-    }
-    return json.dumps({**body, "usage": usage}).encode()
-
-
-def _gemini_chunk(text: str, finish: str | None, usage: dict[str, int]) -> dict[str, Any]:
-    candidate: dict[str, Any] = {"content": {"parts": [{"text": text}], "role": "model"}, "index": 0}
-    if finish:
-        candidate["finishReason"] = finish
-    body = {"candidates": [candidate], "usageMetadata": usage, "modelVersion": "gemini-2.5-flash"}
-    return {**body, "responseId": "resp-1"}
-
-
-def _gemini_sse(chunks: int) -> bytes:
-    prompt = {"promptTokenCount": 120, "cachedContentTokenCount": 40, "totalTokenCount": 120}
-    events = [
-        _gemini_chunk("tok", "STOP" if last else None, GEMINI_USAGE if last else prompt)
-        for last in (index == chunks - 1 for index in range(chunks))
-    ]
-    return b"".join(b"data: " + json.dumps(event).encode() + b"\r\n\r\n" for event in events)
-
-
-def _transport(streams: dict[str, bytes]) -> httpx2.MockTransport:
-    chat, messages, json_type = _chat_body(), _anthropic_body(), {"content-type": "application/json"}
-    gemini = json.dumps(_gemini_chunk("Hello!", "STOP", GEMINI_USAGE)).encode()
-
-    def handle(request: httpx2.Request) -> httpx2.Response:
-        if request.url.path.endswith("/messages"):
-            return httpx2.Response(200, content=messages, headers=json_type)
-        if request.url.path.endswith(":generateContent"):
-            return httpx2.Response(200, content=gemini, headers=json_type)
-        if request.url.path.endswith(":streamGenerateContent"):
-            model = request.url.path.rsplit("/", 1)[-1].split(":")[0]
-            return httpx2.Response(200, content=streams[model], headers={"content-type": "text/event-stream"})
-        payload = json.loads(request.content)
-        if payload.get("stream"):
-            return httpx2.Response(
-                200, content=streams[payload["model"]], headers={"content-type": "text/event-stream"}
-            )
-        return httpx2.Response(200, content=chat, headers=json_type)
-
-    return httpx2.MockTransport(handle)
-
-
-class InnerClock:
-    """A wrapt wrapper timing the wrapped SDK method itself; `total` accumulates, `reset()` zeroes."""
-
-    def __init__(self) -> None:
-        self.total = 0
-
-    def __call__(self, wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
-        start = CLOCK()
-        try:
-            return wrapped(*args, **kwargs)
-        finally:
-            self.total += CLOCK() - start
-
-
-class _TimedIterator:
-    """What a timed generator function returns: its generator, each `next()` timed into a clock."""
-
-    __slots__ = ("_clock", "_iterator")
-
-    def __init__(self, iterator: Iterator[Any], clock: InnerClock) -> None:
-        self._iterator, self._clock = iterator, clock
-
-    def __iter__(self) -> _TimedIterator:
-        return self
-
-    def __next__(self) -> Any:
-        start = CLOCK()
-        try:
-            return next(self._iterator)
-        finally:
-            self._clock.total += CLOCK() - start
-
-    def close(self) -> None:
-        close = getattr(self._iterator, "close", None)
-        if close is not None:
-            close()
 
 
 def _timed_generator(clock: InnerClock) -> Callable[..., Any]:
     def wrapper(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
-        return _TimedIterator(wrapped(*args, **kwargs), clock)
+        return TimedIterator(wrapped(*args, **kwargs), clock)
 
     return wrapper
 
@@ -303,9 +186,9 @@ def run(calls: int, stream_repeat: int, lengths: tuple[int, int]) -> dict[str, A
     trace.set_tracer_provider(provider)
     tracer = provider.get_tracer("bench")
     clock = InnerClock()
-    streams = {str(length): _chat_sse(length) for length in lengths}
-    streams |= {f"gemini-{length}": _gemini_sse(length) for length in lengths}
-    transport = _transport(streams)
+    streams = {str(length): chat_sse(length) for length in lengths}
+    streams |= {f"gemini-{length}": gemini_sse(length) for length in lengths}
+    transport = mock_transport(streams)
     oai = openai.OpenAI(
         api_key="k", max_retries=0, http_client=openai.DefaultHttpxClient(transport=transport)
     )

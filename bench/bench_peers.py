@@ -3,7 +3,7 @@
     .venv/bin/python bench/bench_peers.py [--out bench/results/peers.json] [--rounds 7] [--calls 400]
 
 Each variant runs in a fresh process (`--worker VARIANT`): the real `openai` and `anthropic` clients on an
-in-process `httpx2.MockTransport` (canned JSON and SSE, the same bytes as bench_instrumentation.py), an SDK
+in-process `httpx2.MockTransport` (canned JSON and SSE from sdk_fakes.py), an SDK
 `TracerProvider` with one `BatchSpanProcessor` (a no-op exporter, flushed inside the measured block so the
 export thread's work is counted), W3C baggage with a `workflow_id` current, and the anthropic SDK's own
 span off (`ANTHROPIC_OPEN_TELEMETRY=false`: costline stands it down while it traces a call, the others do
@@ -44,6 +44,8 @@ from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
+from sdk_fakes import MESSAGES, TARGET_PER_CHUNK_US, NullExporter, chat_sse, mock_transport
+
 VARIANTS = ("none", "floor", "costline", "otel_genai", "openinference", "openllmetry")
 PEERS = ("otel_genai", "openinference", "openllmetry")
 # Where each peer's instrumentors live: (OpenAI, Anthropic)
@@ -64,8 +66,6 @@ METRICS = ("openai_chat_us", "anthropic_messages_us", "per_chunk_us")
 STREAM_LENGTHS = (8, 40)
 TARGET_FLOOR_RATIO = 1.3
 TARGET_PEER_RATIO = 0.3
-# As bench_instrumentation.py's; not imported from it, which imports the SDKs before worker() sets their env.
-TARGET_PER_CHUNK_US = 1.0
 BOOTSTRAP = 2000
 
 
@@ -154,14 +154,12 @@ def worker(variant: str, calls: int) -> dict[str, float]:
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-    from bench_instrumentation import MESSAGES, NullExporter, _chat_sse, _transport
-
     provider = TracerProvider()
     provider.add_span_processor(BatchSpanProcessor(NullExporter()))
     trace.set_tracer_provider(provider)
     _instrument(variant, provider)
-    streams = {f"stream-{n}": _chat_sse(n) for n in STREAM_LENGTHS}
-    transport = _transport(streams)
+    streams = {f"stream-{n}": chat_sse(n) for n in STREAM_LENGTHS}
+    transport = mock_transport(streams)
     oai = openai.OpenAI(
         api_key="x", base_url="http://llm.test/v1", http_client=httpx2.Client(transport=transport)
     )
