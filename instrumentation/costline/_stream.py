@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import inspect
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from types import TracebackType
 from typing import Any
 
@@ -33,48 +33,45 @@ def _report_observe_error(call: Call, exc: Exception) -> None:
     report_internal_error(f"{call.surface.name}.observe", exc)
 
 
-def _sync_step(
+def _observed_items(
     next_item: Callable[[], Any],
     observe: Callable[[Any], bool],
     call: Call,
-    first_item: Callable[[], Any] | None = None,
-) -> Callable[[], Any]:
-    """The per-item hot path as a closure over locals (no attribute lookups per chunk).
+    first_item: Callable[[], Any] | None,
+) -> Iterator[Any]:
+    """The per-item hot path, as one generator that both `next(proxy)` and `for item in proxy` resume.
 
-    `first_item`, if given, fetches the first item instead of `next_item` (google-genai's generator sends
-    its request at its first step, which must run in the call's context); later items skip it.
+    Resuming a generator reuses its frame, and a `for` loop over the proxy calls the generator's own
+    C-level `__next__`: no Python call per chunk on either path. `first_item`, if given, fetches the first
+    item instead of `next_item` (google-genai's generator sends its request at its first step, which must
+    run in the call's context). The `yield` stays outside both `try` blocks: closing this generator early
+    (GeneratorExit) must not end the call as failed.
     """
-    first = first_item
-
-    def step() -> Any:
-        nonlocal first
-        while True:
-            try:
-                if first is None:
-                    item = next_item()
-                else:
-                    fetch, first = first, None
-                    item = fetch()
-            except StopIteration:
-                call.end_stream(complete=True)
-                raise
-            except BaseException as exc:
-                call.end_stream(complete=False, error=exc)
-                raise
-            try:  # inlined, not a helper: this runs for every chunk of every stream
-                if not observe(item):  # True: an injected usage chunk the caller must not see
-                    return item
-            except Exception as exc:
-                _report_observe_error(call, exc)
-                return item
-
-    return step
+    fetch = first_item or next_item
+    while True:
+        try:
+            item = fetch()
+        except StopIteration:
+            call.end_stream(complete=True)
+            return
+        except BaseException as exc:
+            call.end_stream(complete=False, error=exc)
+            raise
+        fetch = next_item
+        try:  # inlined, not a helper: this runs for every chunk of every stream
+            hidden = observe(item)  # True: an injected usage chunk the caller must not see
+        except Exception as exc:
+            _report_observe_error(call, exc)
+            hidden = False
+        if not hidden:
+            yield item
 
 
 class SyncStreamProxy(wrapt.ObjectProxy[Any]):
     """A sync SDK stream (openai.Stream, anthropic.Stream, a google-genai generator) that reports its items
     to a `StreamState`. `next_item` replaces the stream's own `__next__`; `first_item` fetches the first
-    item only (see `_sync_step`)."""
+    item only (see `_observed_items`). `iter(proxy)` is that generator, as `iter()` of an openai or
+    anthropic stream is a generator of the SDK's."""
 
     def __init__(
         self,
@@ -86,11 +83,14 @@ class SyncStreamProxy(wrapt.ObjectProxy[Any]):
     ) -> None:
         super().__init__(wrapped)
         self._self_call = call
-        self._self_step = _sync_step(next_item or wrapped.__next__, state.observe, call, first_item)
-        _register_abandon(self, call)
+        items = _observed_items(next_item or wrapped.__next__, state.observe, call, first_item)
+        self._self_items = items
+        self._self_step = items.__next__
+        # On the generator, not the proxy: `for chunk in stream` keeps only the generator alive.
+        _register_abandon(items, call)
 
-    def __iter__(self) -> SyncStreamProxy:
-        return self
+    def __iter__(self) -> Iterator[Any]:
+        return self._self_items
 
     def __next__(self) -> Any:
         return self._self_step()

@@ -45,6 +45,10 @@ def _seen(stream: Any) -> list[dict[str, Any]]:
     return seen
 
 
+def _delta_text(chunk: Any) -> str:
+    return "".join(choice.delta.content or "" for choice in chunk.choices)
+
+
 def _chat_stream(client: openai.OpenAI, **extra: Any) -> list[dict[str, Any]]:
     return _seen(client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, stream=True, **extra))
 
@@ -268,6 +272,45 @@ def test_abandoned_stream_is_ended_once_by_garbage_collection(
     values = attrs(only_span(instrumented))
     assert values[a.LLM_USAGE_ESTIMATED] is True
     assert values[a.GEN_AI_RESPONSE_ID].startswith("chatcmpl-")
+    gc.collect()
+    assert len(llm_spans(instrumented)) == 1
+
+
+def test_stream_read_by_a_for_loop_that_holds_no_reference_to_it_ends_complete(
+    instrumented: InMemorySpanExporter, openai_client: openai.OpenAI
+) -> None:
+    """The common `for chunk in client...create(stream=True)`: the loop keeps only `iter(stream)` alive,
+    not the stream object itself, and the call must still end once, read to the end, with its usage."""
+    text = []
+    for chunk in openai_client.chat.completions.create(model="m", messages=MESSAGES, stream=True):
+        gc.collect()  # the stream object, unreferenced, is collected here; the call is not over
+        assert llm_spans(instrumented) == []
+        text.append(_delta_text(chunk))
+    values = attrs(only_span(instrumented))
+    assert "".join(text) == behaviour().text
+    assert a.LLM_USAGE_ESTIMATED not in values
+    assert usage_of(values) == exact_usage(cache_write_1h=False)
+
+
+def test_next_and_a_for_loop_share_one_position_in_the_stream(
+    instrumented: InMemorySpanExporter, openai_client: openai.OpenAI
+) -> None:
+    stream = openai_client.chat.completions.create(model="m", messages=MESSAGES, stream=True)
+    first = next(stream)
+    rest = list(stream)
+    assert "".join(map(_delta_text, [first, *rest])) == behaviour().text  # every chunk once, in order
+    assert next(stream, None) is None  # exhausted stays exhausted
+    assert usage_of(attrs(only_span(instrumented))) == exact_usage(cache_write_1h=False)
+
+
+def test_stream_left_by_break_out_of_a_for_loop_ends_once_when_dropped(
+    instrumented: InMemorySpanExporter, openai_client: openai.OpenAI
+) -> None:
+    for _ in openai_client.chat.completions.create(model="m", messages=MESSAGES, stream=True):
+        break
+    gc.collect()
+    values = attrs(only_span(instrumented))
+    assert values[a.LLM_USAGE_ESTIMATED] is True
     gc.collect()
     assert len(llm_spans(instrumented)) == 1
 
