@@ -13,12 +13,10 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from demo_expected import COSTLINE, SEED
 
 from costline_processor.demo.scenario import plan
 from repo_copy import copy_working_tree, required_tool, run_session, user_env
-
-COSTLINE = Path(sys.executable).with_name("costline")
-SEED = 7  # `costline demo`'s default seed
 
 # The table's total row: spend, share, requests.
 TOTAL_ROW = re.compile(r"│ total\s+│\s+\$([\d,.]+)\s+│[^│]+│\s+([\d,]+)\s+│")
