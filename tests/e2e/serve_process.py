@@ -20,6 +20,7 @@ from types import TracebackType
 from prometheus_client.parser import text_string_to_metric_families
 
 from costline_processor.server import READY_PREFIX
+from repo_copy import run_session
 
 COSTLINE = Path(sys.executable).with_name("costline")
 _READY = re.compile(re.escape(READY_PREFIX) + r" grpc=[^ ]+:(\d+) http=[^ ]+:(\d+) metrics=[^ ]+:(\d+)")
@@ -85,15 +86,7 @@ class ServeProcess:
     def run_to_exit(self, timeout_s: float) -> tuple[subprocess.CompletedProcess[str], float]:
         """Run the command to its end (a refused start), stdout and stderr apart: (result, seconds)."""
         began = time.monotonic()
-        result = subprocess.run(
-            self.command(),
-            capture_output=True,
-            text=True,
-            env=self.env,
-            cwd=self.workdir,
-            timeout=timeout_s,
-            check=False,
-        )
+        result = run_session(self.command(), cwd=self.workdir, env=self.env, timeout=timeout_s)
         return result, time.monotonic() - began
 
     def log(self) -> str:
