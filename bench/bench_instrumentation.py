@@ -62,10 +62,10 @@ from sdk_fakes import (
     TARGET_PER_CHUNK_US,
     InnerClock,
     NullExporter,
-    TimedIterator,
     chat_sse,
     gemini_sse,
     mock_transport,
+    timed_generator,
 )
 
 TARGET_RATIO = 1.3
@@ -80,13 +80,6 @@ _END_PREFIXES = (
 )
 BareSpan = tuple[str, dict[str, Any], dict[str, Any]]
 Target = tuple[Any, str]  # (owner, method name) of a wrapped SDK method
-
-
-def _timed_generator(clock: InnerClock) -> Callable[..., Any]:
-    def wrapper(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
-        return TimedIterator(wrapped(*args, **kwargs), clock)
-
-    return wrapper
 
 
 def _costline_span(function: Callable[[], Any]) -> BareSpan:
@@ -261,19 +254,19 @@ def run(calls: int, stream_repeat: int, lengths: tuple[int, int]) -> dict[str, A
     }
     stream_clock = InnerClock()
     # openai.Stream reads and parses its events in its `__stream__` generator: the shim times its steps.
-    with _shim(openai.Stream, "__stream__", _timed_generator(stream_clock)):
+    with _shim(openai.Stream, "__stream__", timed_generator(stream_clock)):
         results["openai_chat_stream"] = _per_chunk(
             lambda n: oai.chat.completions.create(model=str(n), messages=MESSAGES, stream=True),  # type: ignore[arg-type]
             stream_clock, tracer, shapes, repeat=stream_repeat, lengths=lengths,
         )  # fmt: skip
     # google-genai's per-request stream is a generator: the shim times each of its next() steps.
-    with _shim(Models, "_generate_content_stream", _timed_generator(stream_clock)):
+    with _shim(Models, "_generate_content_stream", timed_generator(stream_clock)):
         results["google_genai_stream"] = _per_chunk(
             lambda n: gemini.models.generate_content_stream(model=f"gemini-{n}", contents="hi"),
             stream_clock, tracer, shapes, repeat=stream_repeat, lengths=lengths,
         )  # fmt: skip
     # botocore's EventStream iterator is a generator: the shim times each of its next() steps.
-    with _shim(EventStream, "__iter__", _timed_generator(stream_clock)):
+    with _shim(EventStream, "__iter__", timed_generator(stream_clock)):
         results["bedrock_converse_stream"] = _per_chunk(
             lambda n: iter(bedrock.converse_stream(modelId=str(n), messages=BEDROCK_MESSAGES)["stream"]),
             stream_clock, tracer, shapes, repeat=stream_repeat, lengths=lengths,

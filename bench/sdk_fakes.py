@@ -143,3 +143,12 @@ class TimedIterator:
         close = getattr(self._iterator, "close", None)
         if close is not None:
             close()
+
+
+def timed_generator(clock: InnerClock) -> Callable[..., Any]:
+    """A wrapt wrapper for a generator function: what it returns, each `next()` timed into `clock`."""
+
+    def wrapper(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
+        return TimedIterator(wrapped(*args, **kwargs), clock)
+
+    return wrapper
