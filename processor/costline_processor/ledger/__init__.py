@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from costline_processor.ledger.api import LedgerStore, SpendRow, open_ledger
+from costline_processor.ledger.api import LedgerStore, open_ledger
 from costline_processor.ledger.errors import LedgerLockedError, LedgerSchemaError, LedgerUnavailableError
 from costline_processor.ledger.results import (
     STATUS_DUPLICATE_CALL,
@@ -13,7 +13,14 @@ from costline_processor.ledger.results import (
     RecordResult,
     RecordStatus,
 )
-from costline_processor.ledger.rows import Aggregate, OutcomeAggregate, Totals, counted_usage, label_key
+from costline_processor.ledger.rows import (
+    Aggregate,
+    OutcomeAggregate,
+    SpendRow,
+    Totals,
+    counted_usage,
+    label_key,
+)
 from costline_processor.ledger.store import NS_PER_DAY, Ledger
 from costline_processor.ledger.url import LedgerUrl, parse_ledger_url, redact
 

@@ -12,17 +12,14 @@ own share (its counters and budget gauges; the shares sum to the whole ledger), 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from decimal import Decimal
 from pathlib import Path
 from types import TracebackType
 from typing import Protocol
 
 from costline_processor.ledger.results import PurgeResult, RecordResult
-from costline_processor.ledger.rows import Aggregate, OutcomeAggregate, Totals
+from costline_processor.ledger.rows import Aggregate, OutcomeAggregate, SpendRow, Totals
 from costline_processor.ledger.url import parse_ledger_url
 from costline_processor.model import Outcome, PricedCall
-
-SpendRow = tuple[int, str, str, str, Decimal]  # day number, workflow_id, feature_id, tenant_id, cost
 
 
 class LedgerStore(Protocol):

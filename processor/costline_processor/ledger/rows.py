@@ -7,7 +7,7 @@ from the ledger after a restart equals the counter the live process had built ca
 from __future__ import annotations
 
 import decimal
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Final
@@ -24,6 +24,7 @@ NS_PER_DAY: Final = 86_400 * 1_000_000_000
 # A span may start at most this far after it arrived (clocks disagree by seconds, not a day).
 MAX_START_AHEAD_NS: Final = NS_PER_DAY
 SQL_NULL: Final = 0  # NULL in a NULLIF(?, 0) column of sql.INSERT_CALL: binds faster than None
+SpendRow = tuple[int, str, str, str, Decimal]  # day number, workflow_id, feature_id, tenant_id, cost
 
 # A span's dedupe key: its start time as sent (8 bytes, big-endian), trace id, span id; a redelivered span
 # repeats all three. Time first puts each new key at the end of the UNIQUE index (spans arrive roughly in
@@ -270,3 +271,12 @@ def call_row(
 def _text(value: str | None) -> str | int:
     """A nullable TEXT value of a call row (usually NULL): SQL_NULL for NULL, see sql.NULLIF_ZERO_COLUMNS."""
     return SQL_NULL if value is None else value
+
+
+def spend_rows(rows: Iterable[Sequence[object]]) -> list[SpendRow]:
+    """A spend-by-day query's rows as SpendRows, each cost exactly as stored (SQLite text, PostgreSQL
+    NUMERIC)."""
+    return [
+        (int(day), str(wf), str(feat), str(tenant), Decimal(str(cost)))  # type: ignore[call-overload]
+        for day, wf, feat, tenant, cost in rows
+    ]

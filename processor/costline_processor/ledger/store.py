@@ -16,7 +16,6 @@ import time
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from decimal import Decimal
 from pathlib import Path
 from typing import Final, Literal
 
@@ -39,7 +38,9 @@ from costline_processor.ledger.rows import (
     Aggregate,
     Arrival,
     OutcomeAggregate,
+    SpendRow,
     Totals,
+    spend_rows,
     totals_of,
 )
 from costline_processor.ledger.schema import LedgerLockedError
@@ -369,16 +370,12 @@ class Ledger:
     def call_count(self) -> int:
         return int(str(self._read("SELECT count(*) FROM calls")[0][0]))
 
-    def spend_by_day(self, since_ns: int, until_ns: int) -> list[tuple[int, str, str, str, Decimal]]:
+    def spend_by_day(self, since_ns: int, until_ns: int) -> list[SpendRow]:
         """Exact priced spend of the stored calls in [since_ns, until_ns) per UTC day and attribution:
         (day number, workflow_id, feature_id, tenant_id, cost) rows (what budgets are seeded from)."""
-        rows = self._read(SPEND_BY_DAY, (NS_PER_DAY, since_ns, until_ns))
-        return [
-            (int(day), str(wf), str(feat), str(tenant), Decimal(str(cost)))  # type: ignore[call-overload]
-            for day, wf, feat, tenant, cost in rows
-        ]
+        return spend_rows(self._read(SPEND_BY_DAY, (NS_PER_DAY, since_ns, until_ns)))
 
-    def others_spend_by_day(self, first_day: int, end_day: int) -> list[tuple[int, str, str, str, Decimal]]:
+    def others_spend_by_day(self, first_day: int, end_day: int) -> list[SpendRow]:
         """A SQLite ledger has one writer: no other replica spends into it."""
         return []
 

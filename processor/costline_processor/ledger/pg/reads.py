@@ -6,10 +6,8 @@ Money comes back as `Decimal` (NUMERIC), ids as `bytes`, as the SQLite ledger re
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from decimal import Decimal
 from typing import Final
 
-from costline_processor.ledger.api import SpendRow
 from costline_processor.ledger.pg.sql import OTHERS_SPEND_BY_DAY, ROLLUP_SELECT, TOTALS_COLUMNS
 from costline_processor.ledger.rows import (
     NS_PER_DAY,
@@ -17,7 +15,9 @@ from costline_processor.ledger.rows import (
     TRACE_ID_SQL,
     Aggregate,
     OutcomeAggregate,
+    SpendRow,
     Totals,
+    spend_rows,
     totals_of,
 )
 from costline_processor.ledger.schema import CALL_COLUMNS
@@ -113,7 +113,7 @@ class LedgerReads:
             f"{' AND replica = %s' if replica is not None else ''} GROUP BY 1, 2, 3, 4"
         )
         params = (NS_PER_DAY, since_ns, until_ns, *((replica,) if replica is not None else ()))
-        return _spend_rows(self._read(sql, params))
+        return spend_rows(self._read(sql, params))
 
     def others_spend_by_day(self, first_day: int, end_day: int) -> list[SpendRow]:
         """A writer's: the other replicas' exact priced spend per UTC day in [first_day, end_day) and
@@ -121,11 +121,4 @@ class LedgerReads:
         replica = self._own()
         if replica is None:
             return []
-        return _spend_rows(self._read(OTHERS_SPEND_BY_DAY, (first_day, end_day, replica)))
-
-
-def _spend_rows(rows: list[tuple[object, ...]]) -> list[SpendRow]:
-    return [
-        (int(day), str(wf), str(feat), str(tenant), Decimal(cost))  # type: ignore[call-overload, arg-type]
-        for day, wf, feat, tenant, cost in rows
-    ]
+        return spend_rows(self._read(OTHERS_SPEND_BY_DAY, (first_day, end_day, replica)))
